@@ -1,0 +1,107 @@
+"""Command line: `python -m datagen_bpy --procedural 8 --out samples/` (see README)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .readers import DEFAULT_PNG_DEPTH_SCALE
+from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID
+from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolution must look like 512x384, got '{text}'") from None
+    if w < 8 or h < 8:
+        raise argparse.ArgumentTypeError("resolution must be at least 8x8")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m datagen_bpy",
+        description="Make stereo-disocclusion training samples with headless Blender.")
+    src = p.add_argument_group("inputs (give --procedural, or --images with --depth-dir)")
+    src.add_argument("--images", type=Path, help="folder of photos (searched recursively)")
+    src.add_argument("--depth-dir", type=Path,
+                     help="folder of metric depth maps beside the photos (same relative path and stem)")
+    src.add_argument("--procedural", type=int, default=0, metavar="N",
+                     help="make N random Blender scenes (textured with --images photos if given)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--count", type=int, default=1, help="samples per photo or scene (default 1)")
+    p.add_argument("--resolution", type=_resolution, default=(512, 384), metavar="WxH",
+                   help="sample size; photos are scaled (aspect kept) and centre-cropped (default 512x384)")
+    p.add_argument("--baseline", default="0.063,0.0315:0.035",
+                   help="metres; comma-separated values or low:high ranges, one picked per sample "
+                        "(default 0.063,0.0315:0.035: eye-to-eye or centre-to-eye)")
+    p.add_argument("--swap-prob", type=float, default=0.5,
+                   help="probability that the other eye is on the left (default 0.5)")
+    p.add_argument("--toe-in-prob", type=float, default=0.0,
+                   help="probability of a converged (toed-in) other eye (default 0)")
+    p.add_argument("--max-angle", type=float, default=DEFAULT_MAX_ANGLE_DEG,
+                   help=f"faces seen more than this many degrees from head on are holes (default {DEFAULT_MAX_ANGLE_DEG:g})")
+    p.add_argument("--min-growth", type=float, default=DEFAULT_MIN_GROWTH_PX,
+                   help="...and grow by more than this many pixels in the other view "
+                        f"(default {DEFAULT_MIN_GROWTH_PX:g})")
+    p.add_argument("--fov", type=float, default=60.0,
+                   help="horizontal field of view in degrees for photos without intrinsics (default 60)")
+    p.add_argument("--depth-png-scale", type=float, default=DEFAULT_PNG_DEPTH_SCALE,
+                   help=f"metres per unit of 16-bit depth PNGs (default {DEFAULT_PNG_DEPTH_SCALE:g}: millimetres)")
+    p.add_argument("--max-depth", type=float, default=DEFAULT_MAX_DEPTH,
+                   help=f"clamp depth beyond this (metres, default {DEFAULT_MAX_DEPTH:g})")
+    p.add_argument("--min-valid-depth", type=float, default=DEFAULT_MIN_VALID,
+                   help=f"refuse depth maps with a smaller valid fraction (default {DEFAULT_MIN_VALID:g})")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
+    p.add_argument("--shard", default="0/1", metavar="i/N",
+                   help="make only the i-th of N parts of the input list (e.g. a SLURM array task)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .runner import Options, run
+    from .sources import BaselineSpec, find_images, make_tasks, parse_shard, shard
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        baseline = BaselineSpec.parse(args.baseline)
+        shard_index, shard_total = parse_shard(args.shard)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.procedural < 0 or args.count < 1 or args.workers < 1:
+        parser.error("--procedural must be >= 0, --count and --workers >= 1")
+    if args.images is not None and not args.images.is_dir():
+        parser.error(f"--images {args.images}: not a folder")
+    if not args.procedural:
+        if args.images is None:
+            parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR")
+        if args.depth_dir is None:
+            parser.error(f"--images {args.images} needs depth: pass --depth-dir DIR (metric depth "
+                         "maps beside the photos), or use --procedural N")
+    if args.depth_dir is not None and not args.depth_dir.is_dir():
+        parser.error(f"--depth-dir {args.depth_dir}: not a folder")
+
+    photos = tuple(find_images(args.images)) if (args.procedural and args.images) else ()
+    options = Options(out=args.out, width=args.resolution[0], height=args.resolution[1],
+                      baseline=baseline, swap_prob=args.swap_prob, toe_in_prob=args.toe_in_prob,
+                      max_angle_deg=args.max_angle, min_growth_px=args.min_growth, fov_deg=args.fov,
+                      png_depth_scale=args.depth_png_scale, max_depth=args.max_depth,
+                      min_valid=args.min_valid_depth, photos=photos)
+    tasks = make_tasks(args.seed, args.count, None if args.procedural else args.images,
+                       args.depth_dir, args.procedural)
+    suffix = "" if shard_total == 1 else f".shard{shard_index}of{shard_total}"
+    tasks = shard(tasks, shard_index, shard_total)
+    result = run(tasks, options, args.workers, f"manifest{suffix}.jsonl", f"failures{suffix}.jsonl",
+                 progress=not args.no_progress)
+    print(f"{result.made} made, {result.skipped} already there, {len(result.failures)} failed "
+          f"-> {args.out}", file=sys.stderr)
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""The project's geometry core (pure numpy): cameras, pixel-grid meshes, stretched-face
+tagging, normals from depth and the reference z-buffer warp. Shared by data generation,
+training/evaluation and the Blender add-on, so all of them make the same holes."""
+from .camera import Intrinsics, project, stereo_pose, translation, unproject, world_to_camera
+from .mesh import (DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, face_normals, footprint_growth_px, grid_mesh, grid_triangles, grid_uv,
+                   normals_from_depth, tag_stretched_faces, view_angle_deg)
+from .sample import SAMPLE_ARRAYS, disocclusion_sample, masked_inputs
+from .warp import Raster, Reprojection, rasterize, reproject
+
+__all__ = [
+    "DEFAULT_MAX_ANGLE_DEG", "DEFAULT_MIN_GROWTH_PX", "footprint_growth_px", "Intrinsics", "Raster", "Reprojection", "SAMPLE_ARRAYS",
+    "disocclusion_sample", "face_normals", "grid_mesh", "grid_triangles", "grid_uv",
+    "masked_inputs", "normals_from_depth", "project", "rasterize", "reproject", "stereo_pose",
+    "tag_stretched_faces", "translation", "unproject", "view_angle_deg", "world_to_camera",
+]

@@ -1,0 +1,121 @@
+"""Pixel-grid meshes from depth, their normals, and the tagging of stretched faces."""
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import Intrinsics, pixel_grid, project, transform, unproject
+
+# Defaults of `tag_stretched_faces`: see docs/geometry.md ("Which faces are holes").
+DEFAULT_MAX_ANGLE_DEG = 80.0
+DEFAULT_MIN_GROWTH_PX = 0.5
+BORDER_PAD_PX = 0.01
+
+
+def grid_triangles(valid: np.ndarray) -> np.ndarray:
+    """Triangles (M, 3) of vertex indices joining neighbouring pixel centres of an (H, W) grid.
+
+    Each cell (r, c)-(r+1, c+1) is split along the same diagonal into two triangles whose
+    `face_normals` point towards the camera. Triangles touching a pixel where `valid` is
+    False are left out.
+    """
+    h, w = valid.shape
+    idx = np.arange(h * w, dtype=np.int64).reshape(h, w)
+    v00, v01 = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
+    v10, v11 = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
+    tris = np.concatenate([np.stack([v00, v10, v11], 1), np.stack([v00, v11, v01], 1)])
+    keep = valid.ravel()[tris].all(axis=1)
+    return tris[keep]
+
+
+def face_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Unit normals (M, 3) of triangles; degenerate triangles get a zero normal."""
+    p0, p1, p2 = vertices[tris[:, 0]], vertices[tris[:, 1]], vertices[tris[:, 2]]
+    n = np.cross(p1 - p0, p2 - p0)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+
+
+def view_angle_deg(vertices: np.ndarray, tris: np.ndarray, eye: np.ndarray) -> np.ndarray:
+    """Angle (M,) in degrees between each face's normal and the line of sight from `eye`
+    to the face centre: 0 for a face seen head on, 90 for a face seen edge on."""
+    normals = face_normals(vertices, tris)
+    centre = vertices[tris].mean(axis=1)
+    ray = centre - eye
+    ray /= np.linalg.norm(ray, axis=1, keepdims=True)
+    cos = np.abs(np.einsum("ij,ij->i", normals, ray))
+    angle = np.degrees(np.arccos(np.clip(cos, 0.0, 1.0)))
+    angle[~normals.any(axis=1)] = 90.0  # degenerate: no area, seen edge on
+    return angle
+
+
+def footprint_growth_px(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
+                        src_to_dst: np.ndarray) -> np.ndarray:
+    """How many pixels wider or taller (M,) each face of a source-view grid mesh becomes when
+    seen from the other camera (`src_to_dst`: source to target camera coordinates). Grid
+    faces span one pixel in the source view."""
+    u_src, v_src, _ = project(vertices, K)
+    u_dst, v_dst, _ = project(transform(vertices, src_to_dst), K)
+
+    def extent(coord: np.ndarray) -> np.ndarray:
+        c = coord[tris]
+        return c.max(axis=1) - c.min(axis=1)
+
+    return np.maximum(extent(u_dst) - extent(u_src), extent(v_dst) - extent(v_src))
+
+
+def tag_stretched_faces(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
+                        src_to_dst: np.ndarray, max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
+                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX) -> np.ndarray:
+    """True for the stretched faces of a grid mesh built from the source camera (at the
+    origin): faces with extreme normals, seen more than `max_angle_deg` from head on, that
+    also grow by more than `min_growth_px` pixels in the target view (so that they cover
+    pixels there with smeared colours). These faces span depth discontinuities; in the
+    target view they cover the disocclusions."""
+    extreme = view_angle_deg(vertices, tris, np.zeros(3)) > max_angle_deg
+    return extreme & (footprint_growth_px(vertices, tris, K, src_to_dst) > min_growth_px)
+
+
+def normals_from_depth(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
+    """Camera-space unit normals (H, W, 3) pointing towards the camera, from central
+    differences of the unprojected depth (one-sided at the border). Pixels whose depth or
+    neighbours are not finite and positive get a zero normal."""
+    valid = np.isfinite(depth) & (depth > 0)
+    points = unproject(np.where(valid, depth, 0.0), K)
+    du = np.gradient(points, axis=1)
+    dv = np.gradient(points, axis=0)
+    n = np.cross(dv, du)
+    length = np.linalg.norm(n, axis=-1, keepdims=True)
+    n = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+    ok = valid.copy()
+    ok[:, 1:] &= valid[:, :-1]
+    ok[:, :-1] &= valid[:, 1:]
+    ok[1:, :] &= valid[:-1, :]
+    ok[:-1, :] &= valid[1:, :]
+    return np.where(ok[..., None], n, 0.0).astype(np.float32)
+
+
+def grid_mesh(depth: np.ndarray, K: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Camera-space vertices (H*W, 3) and triangles of the pixel-grid mesh of `depth`
+    (pixels whose depth is not finite and positive are left out).
+
+    Vertices sit on the rays through the pixel centres, except that the frame's outermost
+    rows and columns are pushed `BORDER_PAD_PX` outwards: rendered from the same rows (a
+    horizontal baseline), the frame edge then lies just outside the border pixel centres
+    instead of exactly on them, so Cycles and the numpy warp agree on covering them.
+    """
+    h, w = depth.shape
+    valid = np.isfinite(depth) & (depth > 0)
+    u, v = pixel_grid(h, w)
+    u[:, 0] -= BORDER_PAD_PX
+    u[:, -1] += BORDER_PAD_PX
+    v[0, :] -= BORDER_PAD_PX
+    v[-1, :] += BORDER_PAD_PX
+    z = np.where(valid, depth, 1.0).astype(np.float64)
+    vertices = np.stack([(u - K.cx) / K.fx * z, (v - K.cy) / K.fy * z, z], axis=-1)
+    return vertices.reshape(-1, 3), grid_triangles(valid)
+
+
+def grid_uv(height: int, width: int) -> np.ndarray:
+    """Texture coordinates (H*W, 2) in [0, 1] of each pixel centre, v up (Blender's convention)."""
+    u, v = pixel_grid(height, width)
+    return np.stack([(u + 0.5) / width, 1.0 - (v + 0.5) / height], axis=-1).reshape(-1, 2)

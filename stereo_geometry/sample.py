@@ -1,0 +1,60 @@
+"""The disocclusion training sample: what the network sees and what it must produce.
+
+Both `datagen_bpy` (Blender renders) and `disocclusion_sample` (the numpy reference) fill the
+same fields. "left" is the source view of a sample; its other eye sits at x = +baseline
+(a negative baseline puts the other eye on the left: the left/right swap).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import Intrinsics, stereo_pose, world_to_camera
+from .mesh import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, normals_from_depth
+from .warp import reproject
+
+#: Arrays of a sample, in the order the network input is built from the first four.
+SAMPLE_ARRAYS = (
+    "image_generated_left",    # (H, W, 3) uint8: warped image, wrong colours inside holes
+    "hole_mask",               # (H, W) uint8: 1 = hole
+    "normals_left_masked",     # (H, W, 3) float16: camera-space normals inside holes, else 0
+    "depth_masked",            # (H, W) float32: warped depth, 0 inside holes
+    "depth_generated_left",    # (H, W) float32: warped depth everywhere (0 = no geometry)
+    "normals_generated_left",  # (H, W, 3) float16: normals of depth_generated_left
+    "org_left_image",          # (H, W, 3) uint8: target
+    "org_left_depth",          # (H, W) float32: target for depth infill
+)
+
+
+def masked_inputs(hole_mask: np.ndarray, depth_generated: np.ndarray,
+                  K: Intrinsics) -> dict[str, np.ndarray]:
+    """Normals of the warped depth (everywhere, and inside holes only) and the depth with
+    holes zeroed: the geometric channels of the network input."""
+    hole = hole_mask.astype(bool)
+    normals = normals_from_depth(depth_generated, K)
+    return {
+        "normals_generated_left": normals.astype(np.float16),
+        "normals_left_masked": np.where(hole[..., None], normals, 0).astype(np.float16),
+        "depth_masked": np.where(hole, 0, depth_generated).astype(np.float32),
+    }
+
+
+def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
+                        toe_in_deg: float = 0.0,
+                        max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
+                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX) -> dict[str, np.ndarray]:
+    """Numpy reference of the data-generation pipeline: warp the left view to the other eye,
+    build that eye's mesh from the warped image and depth, and warp it back to the left."""
+    pose = stereo_pose(baseline, toe_in_deg)
+    right = reproject(image, depth, K, K, world_to_camera(pose), max_angle_deg, min_growth_px)
+    back = reproject(right.image, right.depth, K, K, pose, max_angle_deg, min_growth_px)
+    hole_mask = back.hole_mask
+    return {
+        "image_generated_left": back.image,
+        "hole_mask": hole_mask,
+        "depth_generated_left": back.depth,
+        **masked_inputs(hole_mask, back.depth, K),
+        "org_left_image": image,
+        "org_left_depth": depth.astype(np.float32),
+        "generated_right_image": right.image,
+        "generated_right_depth": right.depth,
+    }

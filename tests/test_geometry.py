@@ -1,0 +1,129 @@
+"""The geometry core against closed-form answers."""
+import math
+
+import numpy as np
+import pytest
+
+from conftest import box_depth, textured
+from stereo_geometry import (Intrinsics, disocclusion_sample, grid_mesh, normals_from_depth,
+                             rasterize, reproject, stereo_pose, tag_stretched_faces,
+                             view_angle_deg, world_to_camera)
+
+B = 0.063
+
+
+def test_grid_mesh_has_two_triangles_per_cell_and_skips_invalid_pixels():
+    depth = np.ones((4, 5))
+    assert grid_mesh(depth, Intrinsics.from_fov(5, 4, 60))[1].shape == (2 * 3 * 4, 3)
+    depth[0, 0] = np.nan  # touches the two triangles of cell (0, 0) only
+    assert grid_mesh(depth, Intrinsics.from_fov(5, 4, 60))[1].shape == (2 * 3 * 4 - 2, 3)
+
+
+def test_rasterize_covers_pixel_centres_inside_a_triangle_and_keeps_the_nearest():
+    K = Intrinsics(10.0, 10.0, 0.0, 0.0, 8, 8)
+    # Right triangle with legs of 6 px at z=1, and a smaller one in front at z=0.5.
+    far = np.array([[0, 0, 1], [0.6, 0, 1], [0, 0.6, 1]], dtype=float)
+    near = np.array([[0, 0, 0.5], [0.1, 0, 0.5], [0, 0.1, 0.5]], dtype=float)
+    raster = rasterize(np.concatenate([far, near]), np.array([[0, 1, 2], [3, 4, 5]]), K)
+    cols, rows = np.meshgrid(np.arange(8), np.arange(8))
+    np.testing.assert_array_equal(raster.covered, cols + rows <= 6)
+    np.testing.assert_array_equal(raster.face == 1, raster.covered & (cols + rows <= 2))
+    assert raster.depth[0, 0] == 0.5 and raster.depth[3, 3] == 1.0
+
+
+def test_plane_shifts_by_f_b_over_z(K_small):
+    shift = 7
+    z = K_small.fx * B / shift
+    image = textured(K_small.height, K_small.width)
+    depth = np.full((K_small.height, K_small.width), z)
+    right = reproject(image, depth, K_small, K_small, world_to_camera(stereo_pose(B)))
+    np.testing.assert_array_equal(right.image[:, :-shift], image[:, shift:])
+    np.testing.assert_allclose(right.depth[:, :-shift], z, rtol=1e-6)
+    assert not right.covered[:, -shift + 1:].any()
+
+
+def test_box_in_front_of_a_wall_leaves_a_hole_on_its_left_as_wide_as_the_disparity_step(K_small):
+    z_far, z_near = 3.0, 1.2
+    step = K_small.fx * B * (1 / z_near - 1 / z_far)  # 6.3 px
+    c0, c1 = 80, 120
+    depth = box_depth(K_small.height, K_small.width, z_far, z_near, (40, 100, c0, c1))
+    sample = disocclusion_sample(textured(K_small.height, K_small.width), depth, K_small, B)
+    hole = sample["hole_mask"].astype(bool)
+    row = hole[70]
+    left_run = row[:c0 + 1]
+    width = int(left_run[c0 - 20:].sum())
+    # The stretched face spans the disparity step plus the one-pixel pitch of the mesh it
+    # belongs to, rounded to whole pixels: step <= width <= step + 2.
+    assert step <= width <= step + 2, (width, step)
+    assert row[c0 - int(step) + 1:c0].all()  # contiguous, right beside the box
+    assert row[c0 + 1:c1 - 1].sum() == 0  # the box itself stays valid
+    assert row[c1 - 1:c1 + 10].sum() <= 1  # at most a one-pixel sliver on the far side
+    # Mirrored rig (other eye on the left): the hole moves to the box's right side.
+    swapped = disocclusion_sample(textured(K_small.height, K_small.width), depth, K_small, -B)
+    mirror_row = swapped["hole_mask"][70].astype(bool)
+    assert step <= mirror_row[c1 - 1:c1 + 20].sum() <= step + 2
+    assert mirror_row[c0 + 1:c1 - 1].sum() == 0
+
+
+def test_round_trip_without_depth_edges_reproduces_the_image(K_small):
+    # A slanted plane: depth varies but has no discontinuity.
+    cols = np.arange(K_small.width)
+    depth = np.tile(2.0 + cols / K_small.width, (K_small.height, 1))
+    image = textured(K_small.height, K_small.width)
+    sample = disocclusion_sample(image, depth, K_small, B)
+    hole = sample["hole_mask"].astype(bool)
+    # Only the frame border: columns the other eye cannot see on the left, and the last
+    # column, whose centre falls between the other eye's pixel centres.
+    assert not hole[:, 30:-1].any()
+    assert hole[:, :5].all()
+    valid = ~hole
+    np.testing.assert_array_equal(sample["image_generated_left"][valid], image[valid])
+    np.testing.assert_allclose(sample["depth_generated_left"][valid], depth[valid], rtol=1e-5)
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 30.0, 80.0, 89.0])
+def test_view_angle_is_the_tilt_of_a_face_from_the_line_of_sight(tilt_deg):
+    t = math.tan(math.radians(tilt_deg))
+    face = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, t]]) + [0, 0, 5.0]
+    eye = face.mean(0) - [0, 0, 5.0]  # looking straight down +z at the face centre
+    angle = view_angle_deg(face, np.array([[0, 1, 2]]), eye)
+    assert math.isclose(angle[0], tilt_deg, abs_tol=1e-6)
+
+
+def test_only_faces_across_depth_edges_are_tagged(K_small):
+    depth = box_depth(K_small.height, K_small.width, 3.0, 1.2, (40, 100, 80, 120))
+    v, t = grid_mesh(depth, K_small)
+    tagged = tag_stretched_faces(v, t, K_small, world_to_camera(stereo_pose(B)))
+    z = depth.ravel()[t]
+    spans_edge = z.max(1) != z.min(1)
+    # Every tagged face spans the edge, and every edge face along the box's sides is tagged.
+    assert tagged.any() and not (tagged & ~spans_edge).any()
+    rows = (t // K_small.width).min(1)
+    side = spans_edge & (rows > 45) & (rows < 95)
+    assert tagged[side].all()
+
+
+def test_normals_from_depth_of_a_tilted_plane_match_the_plane_normal():
+    K = Intrinsics.from_fov(64, 48, 60)
+    n_true = np.array([0.3, -0.2, -1.0])
+    n_true /= np.linalg.norm(n_true)
+    # Plane n.p = d: depth along each pixel ray r = (x, y, 1) is d / (n.r).
+    u, v = np.meshgrid(np.arange(64.0), np.arange(48.0))
+    rays = np.stack([(u - K.cx) / K.fx, (v - K.cy) / K.fy, np.ones_like(u)], -1)
+    depth = -3.0 / (rays @ n_true)
+    normals = normals_from_depth(depth, K)
+    np.testing.assert_allclose(normals[1:-1, 1:-1], np.broadcast_to(n_true, (46, 62, 3)), atol=1e-3)
+    depth[10, 10] = 0  # unknown: no normal there nor at its four neighbours
+    normals = normals_from_depth(depth, K)
+    assert not normals[10, 9:12].any() and not normals[9:12, 10].any()
+    assert normals[9, 9].any()
+
+
+@pytest.mark.parametrize("baseline", [B, -B])
+def test_hole_inputs_are_masked_consistently(K_small, baseline):
+    depth = box_depth(K_small.height, K_small.width, 3.0, 1.2, (40, 100, 80, 120))
+    s = disocclusion_sample(textured(K_small.height, K_small.width), depth, K_small, baseline)
+    hole = s["hole_mask"].astype(bool)
+    assert not s["normals_left_masked"][~hole].any()
+    assert not s["depth_masked"][hole].any()
+    assert (s["depth_masked"][~hole] > 0).all()
