@@ -24,10 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m datagen_bpy",
         description="Make stereo-disocclusion training samples with headless Blender.")
-    src = p.add_argument_group("inputs (give --procedural, or --images with --depth-dir)")
+    src = p.add_argument_group("inputs (give --procedural, or --images with --depth-dir and/or --depth-model)")
     src.add_argument("--images", type=Path, help="folder of photos (searched recursively)")
     src.add_argument("--depth-dir", type=Path,
                      help="folder of metric depth maps beside the photos (same relative path and stem)")
+    src.add_argument("--depth-model", choices=("da3", "unik3d"),
+                     help="estimate metric depth for photos without a depth map (optional extra)")
+    src.add_argument("--depth-model-path", type=Path,
+                     help="local folder with the --depth-model weights (never downloaded)")
     src.add_argument("--procedural", type=int, default=0, metavar="N",
                      help="make N random Blender scenes (textured with --images photos if given)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -79,10 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--images {args.images}: not a folder")
     if not args.procedural:
         if args.images is None:
-            parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR")
-        if args.depth_dir is None:
+            parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR "
+                         "or --depth-model")
+        if args.depth_dir is None and args.depth_model is None:
             parser.error(f"--images {args.images} needs depth: pass --depth-dir DIR (metric depth "
-                         "maps beside the photos), or use --procedural N")
+                         "maps beside the photos), --depth-model da3|unik3d, or use --procedural N")
+        if args.depth_model is not None:
+            from .depth_models import DepthModelError, check_depth_model
+
+            try:
+                check_depth_model(args.depth_model, args.depth_model_path)
+            except DepthModelError as exc:
+                parser.exit(2, f"error: {exc}\n")
     if args.depth_dir is not None and not args.depth_dir.is_dir():
         parser.error(f"--depth-dir {args.depth_dir}: not a folder")
 
@@ -91,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                       baseline=baseline, swap_prob=args.swap_prob, toe_in_prob=args.toe_in_prob,
                       max_angle_deg=args.max_angle, min_growth_px=args.min_growth, fov_deg=args.fov,
                       png_depth_scale=args.depth_png_scale, max_depth=args.max_depth,
-                      min_valid=args.min_valid_depth, photos=photos)
+                      min_valid=args.min_valid_depth, photos=photos, depth_model=args.depth_model,
+                      depth_model_path=args.depth_model_path)
     tasks = make_tasks(args.seed, args.count, None if args.procedural else args.images,
                        args.depth_dir, args.procedural)
     suffix = "" if shard_total == 1 else f".shard{shard_index}of{shard_total}"

@@ -14,6 +14,7 @@ import mathutils
 from stereo_geometry import Intrinsics
 
 from .exr import read_multilayer_exr
+from .timing import stage
 
 # OpenCV camera/world axes (x right, y down, z forward) to Blender's (x right, y up, -z forward).
 _CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -131,6 +132,11 @@ class Renderer:
         """Replace the scene's mesh by triangles over world-space `vertices` (OpenCV axes),
         textured with `texture` (H, W, 3 float) through per-vertex `uv`, with an optional
         per-face float attribute TAG."""
+        with stage("mesh build"):
+            self._set_mesh(vertices, tris, uv, texture, face_tag)
+
+    def _set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray,
+                  texture: np.ndarray, face_tag: np.ndarray | None) -> None:
         self.clear_objects()
         me = bpy.data.meshes.new("grid")
         verts_bl = (vertices * np.array([1.0, -1.0, -1.0])).astype(np.float32)
@@ -165,9 +171,11 @@ class Renderer:
         """Render the current scene and read back its passes."""
         path = os.path.join(self._tmpdir, "render.exr")
         self.scene.render.filepath = path
-        bpy.ops.render.render(write_still=True)
-        passes = read_multilayer_exr(path)
-        os.remove(path)
+        with stage("render"):
+            bpy.ops.render.render(write_still=True)
+        with stage("readback"):
+            passes = read_multilayer_exr(path)
+            os.remove(path)
         combined = passes["Combined"]
         tag = passes.get(TAG)
         return Render(rgb=combined[..., :3], alpha=combined[..., 3], depth=passes["Depth"],

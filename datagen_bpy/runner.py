@@ -19,6 +19,7 @@ from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, Intrin
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
 from .readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
 from .sources import BaselineSpec, Task
+from . import timing
 from .writer import TMP_SUFFIX, read_meta, write_jsonl, write_sample
 
 PROCEDURAL_FOV_DEG = (50.0, 75.0)
@@ -41,6 +42,8 @@ class Options:
     max_depth: float = DEFAULT_MAX_DEPTH
     min_valid: float = DEFAULT_MIN_VALID
     photos: tuple[Path, ...] = ()
+    depth_model: str | None = None
+    depth_model_path: Path | None = None
     threads: int = 0
     quiet_blender: bool = True
 
@@ -63,16 +66,32 @@ def init_worker(options: Options) -> None:
     _state["renderer"] = Renderer(options.width, options.height, options.threads)
 
 
+def _depth_model():
+    if "depth_model" not in _state:
+        from .depth_models import load_depth_model
+
+        options = _state["options"]
+        _state["depth_model"] = load_depth_model(options.depth_model, options.depth_model_path)
+    return _state["depth_model"]
+
+
 def _load_view(task: Task, options: Options) -> tuple[np.ndarray, np.ndarray, Intrinsics]:
+    """Image, depth and intrinsics of a photo task, ready for the pipeline. Depth comes
+    from the map beside the photo or, without one, from --depth-model; intrinsics from the
+    sidecar JSON, else the depth model, else --fov."""
     image = read_image(task.image)
-    if task.depth is None:
-        raise InputError(f"{task.image}: no depth map found beside it (see --depth-dir)")
-    depth = read_depth(task.depth, options.png_depth_scale)
     h, w = image.shape[:2]
-    K = (read_intrinsics(task.intrinsics, w, h) if task.intrinsics
-         else Intrinsics.from_fov(w, h, options.fov_deg))
-    return prepare_view(image, depth, K, options.width, options.height, str(task.depth),
-                        options.min_valid, options.max_depth)
+    K = read_intrinsics(task.intrinsics, w, h) if task.intrinsics else None
+    if task.depth is not None:
+        depth = read_depth(task.depth, options.png_depth_scale)
+    elif options.depth_model:
+        estimate = _depth_model()(image)
+        depth, K = estimate.depth, K or estimate.K
+    else:
+        raise InputError(f"{task.image}: no depth map found beside it (see --depth-dir)")
+    K = K or Intrinsics.from_fov(w, h, options.fov_deg)
+    return prepare_view(image, depth, K, options.width, options.height,
+                        str(task.depth or task.image), options.min_valid, options.max_depth)
 
 
 def make_task(task: Task) -> tuple[str, dict | None, str | None]:
@@ -84,12 +103,15 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
     rng = random.Random(task.seed)
     try:
         started = time.perf_counter()
+        timing.seconds.clear()
         if task.image is None:
             K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))
-            image, depth = render_scene(renderer, K, np.random.default_rng(task.seed),
-                                        list(options.photos))
+            with timing.stage("source scene"):
+                image, depth = render_scene(renderer, K, np.random.default_rng(task.seed),
+                                            list(options.photos))
         else:
-            image, depth, K = _load_view(task, options)
+            with timing.stage("source load"):
+                image, depth, K = _load_view(task, options)
         baseline = options.baseline.sample(rng)
         swap = rng.random() < options.swap_prob
         toe_in = (math.degrees(math.atan(baseline / float(np.mean(depth))))
@@ -99,14 +121,17 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
                              options.max_angle_deg, options.min_growth_px)
         meta = {
             "name": task.name, "file": f"samples/{task.name}.npz", "source": task.source,
-            "depth_source": str(task.depth) if task.depth else ("procedural" if task.image is None else None),
+            "depth_source": (str(task.depth) if task.depth else "procedural" if task.image is None
+                             else f"model:{options.depth_model}"),
             "seed": task.seed, "baseline": signed_baseline, "swap": swap, "toe_in_deg": toe_in,
             "intrinsics": K.to_dict(), "max_angle_deg": options.max_angle_deg,
             "min_growth_px": options.min_growth_px,
             "hole_fraction": round(float(arrays["hole_mask"].mean()), 6),
         }
-        write_sample(options.samples_dir / f"{task.name}.npz", arrays, meta)
+        with timing.stage("write"):
+            write_sample(options.samples_dir / f"{task.name}.npz", arrays, meta)
         meta["seconds"] = round(time.perf_counter() - started, 3)
+        meta["stages"] = dict(timing.seconds)  # not in the file: timings differ run to run
         return task.name, meta, None
     except Exception as exc:  # one bad input must not stop the job
         message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
@@ -118,6 +143,7 @@ class RunResult:
     made: int
     skipped: int
     failures: list[dict]
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # summed over made samples
 
 
 def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: str = "manifest.jsonl",
@@ -135,6 +161,7 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
     todo = [t for t in tasks if not (options.samples_dir / f"{t.name}.npz").exists()]
     by_name = {t.name: t for t in tasks}
     failures: list[dict] = []
+    stage_seconds: dict[str, float] = {}
     made = 0
     if options.threads == 0:
         options.threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
@@ -148,6 +175,8 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
                     name, meta, error = future.result()
                     if error is None:
                         made += 1
+                        for key, value in meta["stages"].items():
+                            stage_seconds[key] = stage_seconds.get(key, 0.0) + value
                     else:
                         failures.append({"name": name, "source": by_name[name].source, "error": error})
                         bar.write(f"failed: {name}: {error}")
@@ -160,7 +189,8 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
     write_jsonl(options.out / manifest_name,
                 [read_meta(options.samples_dir / f"{t.name}.npz") for t in finished])
     write_jsonl(options.out / failures_name, failures)
-    return RunResult(made=made, skipped=len(tasks) - len(todo), failures=failures)
+    return RunResult(made=made, skipped=len(tasks) - len(todo), failures=failures,
+                     stage_seconds=stage_seconds)
 
 
 def options_dict(options: Options) -> dict:
