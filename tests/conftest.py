@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stereo_geometry import Intrinsics
+from stereo_geometry import SAMPLE_ARRAYS, Intrinsics
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -29,3 +29,35 @@ def box_depth(height: int, width: int, z_far: float, z_near: float,
 @pytest.fixture
 def K_small() -> Intrinsics:
     return Intrinsics(200.0, 200.0, 95.5, 71.5, 192, 144)
+
+
+def write_numpy_dataset(out: Path, count: int, height: int = 64, width: int = 96,
+                        seed: int = 0) -> Path:
+    """A data folder like datagen_bpy's, made with the numpy reference pipeline: a wall with
+    a few boxes, smooth colour ramps (learnable), random baselines and sides."""
+    from datagen_bpy.writer import write_jsonl, write_sample
+    from stereo_geometry import disocclusion_sample
+
+    rng = np.random.default_rng(seed)
+    K = Intrinsics.from_fov(width, height, 60.0)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(count):
+        depth = np.full((height, width), rng.uniform(3, 6))
+        u, v = np.meshgrid(np.linspace(0, 1, width), np.linspace(0, 1, height))
+        image = np.stack([u, v, 0.5 + 0.5 * np.sin(6 * u + rng.uniform(0, 6))], -1)
+        for _ in range(3):
+            r0, c0 = rng.integers(0, height - 16), rng.integers(0, width - 24)
+            r1, c1 = r0 + rng.integers(8, 16), c0 + rng.integers(8, 24)
+            depth[r0:r1, c0:c1] = rng.uniform(0.8, 2.0)
+            image[r0:r1, c0:c1] = rng.uniform(0, 1, 3)
+        image = (image * 255).astype(np.uint8)
+        baseline = 0.063 * (1 if rng.random() < 0.5 else -1)
+        arrays = disocclusion_sample(image, depth, K, baseline)
+        arrays = {k: arrays[k] for k in SAMPLE_ARRAYS}
+        meta = {"name": f"s{i:03d}", "file": f"samples/s{i:03d}.npz", "source": f"img{i // 2}",
+                "baseline": baseline, "intrinsics": K.to_dict()}
+        write_sample(out / "samples" / f"s{i:03d}.npz", arrays, meta)
+        records.append(meta)
+    write_jsonl(out / "manifest.jsonl", records)
+    return out

@@ -1,0 +1,132 @@
+"""The Gated-UNet and its training loop."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import write_numpy_dataset
+from training.dataset import SampleDataset, augment, split_by_source
+from training.model import GatedUNet, ModelConfig, composite, conv_flops, count_parameters
+from training.train import TrainConfig, learning_rate, load_model, train
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_numpy_dataset(tmp_path_factory.mktemp("data"), count=8)
+
+
+def test_input_channels_are_rgb_mask_normals_depth_in_that_order(dataset):
+    x, target = SampleDataset(dataset)[0]
+    with np.load(dataset / "samples" / "s000.npz") as s:
+        hole = s["hole_mask"].astype(bool)
+        np.testing.assert_allclose(x[:3].numpy(), s["image_generated_left"].transpose(2, 0, 1) / 255.0)
+        np.testing.assert_array_equal(x[3].numpy(), hole)
+        np.testing.assert_allclose(x[4:7].numpy(), s["normals_left_masked"].astype(np.float32).transpose(2, 0, 1))
+        assert (x[7][torch.from_numpy(hole)] == 0).all()
+        np.testing.assert_allclose(target.numpy(), s["org_left_image"].transpose(2, 0, 1) / 255.0)
+    # Depth is scale-free: inverse depth over its median outside the holes.
+    assert abs(float(x[7][x[7] > 0].median()) - 1.0) < 0.05
+
+
+def test_depth_target_shares_the_input_depth_scale(dataset):
+    x, target = SampleDataset(dataset, target="depth")[0]
+    valid = x[3] == 0
+    ratio = (target[0][valid] / x[7][valid]).numpy()
+    # Same scale: equal wherever the warp reproduced the depth (all but a few edge pixels).
+    assert np.mean(np.abs(ratio - 1) < 1e-4) > 0.98
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(width=8, unshuffle=1, levels=2, dilations=(2,)),
+                                    ModelConfig(out_channels=1)])
+def test_any_frame_size_in_any_size_out_and_valid_pixels_untouched(config):
+    model = GatedUNet(config).eval()
+    x = torch.rand(2, 8, 37, 50)
+    x[:, 3] = (torch.rand(2, 37, 50) < 0.2).float()
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, config.out_channels, 37, 50)
+    known = x[:, :3] if config.out_channels == 3 else x[:, 7:8]
+    valid = (x[:, 3:4] == 0).expand_as(y)
+    assert torch.equal(y[valid], known[valid])  # bit-identical
+
+
+def test_composite_takes_the_prediction_only_inside_the_hole():
+    x = torch.zeros(1, 8, 2, 2)
+    x[0, :3] = 0.25
+    x[0, 3, 0, 0] = 1
+    out = composite(torch.ones(1, 3, 2, 2), x)
+    assert out[0, :, 0, 0].tolist() == [1, 1, 1] and (out[0, :, 1, 1] == 0.25).all()
+
+
+def test_size_is_reported():
+    model = GatedUNet(ModelConfig())
+    assert 100_000 < count_parameters(model) < 2_000_000
+    flops = conv_flops(model, 64, 64)
+    assert conv_flops(model, 128, 128) == pytest.approx(4 * flops)
+
+
+def test_augmentation_mirrors_normals_with_the_image():
+    x = np.random.default_rng(0).random((8, 6, 6)).astype(np.float32)
+    t = x[:3].copy()
+    for seed in range(8):
+        ax, at = augment(x, t, np.random.default_rng(seed), crop=None)
+        ref = x.copy()
+        if np.allclose(ax[0], x[0][:, ::-1]) or np.allclose(ax[0], x[0][::-1, ::-1]):
+            ref = ref[:, :, ::-1].copy()
+            ref[4] *= -1
+        if not np.allclose(ax[0], ref[0]):
+            ref = ref[:, ::-1].copy()
+            ref[5] *= -1
+        np.testing.assert_allclose(ax, ref)
+        np.testing.assert_allclose(at, ref[:3])
+
+
+def test_split_keeps_every_source_on_one_side():
+    records = [{"source": f"img{i // 3}", "name": str(i)} for i in range(30)]
+    train_r, val_r = split_by_source(records, 0.2)
+    assert len(train_r) + len(val_r) == 30 and val_r
+    assert not {r["source"] for r in train_r} & {r["source"] for r in val_r}
+
+
+def test_learning_rate_warms_up_then_decays():
+    c = TrainConfig(data="", out="", steps=100, warmup=10, lr=1.0)
+    assert learning_rate(0, c) == pytest.approx(0.1) and learning_rate(9, c) == pytest.approx(1.0)
+    assert learning_rate(99, c) == pytest.approx(0.1, abs=0.01)
+
+
+def small_config(dataset, out, **kw):
+    base = dict(data=str(dataset), out=str(out), steps=4, batch_size=2, crop=32, warmup=2,
+                val_every=2, checkpoint_every=2, image_every=2, loader_workers=0,
+                model=ModelConfig(width=8, levels=2, dilations=(2,)))
+    return TrainConfig(**(base | kw))
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(dataset, tmp_path):
+    straight = train(small_config(dataset, tmp_path / "a"), progress=False)
+    train(small_config(dataset, tmp_path / "b", steps=2), progress=False)
+    resumed = train(small_config(dataset, tmp_path / "b"), resume=True, progress=False)
+    assert straight["step"] == resumed["step"] == 4
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert (tmp_path / "a" / "best.pt").exists() and list((tmp_path / "a" / "tb").iterdir())
+
+
+def test_the_model_overfits_a_handful_of_samples(tmp_path):
+    data = write_numpy_dataset(tmp_path / "data", count=2, seed=1)
+    torch.manual_seed(0)
+    config = small_config(data, tmp_path / "run", steps=500, batch_size=2, crop=128, lr=3e-3,
+                          warmup=10, val_fraction=0.0, val_every=10_000, checkpoint_every=10_000,
+                          image_every=10_000, model=ModelConfig(width=16, levels=2, dilations=(2,)))
+    untrained = GatedUNet(config.model).eval()
+    train(config, progress=False)
+    model, _ = load_model(tmp_path / "run" / "last.pt")
+    samples = SampleDataset(data)
+
+    def hole_l1(m: torch.nn.Module) -> float:
+        with torch.no_grad():
+            return sum(float((m(x[None])[0] - t).abs()[x[3:4].bool().expand_as(t)].mean())
+                       for x, t in samples) / len(samples)
+
+    before, after = hole_l1(untrained), hole_l1(model)
+    assert after * 10 < before, (before, after)

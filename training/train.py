@@ -1,0 +1,266 @@
+"""The training loop: `python -m training train --data DIR --out runs/NAME`.
+
+The batch of step s is a pure function of (seed, rank, s): which samples, which crops, which
+flips. With the model, optimiser, scheduler and scaler restored from a checkpoint, `--resume`
+therefore continues exactly where the run stopped. Multi-GPU: `torchrun --nproc_per_node N -m
+training train ...` (DDP; each rank draws its own batches).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+
+from .dataset import SampleDataset, augment, read_manifests, split_by_source
+from .losses import LossWeights, PatchDiscriminator, hinge_d_loss, hinge_g_loss, infill_loss
+from .model import GatedUNet, ModelConfig
+
+RGB_MASK_ONLY = "rgb_mask"  # the ablation: normals and depth channels zeroed
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    target: str = "rgb"                # or "depth"
+    inputs: str = "all"                # or RGB_MASK_ONLY
+    steps: int = 2000
+    batch_size: int = 8
+    crop: int = 256
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    grad_clip: float = 1.0
+    val_fraction: float = 0.1
+    val_every: int = 250
+    checkpoint_every: int = 250
+    image_every: int = 500
+    seed: int = 0
+    loader_workers: int = 2
+    max_bad_steps: int = 20            # consecutive non-finite losses before giving up
+    model: ModelConfig = field(default_factory=ModelConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        data = dict(data)
+        model = dict(data.pop("model", {}))
+        model["dilations"] = tuple(model.get("dilations", ModelConfig.dilations))
+        losses = LossWeights(**data.pop("losses", {}))
+        return cls(**data, model=ModelConfig(**model), losses=losses)
+
+
+def select_inputs(x: torch.Tensor, inputs: str) -> torch.Tensor:
+    """The ablation's input: RGB and mask kept, normals and depth zeroed (same architecture)."""
+    if inputs == RGB_MASK_ONLY:
+        x = x.clone()
+        x[:, 4:] = 0
+    return x
+
+
+class StepBatches(Dataset):
+    """Item (step, slot) -> that slot of step's batch: sample chosen, cropped and flipped
+    from a seed of (seed, rank, step, slot) only."""
+
+    def __init__(self, samples: SampleDataset, batch_size: int, crop: int, seed: int,
+                 rank: int) -> None:
+        self.samples, self.batch_size, self.crop = samples, batch_size, crop
+        self.seed, self.rank = seed, rank
+
+    def __len__(self) -> int:
+        return 2 ** 62
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        step, slot = divmod(key, self.batch_size)
+        rng = np.random.default_rng([self.seed, self.rank, step, slot])
+        x, target = self.samples.load(int(rng.integers(len(self.samples))))
+        x, target = augment(x, target, rng, self.crop)
+        return torch.from_numpy(x), torch.from_numpy(target)
+
+
+def image_grid(rows: list[torch.Tensor]) -> torch.Tensor:
+    """One (3, H * rows, W * n) image from rows of (n, C, H, W) images in [0, 1]."""
+    return torch.cat([torch.cat(list(r.float().clamp(0, 1).expand(-1, 3, -1, -1)), dim=2)
+                      for r in rows], dim=1)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10 % of the peak."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
+    """A trained model (eval mode) and its checkpoint's training config."""
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    config = TrainConfig.from_dict(state["config"])
+    model = GatedUNet(config.model).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), state["config"]
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, samples: SampleDataset, config: TrainConfig,
+             device: torch.device) -> float:
+    """Mean L1 inside the holes over the validation samples (whole frames)."""
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(len(samples)):
+        x, target = (torch.from_numpy(a)[None].to(device) for a in samples.load(i))
+        hole = x[:, 3:4]
+        out = model(select_inputs(x, config.inputs))
+        total += float(((out - target).abs() * hole).sum() / hole.sum().clamp(min=1) / target.shape[1])
+        count += 1
+    model.train()
+    return total / max(count, 1)
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Train; returns the final metrics. Writes `OUT/last.pt`, `OUT/best.pt` (lowest
+    validation hole L1), `OUT/config.json` and TensorBoard logs in `OUT/tb`."""
+    from tqdm import tqdm
+
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if distributed else 0
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+
+    records = read_manifests(Path(config.data))
+    if not records:
+        raise SystemExit(f"no samples in {config.data} (no manifest*.jsonl)")
+    train_records, val_records = split_by_source(records, config.val_fraction, config.seed)
+    train_set = SampleDataset(config.data, train_records, config.target)
+    val_set = SampleDataset(config.data, val_records, config.target)
+
+    model = GatedUNet(config.model).to(device)
+    raw_model = model
+    if distributed:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(raw_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    use_amp = device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    discriminator = d_optimizer = None
+    if config.losses.adversarial > 0:
+        discriminator = PatchDiscriminator(config.model.out_channels + 1).to(device)
+        d_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=config.lr, betas=(0.5, 0.999))
+
+    step, best_val, bad_steps = 0, math.inf, 0
+    last = out / "last.pt"
+    if resume and last.exists():
+        state = torch.load(last, map_location=device, weights_only=False)
+        raw_model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        if discriminator is not None and "discriminator" in state:
+            discriminator.load_state_dict(state["discriminator"])
+            d_optimizer.load_state_dict(state["d_optimizer"])
+        step, best_val = state["step"], state["best_val"]
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+
+    def checkpoint(path: Path) -> None:
+        state = {"model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scaler": scaler.state_dict(), "step": step, "best_val": best_val,
+                 "config": asdict(config)}
+        if discriminator is not None:
+            state |= {"discriminator": discriminator.state_dict(), "d_optimizer": d_optimizer.state_dict()}
+        atomic_save(state, path)
+
+    writer = None
+    if rank == 0:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"), purge_step=step)
+    batches = DataLoader(StepBatches(train_set, config.batch_size, config.crop, config.seed, rank),
+                         batch_size=config.batch_size,
+                         sampler=range(step * config.batch_size, config.steps * config.batch_size),
+                         num_workers=config.loader_workers, persistent_workers=False)
+    model.train()
+    bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0,
+               unit="step", dynamic_ncols=True)
+    started, seen = time.perf_counter(), 0
+    metrics: dict = {}
+    for x, target in batches:
+        x, target = select_inputs(x.to(device), config.inputs), target.to(device)
+        hole = x[:, 3:4]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, config)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            raw = raw_model.raw(x) if not distributed else model.module.raw(x)
+            output = torch.where(hole > 0.5, raw, target)  # composite against the truth
+            terms = infill_loss(raw.float(), output.float(), target, hole, config.losses)
+            loss = terms["total"]
+            if discriminator is not None:
+                fake_score = discriminator(output, hole)
+                loss = loss + config.losses.adversarial * hinge_g_loss(fake_score)
+        if not torch.isfinite(loss):
+            bad_steps += 1
+            optimizer.zero_grad(set_to_none=True)
+            if bad_steps >= config.max_bad_steps:
+                raise FloatingPointError(f"{bad_steps} non-finite losses in a row at step {step}")
+            step += 1
+            continue
+        bad_steps = 0
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(raw_model.parameters(), config.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        if discriminator is not None:
+            d_optimizer.zero_grad(set_to_none=True)
+            d_loss = hinge_d_loss(discriminator(target, hole), discriminator(output.detach(), hole))
+            d_loss.backward()
+            d_optimizer.step()
+            terms["discriminator"] = d_loss.detach()
+        step += 1
+        seen += x.shape[0]
+        metrics = {k: float(v.detach()) for k, v in terms.items()}
+        if rank == 0:
+            rate = seen / (time.perf_counter() - started)
+            bar.set_postfix(loss=f"{metrics['total']:.4f}", samples_s=f"{rate:.1f}")
+            bar.update(1)
+            for name, value in metrics.items():
+                writer.add_scalar(f"train/{name}", value, step)
+            writer.add_scalar("train/lr", learning_rate(step - 1, config), step)
+            if step % config.image_every == 0 or step == config.steps:
+                shown = [x[:4, :3], hole[:4], output[:4].detach(), target[:4]]
+                writer.add_image("train/input_hole_output_target", image_grid(shown), step)
+            if len(val_set) and (step % config.val_every == 0 or step == config.steps):
+                metrics["val_hole_l1"] = validate(raw_model, val_set, config, device)
+                writer.add_scalar("val/hole_l1", metrics["val_hole_l1"], step)
+                if metrics["val_hole_l1"] < best_val:
+                    best_val = metrics["val_hole_l1"]
+                    checkpoint(out / "best.pt")
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                checkpoint(last)
+        if step >= config.steps:
+            break
+    bar.close()
+    if writer is not None:
+        writer.close()
+    if distributed:
+        dist.destroy_process_group()
+    metrics["step"] = step
+    return metrics
