@@ -51,12 +51,38 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="compare the network with the baselines on a data folder")
+    p.add_argument("--checkpoint", required=True, help="trained network (best.pt or last.pt)")
+    p.add_argument("--ablation", help="checkpoint of the RGB+mask-only network, added as a row")
+    p.add_argument("--data", required=True, help="folder made by python -m datagen_bpy")
+    p.add_argument("--json", help="write the table as JSON here")
+    p.add_argument("--limit", type=int, help="only the first N samples")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .baselines import classical_methods, network_fill
+    from .evaluate import evaluate, format_table, write_json
+
+    methods = {"gated_unet": network_fill(args.checkpoint)}
+    if args.ablation:
+        methods["gated_unet_rgb_mask"] = network_fill(args.ablation)
+    methods |= classical_methods()
+    results = evaluate(args.data, methods, args.limit, progress=not args.no_progress)
+    print(format_table(results))
+    if args.json:
+        write_json(results, args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_parser(sub)
+    add_evaluate_parser(sub)
     args = parser.parse_args(argv)
-    return {"train": run_train}[args.command](args)
+    return {"train": run_train, "evaluate": run_evaluate}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""Infill methods behind one interface: classical baselines and the trained network.
+
+A method takes a sample (the arrays of `stereo_geometry.SAMPLE_ARRAYS` that are inputs) and
+returns the infilled image, (H, W, 3) float32 in [0, 1], equal to the warped image outside
+the hole.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .dataset import network_input
+
+Sample = dict[str, np.ndarray]
+Method = Callable[[Sample], np.ndarray]
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) / 255.0
+
+
+def opencv_fill(flag: int, radius: int = 3) -> Method:
+    def fill(sample: Sample) -> np.ndarray:
+        return _as_float(cv2.inpaint(sample["image_generated_left"], sample["hole_mask"], radius, flag))
+    return fill
+
+
+def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, the column of the nearest valid pixel to its left and to its right in
+    the same row (-1 where there is none)."""
+    h, w = valid.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
+    right_rev = np.maximum.accumulate(np.where(valid[:, ::-1], cols, -1), axis=1)
+    right = np.where(right_rev >= 0, w - 1 - right_rev, -1)[:, ::-1]
+    return left, right
+
+
+def background_fill(sample: Sample) -> np.ndarray:
+    """Depth-aware fill: each hole pixel copies the nearer valid pixel on its row's far-depth
+    side (the background the foreground uncovered). Rows with no valid pixel fall back to
+    Telea."""
+    image, hole = sample["image_generated_left"], sample["hole_mask"].astype(bool)
+    depth = sample["depth_masked"]
+    valid = ~hole & (depth > 0)
+    left, right = nearest_valid_along_rows(valid)
+    rows = np.broadcast_to(np.arange(hole.shape[0])[:, None], hole.shape)
+    depth_left = np.where(left >= 0, depth[rows, np.maximum(left, 0)], -1.0)
+    depth_right = np.where(right >= 0, depth[rows, np.maximum(right, 0)], -1.0)
+    source = np.where(depth_left >= depth_right, left, right)
+    out = image.copy()
+    fill = hole & (source >= 0)
+    out[fill] = image[rows[fill], source[fill]]
+    rest = hole & (source < 0)
+    if rest.any():
+        out = cv2.inpaint(out, rest.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    return _as_float(out)
+
+
+def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
+    """The trained Gated-UNet of a checkpoint (its `inputs` setting is honoured, so an
+    RGB+mask ablation checkpoint sees what it was trained on)."""
+    from .train import load_model, select_inputs
+
+    model, config = load_model(checkpoint, device)
+
+    def fill(sample: Sample) -> np.ndarray:
+        x = network_input(sample["image_generated_left"], sample["hole_mask"],
+                          sample["normals_left_masked"], sample["depth_masked"])
+        x = select_inputs(torch.from_numpy(x)[None].to(device), config["inputs"])
+        with torch.no_grad():
+            out = model(x)[0].clamp(0, 1)
+        return out.permute(1, 2, 0).cpu().numpy()
+    return fill
+
+
+def classical_methods() -> dict[str, Method]:
+    return {"telea": opencv_fill(cv2.INPAINT_TELEA), "navier_stokes": opencv_fill(cv2.INPAINT_NS),
+            "background": background_fill}
