@@ -6,6 +6,8 @@ import json
 import sys
 from dataclasses import fields
 
+import numpy as np
+
 from .losses import LossWeights
 from .model import ModelConfig
 from .train import RGB_MASK_ONLY, TrainConfig, train
@@ -76,13 +78,90 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--onnx", required=True, help="output .onnx file")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    worst = export_onnx(args.checkpoint, args.onnx)
+    print(f"wrote {args.onnx}; max abs difference from PyTorch: {worst:.2e}")
+    return 0 if worst < 1e-3 else 1
+
+
+def add_infill_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("infill", help="turn one view into the other eye of a stereo pair")
+    p.add_argument("--checkpoint", required=True, help=".pt checkpoint or exported .onnx")
+    p.add_argument("--image", required=True, help="the source view")
+    p.add_argument("--depth", required=True, help="its metric depth (npy, exr, pfm, 16-bit png)")
+    p.add_argument("--out", required=True, help="the other eye's image")
+    p.add_argument("--baseline", type=float, default=0.063, help="metres (default 0.063)")
+    focal = p.add_mutually_exclusive_group()
+    focal.add_argument("--focal", type=float, help="focal length in pixels")
+    focal.add_argument("--fov", type=float, default=60.0, help="horizontal field of view, degrees (default 60)")
+    p.add_argument("--direction", choices=("left", "right"), default="right",
+                   help="which eye to make: the input is the left view and the output the right "
+                        "eye (default), or the other way round")
+    p.add_argument("--depth-png-scale", type=float, default=0.001, help="metres per unit of 16-bit PNG depth")
+    p.add_argument("--save-intermediates", action="store_true",
+                   help="also write OUT_warped.png and OUT_hole_mask.png")
+
+
+def run_infill(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    import cv2
+
+    from datagen_bpy.prepare import fill_invalid_depth
+    from datagen_bpy.readers import InputError, read_depth, read_image
+    from stereo_geometry import Intrinsics
+
+    from .infill import load_network, other_eye
+
+    try:
+        image = read_image(args.image)
+        depth = read_depth(args.depth, args.depth_png_scale)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    h, w = image.shape[:2]
+    if depth.shape != (h, w):
+        print(f"error: {args.depth} is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}", file=sys.stderr)
+        return 2
+    valid = np.isfinite(depth) & (depth > 0)
+    if not valid.any():
+        print(f"error: {args.depth} has no valid depth", file=sys.stderr)
+        return 2
+    K = Intrinsics.from_fov(w, h, args.fov)
+    if args.focal:
+        K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
+    baseline = args.baseline if args.direction == "right" else -args.baseline
+    start = time.perf_counter()
+    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, load_network(args.checkpoint))
+    out = Path(args.out)
+    cv2.imwrite(str(out), result.image[..., ::-1])
+    if args.save_intermediates:
+        cv2.imwrite(str(out.with_name(out.stem + "_warped.png")), result.warped[..., ::-1])
+        cv2.imwrite(str(out.with_name(out.stem + "_hole_mask.png")), result.hole_mask * 255)
+    print(f"wrote {out} ({result.hole_mask.mean():.1%} holes filled, {time.perf_counter() - start:.2f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_parser(sub)
     add_evaluate_parser(sub)
+    add_export_parser(sub)
+    add_infill_parser(sub)
     args = parser.parse_args(argv)
-    return {"train": run_train, "evaluate": run_evaluate}[args.command](args)
+    commands = {"train": run_train, "evaluate": run_evaluate, "export": run_export,
+                "infill": run_infill}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,69 @@
+"""Exporting to ONNX and turning one view into the other eye."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, box_depth, textured, write_numpy_dataset
+from stereo_geometry import Intrinsics
+from training.model import ModelConfig
+from training.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    data = write_numpy_dataset(root / "data", count=4)
+    train(TrainConfig(data=str(data), out=str(root / "run"), steps=3, batch_size=2, crop=32,
+                      loader_workers=0, model=ModelConfig(width=8, levels=2)), progress=False)
+    return root / "run" / "last.pt"
+
+
+def test_onnx_export_matches_pytorch_at_any_frame_size(checkpoint, tmp_path):
+    from training.export import check_input, export_onnx
+    from training.infill import load_network
+    from training.onnx_runner import OnnxInfill
+
+    worst = export_onnx(checkpoint, tmp_path / "m.onnx")
+    assert worst < 1e-4
+    runner = OnnxInfill(str(tmp_path / "m.onnx"))
+    assert runner.multiple == 2 * 2 ** 2 and runner.config["model"]["width"] == 8
+    x = check_input(45, 70)
+    np.testing.assert_allclose(runner(x), load_network(str(checkpoint))(x), atol=1e-4)
+
+
+def test_other_eye_fills_the_holes_beside_the_foreground_and_keeps_the_rest(checkpoint):
+    from training.infill import load_network, other_eye
+
+    K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
+    image = textured(96, 128)
+    depth = box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80))
+    result = other_eye(image, depth, K, 0.063, load_network(str(checkpoint)))
+    hole = result.hole_mask.astype(bool)
+    np.testing.assert_array_equal(result.image[~hole], result.warped[~hole])
+    # The right eye sees past the box's right side: the hole is there, step = f B (1/1 - 1/3).
+    step = 100 * 0.063 * (1 - 1 / 3)
+    box_right = 80 - 100 * 0.063 / 1.0  # the box's right edge in the right view
+    row = hole[50]
+    run = row[int(box_right) - 2: int(box_right) + 10]
+    assert step <= run.sum() <= step + 2
+    assert not row[55:int(box_right) - 2].any()
+
+
+def test_infill_command_writes_the_other_eye_and_its_intermediates(checkpoint, tmp_path):
+    Image.fromarray(textured(96, 128)).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80)))
+    result = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+                             "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
+                             "--out", str(tmp_path / "right.png"), "--save-intermediates", "--focal", "100"],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    for name in ("right.png", "right_warped.png", "right_hole_mask.png"):
+        assert (tmp_path / name).is_file()
+    np.save(tmp_path / "small.npy", np.ones((10, 10)))
+    bad = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+                          "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "small.npy"),
+                          "--out", str(tmp_path / "x.png")], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "small.npy" in bad.stderr

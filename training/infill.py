@@ -1,0 +1,57 @@
+"""Turning one view into the other eye: reproject with the geometry core, then infill.
+
+`other_eye` is torch-free (the infill network comes in as a callable), so the Blender add-on
+runs the same code with ONNX Runtime.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera
+
+from .dataset import network_input
+
+Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
+
+
+@dataclass
+class OtherEye:
+    image: np.ndarray      # (H, W, 3) uint8, infilled
+    warped: np.ndarray     # (H, W, 3) uint8, before infill
+    hole_mask: np.ndarray  # (H, W) uint8, 1 = hole
+
+
+def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
+              network: Network) -> OtherEye:
+    """The view from the camera shifted by `baseline` metres along x (negative: to the left),
+    holes filled by `network`. `depth` must be finite and positive (see
+    `datagen_bpy.prepare.fill_invalid_depth`)."""
+    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)))
+    hole = warp.hole_mask
+    geometric = masked_inputs(hole, warp.depth, K)
+    x = network_input(warp.image, hole, geometric["normals_left_masked"], geometric["depth_masked"])
+    out = network(x[None])[0]
+    filled = np.clip(np.round(out.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    filled[hole == 0] = warp.image[hole == 0]
+    return OtherEye(filled, warp.image, hole)
+
+
+def load_network(checkpoint: str) -> Network:
+    """A .pt checkpoint (PyTorch) or an exported .onnx model (ONNX Runtime)."""
+    if str(checkpoint).endswith(".onnx"):
+        from .onnx_runner import OnnxInfill
+
+        return OnnxInfill(checkpoint)
+    import torch
+
+    from .train import load_model, select_inputs
+
+    model, config = load_model(checkpoint)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(select_inputs(torch.from_numpy(x), config["inputs"])).numpy()
+    return run
