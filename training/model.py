@@ -64,7 +64,7 @@ class GatedUNet(nn.Module):
                                           for d in c.dilations])
         for level in range(c.levels, 0, -1):
             self.up.append(GatedConv(c.channels(level) + c.channels(level - 1), c.channels(level - 1)))
-        self.head = nn.Conv2d(c.channels(0) + folded, c.out_channels * c.unshuffle ** 2, 3, padding=1)
+        self.head = nn.Conv2d(c.channels(0), c.out_channels * c.unshuffle ** 2, 3, padding=1)
 
     @property
     def multiple(self) -> int:
@@ -81,7 +81,7 @@ class GatedUNet(nn.Module):
         for up in self.up:
             skip = skips.pop()
             y = up(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="nearest"), skip], 1))
-        return F.pixel_shuffle(self.head(torch.cat([y, folded], 1)), self.config.unshuffle)
+        return F.pixel_shuffle(self.head(y), self.config.unshuffle)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Infilled output: the prediction inside the hole, the input outside it."""

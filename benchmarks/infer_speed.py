@@ -1,0 +1,94 @@
+"""Inference time on this CPU: the Gated-UNet (PyTorch and ONNX Runtime, full frame) next to
+OpenCV Telea on the same frame and hole mask.
+
+    python benchmarks/infer_speed.py [--width 16 --unshuffle 2 --levels 3] [--repeats 5]
+
+The frame is a synthetic scene (a wall with boxes) warped to the other eye with the project's
+geometry, so the holes are typical disocclusions. Weights are random: speed does not depend
+on them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera  # noqa: E402
+from training.dataset import network_input  # noqa: E402
+from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters  # noqa: E402
+
+
+def typical_frame(width: int, height: int, seed: int = 0):
+    """Warped image, hole mask and network input of a wall with a dozen boxes."""
+    rng = np.random.default_rng(seed)
+    K = Intrinsics.from_fov(width, height, 60.0)
+    depth = np.full((height, width), 6.0)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    for _ in range(12):
+        x, y = rng.integers(0, width - width // 8), rng.integers(0, height - height // 6)
+        w, h = rng.integers(width // 25, width // 5), rng.integers(height // 15, height // 3)
+        depth[y:y + h, x:x + w] = rng.uniform(0.8, 4.0)
+    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)))
+    hole = warp.hole_mask
+    g = masked_inputs(hole, warp.depth, K)
+    x = network_input(warp.image, hole, g["normals_left_masked"], g["depth_masked"])[None]
+    return warp.image, hole, x
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=ModelConfig.width)
+    parser.add_argument("--unshuffle", type=int, default=ModelConfig.unshuffle)
+    parser.add_argument("--levels", type=int, default=ModelConfig.levels)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    config = ModelConfig(width=args.width, unshuffle=args.unshuffle, levels=args.levels)
+    model = GatedUNet(config).eval()
+    print(f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+          f"model {config}: {count_parameters(model):,} parameters")
+
+    from training.export import export_onnx
+    from training.onnx_runner import OnnxInfill
+    from training.train import TrainConfig, atomic_save
+    from dataclasses import asdict
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "m.pt"
+        atomic_save({"model": model.state_dict(),
+                     "config": asdict(TrainConfig(data="", out="", model=config))}, ckpt)
+        export_onnx(ckpt, Path(tmp) / "m.onnx")
+        onnx = OnnxInfill(str(Path(tmp) / "m.onnx"))
+        print(f"{'frame':>9} {'holes':>6} {'GFLOPs':>7} {'torch ms':>9} {'onnx ms':>8} {'telea ms':>9} {'onnx/telea':>10}")
+        for width, height in ((512, 512), (1280, 720)):
+            warped, hole, x = typical_frame(width, height)
+            xt = torch.from_numpy(x)
+            with torch.no_grad():
+                t_torch = best_of(lambda: model(xt), args.repeats)
+            t_onnx = best_of(lambda: onnx(x), args.repeats)
+            t_telea = best_of(lambda: cv2.inpaint(warped, hole, 3, cv2.INPAINT_TELEA), args.repeats)
+            gflops = conv_flops(model, height, width) / 1e9
+            print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_torch * 1e3:9.1f} "
+                  f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f}")
+
+
+if __name__ == "__main__":
+    main()
