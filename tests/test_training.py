@@ -130,3 +130,19 @@ def test_the_model_overfits_a_handful_of_samples(tmp_path):
 
     before, after = hole_l1(untrained), hole_l1(model)
     assert after * 10 < before, (before, after)
+
+
+@pytest.mark.slow
+def test_ddp_with_torchrun_trains_and_checkpoints(dataset, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    result = subprocess.run(torchrun + ["-m", "training", "train", "--data", str(dataset), "--out",
+                            str(tmp_path), "--steps", "3", "--batch-size", "2", "--crop", "32",
+                            "--loader-workers", "0", "--width", "8", "--levels", "2", "--no-progress"],
+                            cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 3

@@ -58,6 +58,17 @@ class TrainConfig:
         return cls(**data, model=ModelConfig(**model), losses=losses)
 
 
+class RawPrediction(torch.nn.Module):
+    """The model's raw prediction (before compositing) as a module's forward."""
+
+    def __init__(self, model: GatedUNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.raw(x)
+
+
 def select_inputs(x: torch.Tensor, inputs: str) -> torch.Tensor:
     """The ablation's input: RGB and mask kept, normals and depth zeroed (same architecture)."""
     if inputs == RGB_MASK_ONLY:
@@ -152,10 +163,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     train_set = SampleDataset(config.data, train_records, config.target)
     val_set = SampleDataset(config.data, val_records, config.target)
 
-    model = GatedUNet(config.model).to(device)
-    raw_model = model
+    raw_model = GatedUNet(config.model).to(device)
+    predict = RawPrediction(raw_model)  # what DDP wraps: its forward is the one with gradients
     if distributed:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        predict = torch.nn.parallel.DistributedDataParallel(
+            predict, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.AdamW(raw_model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     use_amp = device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
@@ -196,7 +208,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
                          batch_size=config.batch_size,
                          sampler=range(step * config.batch_size, config.steps * config.batch_size),
                          num_workers=config.loader_workers, persistent_workers=False)
-    model.train()
+    predict.train()
     bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0,
                unit="step", dynamic_ncols=True)
     started, seen = time.perf_counter(), 0
@@ -207,7 +219,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            raw = raw_model.raw(x) if not distributed else model.module.raw(x)
+            raw = predict(x)
             output = torch.where(hole > 0.5, raw, target)  # composite against the truth
             terms = infill_loss(raw.float(), output.float(), target, hole, config.losses)
             loss = terms["total"]
