@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera  # noqa: E402
-from training.dataset import network_input  # noqa: E402
+from stereo_geometry.sample import network_input  # noqa: E402
 from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""The disocclusion training sample: what the network sees and what it must produce.
+"""The disocclusion training sample: what the network sees and what it must produce, and the
+network's 8-channel input built from it.
 
 Both `datagen_bpy` (Blender renders) and `disocclusion_sample` (the numpy reference) fill the
 same fields. "left" is the source view of a sample; its other eye sits at x = +baseline
@@ -58,3 +59,26 @@ def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, bas
         "generated_right_image": right.image,
         "generated_right_depth": right.depth,
     }
+
+
+def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Inverse depth divided by its median over `valid` pixels (0 elsewhere): scale-free."""
+    inv = np.zeros_like(depth, dtype=np.float32)
+    ok = valid & (depth > 0)
+    if ok.any():
+        inv[ok] = 1.0 / depth[ok]
+        inv[ok] /= np.median(inv[ok])
+    return inv
+
+
+def network_input(image: np.ndarray, hole_mask: np.ndarray, normals_masked: np.ndarray,
+                  depth_masked: np.ndarray) -> np.ndarray:
+    """The 8-channel (8, H, W) float32 input: RGB in [0, 1], hole mask, normals inside holes,
+    normalised inverse depth outside holes."""
+    hole = hole_mask.astype(bool)
+    return np.concatenate([
+        image.astype(np.float32).transpose(2, 0, 1) / 255.0,
+        hole[None].astype(np.float32),
+        normals_masked.astype(np.float32).transpose(2, 0, 1),
+        normalise_depth(depth_masked.astype(np.float32), ~hole)[None],
+    ])

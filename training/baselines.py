@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from .dataset import network_input
+from stereo_geometry.sample import network_input
 
 Sample = dict[str, np.ndarray]
 Method = Callable[[Sample], np.ndarray]

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from stereo_geometry.sample import network_input
+
 
 def read_manifests(root: Path) -> list[dict]:
     """Records of every `manifest*.jsonl` in a data folder (shards included), sorted by name."""
@@ -17,31 +19,9 @@ def read_manifests(root: Path) -> list[dict]:
     return sorted(records, key=lambda r: r["name"])
 
 
-def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Inverse depth divided by its median over `valid` pixels (0 elsewhere): scale-free."""
-    inv = np.zeros_like(depth, dtype=np.float32)
-    ok = valid & (depth > 0)
-    if ok.any():
-        inv[ok] = 1.0 / depth[ok]
-        inv[ok] /= np.median(inv[ok])
-    return inv
-
-
-def network_input(image: np.ndarray, hole_mask: np.ndarray, normals_masked: np.ndarray,
-                  depth_masked: np.ndarray) -> np.ndarray:
-    """The 8-channel (8, H, W) float32 input: RGB in [0, 1], hole mask, normals inside holes,
-    normalised inverse depth outside holes."""
-    hole = hole_mask.astype(bool)
-    return np.concatenate([
-        image.astype(np.float32).transpose(2, 0, 1) / 255.0,
-        hole[None].astype(np.float32),
-        normals_masked.astype(np.float32).transpose(2, 0, 1),
-        normalise_depth(depth_masked.astype(np.float32), ~hole)[None],
-    ])
-
-
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The depth-infill target: inverse depth on the scale `normalise_depth` gives the input."""
+    """The depth-infill target: inverse depth on the scale `stereo_geometry.normalise_depth`
+    gives the input."""
     valid = ~hole & (depth_masked > 0)
     scale = np.median(1.0 / depth_masked[valid]) if valid.any() else 1.0
     return (1.0 / np.maximum(org_depth, 1e-6) / scale).astype(np.float32)[None]

@@ -2,7 +2,7 @@
 in a UNet with skip connections and a dilated bottleneck.
 
 Input (B, 8, H, W): warped RGB (3), hole mask (1, 1 = hole), normals inside holes (3), depth
-outside holes (1, normalised, see `training.dataset.normalise_depth`). Output (B, C, H, W):
+outside holes (1, normalised, see `stereo_geometry.sample.normalise_depth`). Output (B, C, H, W):
 the infilled RGB (C = 3) or normalised inverse depth (C = 1), composited so that pixels outside
 the hole are the input's, bit for bit.
 """
