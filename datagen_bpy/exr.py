@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+SINGLE_CHANNEL_SUFFIXES = {"R", "G", "B", "A", "X", "Y", "Z", "V"}
+
 
 def read_exr_channels(path: str) -> dict[str, np.ndarray]:
     """Every channel of every part of an EXR file, by full channel name; row 0 is the top.
@@ -16,13 +18,14 @@ def read_exr_channels(path: str) -> dict[str, np.ndarray]:
 
 def read_multilayer_exr(path: str) -> dict[str, np.ndarray]:
     """Passes of a Blender multilayer EXR by pass name ('Combined', 'Depth', an AOV's name),
-    with the view layer prefix and single-channel suffixes ('.Z', '.X', '.V') removed."""
+    without the view layer prefix of renders ('ViewLayer.Depth.Z') or the single-channel
+    suffix ('.Z', '.X', '.V'); File Output node files ('Image', 'Depth.V') read the same way."""
     passes = {}
     for name, pixels in read_exr_channels(path).items():
         parts = name.split(".")
+        if pixels.ndim == 2 and len(parts) > 1 and parts[-1] in SINGLE_CHANNEL_SUFFIXES:
+            parts = parts[:-1]
         if len(parts) > 1:
             parts = parts[1:]  # view layer
-        if len(parts) > 1 and pixels.ndim == 2:
-            parts = parts[:-1]  # channel suffix of a one-channel pass
         passes[".".join(parts)] = pixels.astype(np.float32)
     return passes

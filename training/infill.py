@@ -10,9 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera
-
-from stereo_geometry.sample import network_input
+from stereo_geometry import (Intrinsics, masked_inputs, network_input, reproject, stereo_pose,
+                             world_to_camera)
 
 Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
 

@@ -1,0 +1,33 @@
+"""Disocclusion Infill: turn a rendered view into the other eye of a stereo pair, filling the
+disocclusions with the project's Gated-UNet (through ONNX Runtime)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# The extension vendors the project's geometry core; the vendored `training.infill` imports
+# it by its top-level name, so make that name point at the vendored copy.
+if "stereo_geometry" not in sys.modules:
+    sys.modules["stereo_geometry"] = importlib.import_module(".stereo_geometry", __package__)
+
+import bpy  # noqa: E402
+
+from . import compositor, operators  # noqa: E402
+
+
+def register() -> None:
+    for cls in operators.CLASSES + compositor.CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.disocclusion_infill = bpy.props.PointerProperty(type=operators.DisocclusionSettings)
+    for handlers, function in compositor.HANDLERS:
+        if function not in handlers:
+            handlers.append(function)
+
+
+def unregister() -> None:
+    for handlers, function in compositor.HANDLERS:
+        if function in handlers:
+            handlers.remove(function)
+    del bpy.types.Scene.disocclusion_infill
+    for cls in reversed(operators.CLASSES + compositor.CLASSES):
+        bpy.utils.unregister_class(cls)

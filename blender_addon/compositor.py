@@ -1,0 +1,143 @@
+"""The "Disocclusion Infill" compositor node.
+
+Python cannot run per pixel inside Blender 5.0's compositor, so the node is a custom group
+whose inner tree holds a File Output node: during the render it saves the Image and Depth it
+is wired to as a multilayer EXR for the frame. A `render_write` handler (after the frame is
+composited and saved) then makes the other eye from that file with the geometry core and the
+network, and writes it to the node's output folder. The node passes its Image through.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import bpy
+from bpy.app.handlers import persistent
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+from . import core, processing
+from .operators import EYES, OUTPUTS
+
+NODE_ID = "CompositorNodeDisocclusionInfill"
+PASS_PREFIX = "passes_"
+
+
+def _passes_dir(node) -> str:
+    return os.path.join(tempfile.gettempdir(), "disocclusion_infill",
+                        bpy.path.clean_name(f"{node.id_data.name}_{node.name}"))
+
+
+def _inner_tree(node) -> bpy.types.NodeTree:
+    tree = bpy.data.node_groups.new(".Disocclusion Infill", "CompositorNodeTree")
+    tree.interface.new_socket("Image", in_out="INPUT", socket_type="NodeSocketColor")
+    tree.interface.new_socket("Depth", in_out="INPUT", socket_type="NodeSocketFloat")
+    tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    group_in, group_out = tree.nodes.new("NodeGroupInput"), tree.nodes.new("NodeGroupOutput")
+    save = tree.nodes.new("CompositorNodeOutputFile")
+    save.name = "Save Passes"
+    save.format.media_type = "MULTI_LAYER_IMAGE"
+    save.format.file_format = "OPEN_EXR_MULTILAYER"
+    save.format.color_depth = "32"
+    save.file_output_items.clear()
+    save.file_output_items.new("RGBA", "Image")
+    save.file_output_items.new("FLOAT", "Depth")
+    save.file_name = PASS_PREFIX
+    tree.links.new(group_in.outputs["Image"], save.inputs["Image"])
+    tree.links.new(group_in.outputs["Depth"], save.inputs["Depth"])
+    tree.links.new(group_in.outputs["Image"], group_out.inputs["Image"])
+    return tree
+
+
+class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
+    """Writes the other eye of every rendered frame (wire Image and Depth from Render Layers)"""
+
+    bl_idname = NODE_ID
+    bl_label = "Disocclusion Infill"
+
+    directory: StringProperty(name="Output", subtype="DIR_PATH", default="//other_eye/")
+    eye: EnumProperty(name="Make", items=EYES)
+    output: EnumProperty(name="Output", items=OUTPUTS)
+    use_camera_baseline: BoolProperty(name="Camera Interocular Distance", default=True)
+    baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, unit="LENGTH")
+    model_path: StringProperty(name="Model", subtype="FILE_PATH")
+
+    def init(self, context):
+        self.node_tree = _inner_tree(self)
+
+    def copy(self, node):
+        self.node_tree = node.node_tree.copy()
+
+    def free(self):
+        if self.node_tree is not None and self.node_tree.users <= 1:
+            bpy.data.node_groups.remove(self.node_tree)
+
+    def draw_buttons(self, context, layout):
+        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model_path"):
+            layout.prop(self, name)
+
+    def sync_save_path(self) -> None:
+        """Point the inner File Output at this node's temporary folder."""
+        self.node_tree.nodes["Save Passes"].directory = _passes_dir(self) + os.sep
+
+
+def infill_nodes(scene: bpy.types.Scene) -> list[DisocclusionInfillNode]:
+    tree = scene.compositing_node_group
+    return [n for n in tree.nodes if n.bl_idname == NODE_ID] if tree else []
+
+
+@persistent
+def _before_render(scene, _depsgraph=None) -> None:
+    for node in infill_nodes(scene):
+        node.sync_save_path()
+
+
+@persistent
+def _after_frame(scene, _depsgraph=None) -> None:
+    """Make the other eye of the frame just rendered, for every infill node of the scene."""
+    frame = scene.frame_current
+    for node in infill_nodes(scene):
+        # Animations number the File Output's files by frame; a still render does not.
+        candidates = [os.path.join(_passes_dir(node), f"{PASS_PREFIX}{n}.exr") for n in (f"{frame:04d}", "")]
+        passes = next((c for c in candidates if os.path.isfile(c)), candidates[0])
+        out = os.path.join(bpy.path.abspath(node.directory), f"{node.eye.lower()}_{frame:04d}.png")
+        try:
+            if not os.path.isfile(passes):
+                raise core.InfillError(f"the node saved no passes for frame {frame} (is it wired "
+                                       "to Render Layers Image and Depth?)")
+            view = core.view_from_passes(passes, scene, image_pass="Image")
+            result = core.infill(view, core.baseline(node, scene), core.network(core.model_path(node)))
+            core.write_png(out, processing.layout(result.source_srgb, result.other_srgb, node.eye, node.output))
+            os.remove(passes)
+            print(f"Disocclusion Infill: frame {frame} -> {out}")
+        except core.InfillError as exc:
+            print(f"Disocclusion Infill: frame {frame} failed: {exc}")
+
+
+class NODE_OT_add_disocclusion_infill(bpy.types.Operator):
+    """Add a Disocclusion Infill node wired to the Render Layers' Image and Depth"""
+
+    bl_idname = "node.add_disocclusion_infill"
+    bl_label = "Add Disocclusion Infill Node"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        scene = context.scene
+        scene.view_layers[0].use_pass_z = True
+        tree = scene.compositing_node_group
+        if tree is None:
+            tree = bpy.data.node_groups.new("Compositing", "CompositorNodeTree")
+            scene.compositing_node_group = tree
+        layers = next((n for n in tree.nodes if n.bl_idname == "CompositorNodeRLayers"), None)
+        if layers is None:
+            layers = tree.nodes.new("CompositorNodeRLayers")
+        node = tree.nodes.new(NODE_ID)
+        node.location = (layers.location.x + 300, layers.location.y - 200)
+        tree.links.new(layers.outputs["Image"], node.inputs["Image"])
+        tree.links.new(layers.outputs["Depth"], node.inputs["Depth"])
+        self.report({"INFO"}, f"Added '{node.name}': rendering writes the other eye to {node.directory}")
+        return {"FINISHED"}
+
+
+CLASSES = (DisocclusionInfillNode, NODE_OT_add_disocclusion_infill)
+HANDLERS = ((bpy.app.handlers.render_init, _before_render),
+            (bpy.app.handlers.render_write, _after_frame))

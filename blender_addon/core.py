@@ -1,0 +1,206 @@
+"""What the operators, the compositor node and the panels share: settings, inputs from
+Blender, the network, and writing results."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from . import processing
+from .exr import read_multilayer_exr
+from .stereo_geometry import Intrinsics
+from .training.infill import other_eye
+from .training.onnx_runner import OnnxInfill
+
+BUNDLED_MODEL = Path(__file__).parent / "models" / "default.onnx"
+
+
+class InfillError(Exception):
+    """A problem the artist can fix; reported, never raised into Blender."""
+
+
+@dataclass
+class View:
+    """A source view: linear RGB (H, W, 3), planar depth (H, W), intrinsics."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    K: Intrinsics
+
+
+@dataclass
+class Result:
+    source_srgb: np.ndarray  # (H, W, 3) in [0, 1]
+    other_srgb: np.ndarray
+    hole_fraction: float
+    reproject_seconds: float
+    infer_seconds: float
+
+
+_networks: dict[str, OnnxInfill] = {}
+
+
+def model_path(settings) -> Path:
+    path = Path(bpy.path.abspath(settings.model_path)) if settings.model_path else BUNDLED_MODEL
+    if not path.is_file():
+        raise InfillError(f"Model not found: {path}" if settings.model_path else
+                          "No bundled model in this build: choose a model file (.onnx from "
+                          "'python -m training export')")
+    return path
+
+
+def network(path: Path) -> OnnxInfill:
+    key = str(path)
+    if key not in _networks:
+        try:
+            _networks[key] = OnnxInfill(key)
+        except Exception as exc:  # onnxruntime raises its own types
+            raise InfillError(f"Cannot load model {path}: {exc}") from exc
+    return _networks[key]
+
+
+def scene_intrinsics(scene: bpy.types.Scene, width: int, height: int) -> Intrinsics:
+    camera = scene.camera
+    if camera is None or camera.type != "CAMERA":
+        raise InfillError("The scene has no camera: the reprojection needs its lens")
+    data = camera.data
+    if data.type != "PERSP":
+        raise InfillError(f"Camera '{camera.name}' is {data.type.lower()}: only perspective cameras")
+    r = scene.render
+    return processing.camera_intrinsics(data.lens, data.sensor_width, data.sensor_height,
+                                        data.sensor_fit, data.shift_x, data.shift_y, width, height,
+                                        r.pixel_aspect_y / r.pixel_aspect_x)
+
+
+def baseline(settings, scene: bpy.types.Scene) -> float:
+    """Metres; signed: positive makes the right eye."""
+    value = settings.baseline
+    if settings.use_camera_baseline and scene.camera is not None and scene.camera.type == "CAMERA":
+        value = scene.camera.data.stereo.interocular_distance
+    if value <= 0:
+        raise InfillError("The baseline must be positive")
+    return value if settings.eye == "RIGHT" else -value
+
+
+def view_from_passes(path: str, scene: bpy.types.Scene, image_pass: str = "Combined") -> View:
+    """A view from a multilayer EXR holding the colour pass and Depth."""
+    try:
+        passes = read_multilayer_exr(path)
+    except Exception as exc:
+        raise InfillError(f"Cannot read {path}: {exc}") from exc
+    if "Depth" not in passes:
+        raise InfillError(f"{os.path.basename(path)} has no Depth pass: enable View Layer > "
+                          "Passes > Data > Z and render again")
+    if image_pass not in passes:
+        raise InfillError(f"{os.path.basename(path)} has no {image_pass} pass")
+    rgb = passes[image_pass][..., :3]
+    h, w = rgb.shape[:2]
+    return View(rgb, passes["Depth"], scene_intrinsics(scene, w, h))
+
+
+def view_from_last_render(scene: bpy.types.Scene) -> View:
+    """The last render's Combined and Depth passes (saved to a temporary multilayer EXR)."""
+    if not scene.view_layers[0].use_pass_z:
+        raise InfillError("No Depth pass: enable View Layer > Passes > Data > Z and render again")
+    result = bpy.data.images.get("Render Result")
+    if result is None:
+        raise InfillError("Nothing rendered yet: render a frame first (F12)")
+    settings = scene.render.image_settings
+    saved = (settings.media_type, settings.file_format, settings.color_depth)
+    path = os.path.join(tempfile.mkdtemp(prefix="disocclusion_"), "render.exr")
+    try:
+        settings.media_type = "MULTI_LAYER_IMAGE"
+        settings.file_format = "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "32"
+        result.save_render(filepath=path, scene=scene)
+    except RuntimeError as exc:
+        raise InfillError(f"Cannot read the last render ({exc}): render a frame first") from exc
+    finally:
+        settings.media_type, settings.file_format, settings.color_depth = saved
+    if not os.path.isfile(path):
+        raise InfillError("Nothing rendered yet: render a frame first (F12)")
+    view = view_from_passes(path, scene)
+    os.remove(path)
+    return view
+
+
+def image_pixels(image: bpy.types.Image) -> np.ndarray:
+    """(H, W, 4) float pixels of an image datablock, row 0 at the top."""
+    w, h = image.size
+    if w == 0 or h == 0:
+        raise InfillError(f"Image '{image.name}' has no pixels (is its file missing?)")
+    pixels = np.empty(w * h * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    return pixels.reshape(h, w, 4)[::-1]
+
+
+def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | None,
+                     scene: bpy.types.Scene) -> View:
+    if image is None or depth is None:
+        raise InfillError("Choose both an image and a depth image")
+    rgba, depth_px = image_pixels(image), image_pixels(depth)
+    if rgba.shape[:2] != depth_px.shape[:2]:
+        raise InfillError(f"Image is {rgba.shape[1]}x{rgba.shape[0]} but depth is "
+                          f"{depth_px.shape[1]}x{depth_px.shape[0]}: they must match")
+    rgb = rgba[..., :3]
+    if not image.is_float:  # byte images are stored display-referred: back to linear
+        rgb = processing.srgb_to_linear(rgb)
+    h, w = rgb.shape[:2]
+    return View(rgb, depth_px[..., 0], scene_intrinsics(scene, w, h))
+
+
+def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
+    """Reproject to the other eye with the geometry core and fill its holes."""
+    source = processing.to_uint8(processing.linear_to_srgb(view.rgb))
+    depth = processing.clean_depth(view.depth)
+    timings = {}
+
+    def timed_network(x: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        out = net(x)
+        timings["infer"] = time.perf_counter() - start
+        return out
+
+    start = time.perf_counter()
+    eye = other_eye(source, depth, view.K, signed_baseline, timed_network)
+    total = time.perf_counter() - start
+    return Result(source / 255.0, eye.image / 255.0, float(eye.hole_mask.mean()),
+                  total - timings["infer"], timings["infer"])
+
+
+def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:
+    """Create or update a float image datablock holding `srgb` (converted to linear)."""
+    h, w = srgb.shape[:2]
+    image = bpy.data.images.get(name)
+    if image is None or tuple(image.size) != (w, h):
+        if image is not None:
+            bpy.data.images.remove(image)
+        image = bpy.data.images.new(name, w, h, alpha=True, float_buffer=True)
+    rgba = np.ones((h, w, 4), dtype=np.float32)
+    rgba[..., :3] = processing.srgb_to_linear(srgb)
+    image.pixels.foreach_set(rgba[::-1].ravel())
+    image.update()
+    return image
+
+
+def write_png(path: str, srgb: np.ndarray) -> None:
+    """Write an sRGB image as 8-bit PNG, atomically (temporary file, then rename)."""
+    h, w = srgb.shape[:2]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    image = bpy.data.images.new(".disocclusion_write", w, h, alpha=False)
+    try:
+        rgba = np.ones((h, w, 4), dtype=np.float32)
+        rgba[..., :3] = srgb
+        image.pixels.foreach_set(rgba[::-1].ravel())
+        tmp = path + ".partial.png"
+        image.filepath_raw = tmp
+        image.file_format = "PNG"
+        image.save()
+        os.replace(tmp, path)
+    finally:
+        bpy.data.images.remove(image)

@@ -1,0 +1,230 @@
+"""Settings, the "Infill Disocclusion" operator and the frame-range operator."""
+from __future__ import annotations
+
+import os
+import time
+
+import bpy
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+from . import core, processing
+
+EYES = [("RIGHT", "Right Eye", "The source is the left view; make the right eye"),
+        ("LEFT", "Left Eye", "The source is the right view; make the left eye")]
+OUTPUTS = [("OTHER_EYE", "Other Eye", "The new eye's image"),
+           ("SIDE_BY_SIDE", "Side by Side", "Left and right eyes next to each other"),
+           ("ANAGLYPH", "Anaglyph", "Red-cyan anaglyph")]
+
+
+class DisocclusionSettings(bpy.types.PropertyGroup):
+    source: EnumProperty(name="Source", items=[
+        ("RENDER", "Last Render", "Combined and Depth passes of the last render"),
+        ("IMAGES", "Images", "An image and a depth image of your choice")])
+    image: PointerProperty(name="Image", type=bpy.types.Image)
+    depth: PointerProperty(name="Depth", type=bpy.types.Image,
+                           description="Planar depth in metres (e.g. a Depth pass saved as EXR)")
+    use_camera_baseline: BoolProperty(name="Camera Interocular Distance", default=True,
+                                      description="Use the scene camera's stereo interocular distance")
+    baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, soft_max=1.0, unit="LENGTH",
+                            description="Distance between the eyes")
+    eye: EnumProperty(name="Make", items=EYES)
+    model_path: StringProperty(name="Model", subtype="FILE_PATH",
+                               description="An .onnx model; empty: the bundled default")
+    output: EnumProperty(name="Output", items=OUTPUTS)
+    save_path: StringProperty(name="Save To", subtype="FILE_PATH",
+                              description="Also write the result here as PNG (optional)")
+    frames_input: StringProperty(name="Rendered Frames", subtype="DIR_PATH",
+                                 description="Folder of multilayer EXRs (Combined + Depth); "
+                                             "empty: the render output path")
+    frames_output: StringProperty(name="Output Folder", subtype="DIR_PATH", default="//other_eye/")
+
+
+def settings_of(context) -> DisocclusionSettings:
+    return context.scene.disocclusion_infill
+
+
+def _result_name(settings) -> str:
+    return {"OTHER_EYE": f"{settings.eye.title()} Eye", "SIDE_BY_SIDE": "Side by Side",
+            "ANAGLYPH": "Anaglyph"}[settings.output] + " (Disocclusion Infill)"
+
+
+class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
+    """Re-render the view from the other eye and fill its disocclusions with the network"""
+
+    bl_idname = "image.infill_disocclusion"
+    bl_label = "Infill Disocclusion"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        settings, scene = settings_of(context), context.scene
+        start = time.perf_counter()
+        try:
+            net = core.network(core.model_path(settings))
+            view = (core.view_from_last_render(scene) if settings.source == "RENDER"
+                    else core.view_from_images(settings.image, settings.depth, scene))
+            result = core.infill(view, core.baseline(settings, scene), net)
+            shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
+            image = core.store_image(_result_name(settings), shown)
+            if settings.save_path:
+                core.write_png(bpy.path.abspath(settings.save_path), shown)
+        except core.InfillError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        space = getattr(context, "space_data", None)
+        if space is not None and space.type == "IMAGE_EDITOR":
+            space.image = image
+        self.report({"INFO"}, f"{image.name}: {result.hole_fraction:.1%} of the frame filled in "
+                              f"{time.perf_counter() - start:.2f} s (reprojection "
+                              f"{result.reproject_seconds:.2f} s, network {result.infer_seconds:.2f} s)")
+        return {"FINISHED"}
+
+
+def frame_files(settings, scene) -> list[tuple[int, str]]:
+    """(frame, multilayer EXR path) of the scene's frame range."""
+    folder = bpy.path.abspath(settings.frames_input) if settings.frames_input else None
+    names = sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []
+    frames = []
+    for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
+        if folder:  # any EXR whose name ends in the frame number, e.g. shot_0007.exr
+            match = [n for n in names if n.lower().endswith(f"{frame:04d}.exr")]
+            path = os.path.join(folder, match[0] if match else f"{frame:04d}.exr")
+        else:
+            path = scene.render.frame_path(frame=frame)
+        frames.append((frame, path))
+    return frames
+
+
+class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
+    """Make the other eye of every rendered frame of the frame range (multilayer EXRs with
+    Combined and Depth), written as PNGs; Esc cancels"""
+
+    bl_idname = "image.infill_disocclusion_frames"
+    bl_label = "Infill Frame Range"
+
+    _timer = None
+
+    def _prepare(self, context) -> bool:
+        settings, scene = settings_of(context), context.scene
+        try:
+            self._net = core.network(core.model_path(settings))
+            self._baseline = core.baseline(settings, scene)
+        except core.InfillError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        self._frames = frame_files(settings, scene)
+        self._out = bpy.path.abspath(settings.frames_output)
+        self._done, self._failed = 0, []
+        return True
+
+    def _step(self, context) -> None:
+        frame, path = self._frames[self._done + len(self._failed)]
+        settings = settings_of(context)
+        try:
+            if not os.path.isfile(path):
+                raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
+                                       "as multilayer EXR with the Depth pass first)")
+            result = core.infill(core.view_from_passes(path, context.scene), self._baseline, self._net)
+            shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
+            core.write_png(os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"), shown)
+            self._done += 1
+        except core.InfillError as exc:
+            self._failed.append(str(exc))
+
+    def _finish(self, cancelled: bool = False) -> set:
+        message = f"{self._done} frames written to {self._out}"
+        if self._failed:
+            message += f"; {len(self._failed)} failed: {self._failed[0]}"
+        if cancelled:
+            message = "Cancelled: " + message
+        self.report({"WARNING"} if self._failed or cancelled else {"INFO"}, message)
+        return {"CANCELLED"} if cancelled else {"FINISHED"}
+
+    def execute(self, context):
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        while self._done + len(self._failed) < len(self._frames):
+            self._step(context)
+        return self._finish()
+
+    def invoke(self, context, event):
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.01, window=context.window)
+        wm.progress_begin(0, len(self._frames))
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            return self._end(context, cancelled=True)
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        self._step(context)
+        processed = self._done + len(self._failed)
+        context.window_manager.progress_update(processed)
+        context.workspace.status_text_set(
+            f"Disocclusion infill: frame {processed} of {len(self._frames)} (Esc to cancel)")
+        if processed >= len(self._frames):
+            return self._end(context)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context, cancelled: bool = False) -> set:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        return self._finish(cancelled)
+
+
+class DISOCCLUSION_PT_panel:
+    bl_region_type = "UI"
+    bl_category = "Disocclusion"
+    bl_label = "Disocclusion Infill"
+
+    def draw(self, context):
+        layout, settings = self.layout, settings_of(context)
+        layout.use_property_split = True
+        layout.prop(settings, "source")
+        if settings.source == "IMAGES":
+            layout.template_ID(settings, "image", open="image.open")
+            layout.template_ID(settings, "depth", open="image.open")
+        layout.prop(settings, "eye")
+        layout.prop(settings, "use_camera_baseline")
+        row = layout.row()
+        row.enabled = not settings.use_camera_baseline
+        row.prop(settings, "baseline")
+        layout.prop(settings, "model_path")
+        if not settings.model_path and not core.BUNDLED_MODEL.is_file():
+            layout.label(text="No bundled model: choose one", icon="ERROR")
+        layout.prop(settings, "output")
+        layout.prop(settings, "save_path")
+        layout.operator(IMAGE_OT_infill_disocclusion.bl_idname, icon="IMAGE_RGB")
+        box = layout.box()
+        box.label(text="Animation")
+        box.prop(settings, "frames_input")
+        box.prop(settings, "frames_output")
+        box.operator(IMAGE_OT_infill_disocclusion_frames.bl_idname, icon="RENDER_ANIMATION")
+
+
+class IMAGE_PT_disocclusion_infill(DISOCCLUSION_PT_panel, bpy.types.Panel):
+    bl_space_type = "IMAGE_EDITOR"
+    bl_idname = "IMAGE_PT_disocclusion_infill"
+
+
+class NODE_PT_disocclusion_infill(DISOCCLUSION_PT_panel, bpy.types.Panel):
+    bl_space_type = "NODE_EDITOR"
+    bl_idname = "NODE_PT_disocclusion_infill"
+
+    @classmethod
+    def poll(cls, context):
+        return getattr(context.space_data, "tree_type", "") == "CompositorNodeTree"
+
+    def draw(self, context):
+        super().draw(context)
+        self.layout.operator("node.add_disocclusion_infill", icon="NODE")
+
+
+CLASSES = (DisocclusionSettings, IMAGE_OT_infill_disocclusion, IMAGE_OT_infill_disocclusion_frames,
+           IMAGE_PT_disocclusion_infill, NODE_PT_disocclusion_infill)

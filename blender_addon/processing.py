@@ -1,0 +1,59 @@
+"""The add-on's work without bpy: camera intrinsics, colour, depth clean-up, output layouts."""
+from __future__ import annotations
+
+import numpy as np
+
+from .stereo_geometry import Intrinsics
+
+FAR_DEPTH = 1000.0  # metres; Blender's "no hit" depth (1e10) and beyond are clamped here
+
+
+def camera_intrinsics(lens: float, sensor_width: float, sensor_height: float, sensor_fit: str,
+                      shift_x: float, shift_y: float, width: int, height: int,
+                      pixel_aspect: float = 1.0) -> Intrinsics:
+    """Pinhole intrinsics (OpenCV conventions, pixel centres at integers) of a Blender camera
+    rendering `width` x `height` pixels."""
+    if sensor_fit == "AUTO":
+        fit, sensor = ("HORIZONTAL" if width >= height else "VERTICAL"), sensor_width
+    else:
+        fit = sensor_fit
+        sensor = sensor_width if fit == "HORIZONTAL" else sensor_height
+    fit_pixels = width if fit == "HORIZONTAL" else height
+    f = lens / sensor * fit_pixels
+    cx = (width - 1) / 2 - shift_x * fit_pixels
+    cy = (height - 1) / 2 + shift_y * fit_pixels
+    return Intrinsics(f, f * pixel_aspect, cx, cy, width, height)
+
+
+def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear scene values to sRGB-encoded [0, 1] (what the network was trained on)."""
+    x = np.clip(linear, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
+    x = np.clip(srgb, 0.0, 1.0)
+    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
+
+
+def to_uint8(srgb: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(srgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def clean_depth(depth: np.ndarray) -> np.ndarray:
+    """Planar depth with no-hit and invalid pixels pushed to FAR_DEPTH (no disparity)."""
+    depth = np.where(np.isfinite(depth) & (depth > 0), depth, FAR_DEPTH)
+    return np.minimum(depth, FAR_DEPTH).astype(np.float32)
+
+
+def layout(source: np.ndarray, other: np.ndarray, made_eye: str, mode: str) -> np.ndarray:
+    """The output image: the other eye alone, both side by side (left | right), or a red-cyan
+    anaglyph (red from the left eye, green and blue from the right)."""
+    if mode == "OTHER_EYE":
+        return other
+    left, right = (source, other) if made_eye == "RIGHT" else (other, source)
+    if mode == "SIDE_BY_SIDE":
+        return np.concatenate([left, right], axis=1)
+    if mode == "ANAGLYPH":
+        return np.concatenate([left[..., :1], right[..., 1:3]], axis=-1)
+    raise ValueError(f"unknown output mode {mode}")

@@ -1,0 +1,249 @@
+"""Runs inside a fresh Python process (Blender's state is global): installs the built
+extension into an isolated user folder and plays one scenario, printing `RESULT {json}`.
+Expectations are computed with the repository's own modules, not the extension's copies.
+Used by tests/test_addon.py."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import numpy as np
+
+WIDTH, HEIGHT, LENS_MM, SENSOR_MM = 96, 64, 30.0, 36.0
+BASELINE = 0.063
+RESULT_NAME = "Right Eye (Disocclusion Infill)"
+
+
+def build_scene(bpy, frames: int = 1):
+    """A camera at the origin looking down -z at a checker wall 4 m away and a checker box face
+    1.5 m away (emission, so renders are noise-free), Depth pass on."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 1
+    scene.cycles.use_denoising = False
+    scene.render.resolution_x, scene.render.resolution_y = WIDTH, HEIGHT
+    scene.render.resolution_percentage = 100
+    scene.frame_start, scene.frame_end = 1, frames
+    scene.view_layers[0].use_pass_z = True
+    scene.view_settings.view_transform = "Standard"
+    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    camera.data.lens, camera.data.sensor_width = LENS_MM, SENSOR_MM
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+
+    def material(name, scale):
+        mat = bpy.data.materials.new(name)
+        nodes, links = mat.node_tree.nodes, mat.node_tree.links
+        nodes.clear()
+        tex = nodes.new("ShaderNodeTexChecker")
+        tex.inputs["Scale"].default_value = scale
+        emit, out = nodes.new("ShaderNodeEmission"), nodes.new("ShaderNodeOutputMaterial")
+        links.new(tex.outputs["Color"], emit.inputs["Color"])
+        links.new(emit.outputs["Emission"], out.inputs["Surface"])
+        return mat
+
+    def quad(name, z, half, mat):
+        me = bpy.data.meshes.new(name)
+        me.from_pydata([(-half, -half, z), (half, -half, z), (half, half, z), (-half, half, z)], [],
+                       [(0, 1, 2, 3)])
+        me.uv_layers.new()
+        me.materials.append(mat)
+        obj = bpy.data.objects.new(name, me)
+        scene.collection.objects.link(obj)
+        return obj
+
+    quad("wall", -4.0, 10.0, material("wall", 40.0))
+    box = quad("box", -1.5, 0.25, material("box", 8.0))
+    for frame in range(1, frames + 1):  # the box slides sideways over the frames
+        box.location.x = 0.05 * (frame - 1)
+        box.keyframe_insert("location", frame=frame)
+    return scene
+
+
+def set_exr_output(scene, path):
+    settings = scene.render.image_settings
+    settings.media_type = "MULTI_LAYER_IMAGE"
+    settings.file_format = "OPEN_EXR_MULTILAYER"
+    settings.color_depth = "32"
+    scene.render.filepath = path
+
+
+def render_passes(bpy, scene, path, camera_x=0.0):
+    """Render to a multilayer EXR and read Combined RGB and Depth back."""
+    from datagen_bpy.exr import read_multilayer_exr
+
+    scene.camera.location.x = camera_x
+    set_exr_output(scene, path)
+    bpy.ops.render.render(write_still=True)
+    scene.camera.location.x = 0.0
+    passes = read_multilayer_exr(path)
+    return passes["Combined"][..., :3], passes["Depth"]
+
+
+def srgb(linear):
+    x = np.clip(linear, 0, 1)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def image_srgb_uint8(image) -> np.ndarray:
+    w, h = image.size
+    px = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(px)
+    return np.round(srgb(px.reshape(h, w, 4)[::-1, :, :3]) * 255).astype(np.uint8)
+
+
+def expected_other_eye(rgb, depth, model):
+    """The other eye by the repository's pipeline, with closed-form intrinsics."""
+    from stereo_geometry import Intrinsics
+    from training.infill import load_network, other_eye
+
+    f = LENS_MM / SENSOR_MM * WIDTH
+    K = Intrinsics(f, f, (WIDTH - 1) / 2, (HEIGHT - 1) / 2, WIDTH, HEIGHT)
+    source = np.round(srgb(rgb) * 255).astype(np.uint8)
+    depth = np.where(np.isfinite(depth) & (depth > 0) & (depth < 1000), depth, 1000.0)
+    return other_eye(source, depth.astype(np.float32), K, BASELINE, load_network(model))
+
+
+def run_operator(op, **kwargs) -> str:
+    """An operator's outcome; its ERROR report comes back as text (bpy raises it for scripts)."""
+    try:
+        return str(op(**kwargs))
+    except RuntimeError as exc:
+        return f"REPORT {exc}"
+
+
+def configure(scene, model):
+    settings = scene.disocclusion_infill
+    settings.model_path = model
+    settings.use_camera_baseline = False
+    settings.baseline = BASELINE
+    return settings
+
+
+# Scenarios -------------------------------------------------------------------------------
+
+
+def install_uninstall(bpy, model, work, result):
+    module = "bl_ext.user_default.disocclusion_infill"
+    result["enabled"] = module in bpy.context.preferences.addons
+    repo_dir = bpy.utils.user_resource("EXTENSIONS", path="user_default")
+    bpy.ops.extensions.package_uninstall(repo_directory=repo_dir, pkg_id="disocclusion_infill")
+    result["after_uninstall"] = {
+        "enabled": module in bpy.context.preferences.addons,
+        "operator": hasattr(bpy.types, "IMAGE_OT_infill_disocclusion"),
+        "panel": hasattr(bpy.types, "IMAGE_PT_disocclusion_infill"),
+        "files": os.path.isdir(os.path.join(repo_dir, "disocclusion_infill")),
+    }
+
+
+def render_still(bpy, model, work, result):
+    from training.baselines import opencv_fill
+    from training.metrics import psnr
+
+    scene = build_scene(bpy)
+    configure(scene, model)
+    rgb, depth = render_passes(bpy, scene, os.path.join(work, "left.exr"))
+    truth, _ = render_passes(bpy, scene, os.path.join(work, "right.exr"), camera_x=BASELINE)
+    bpy.ops.render.render()  # the last render, which the operator reads
+    result["report"] = run_operator(bpy.ops.image.infill_disocclusion)
+    got = image_srgb_uint8(bpy.data.images[RESULT_NAME])
+    want = expected_other_eye(rgb, depth, model)
+    hole = want.hole_mask.astype(bool)
+    result["hole_fraction"] = float(hole.mean())
+    result["max_diff_to_expected"] = int(np.abs(got.astype(int) - want.image).max())
+    result["max_diff_outside_hole"] = int(np.abs(got[~hole].astype(int) - want.warped[~hole]).max())
+    truth = srgb(truth)
+    import cv2
+
+    telea = opencv_fill(cv2.INPAINT_TELEA)({"image_generated_left": want.warped, "hole_mask": want.hole_mask})
+    result["psnr_network"] = psnr(got / 255.0, truth, hole)
+    result["psnr_telea"] = psnr(telea, truth, hole)
+
+
+def errors(bpy, model, work, result):
+    scene = build_scene(bpy)
+    settings = configure(scene, os.path.join(work, "missing.onnx"))
+    reports = {"missing_model": run_operator(bpy.ops.image.infill_disocclusion)}
+    settings.model_path = model
+    reports["nothing_rendered"] = run_operator(bpy.ops.image.infill_disocclusion)
+    scene.view_layers[0].use_pass_z = False
+    reports["no_depth_pass"] = run_operator(bpy.ops.image.infill_disocclusion)
+    scene.view_layers[0].use_pass_z = True
+    settings.source = "IMAGES"
+    settings.image = bpy.data.images.new("colour", 96, 64)
+    settings.depth = bpy.data.images.new("depth", 50, 50, float_buffer=True)
+    reports["wrong_size"] = run_operator(bpy.ops.image.infill_disocclusion)
+    settings.depth = bpy.data.images.new("depth2", 96, 64, float_buffer=True)
+    scene.camera = None
+    reports["no_camera"] = run_operator(bpy.ops.image.infill_disocclusion)
+    result["reports"] = reports
+
+
+def frames(bpy, model, work, result):
+    scene = build_scene(bpy, frames=3)
+    settings = configure(scene, model)
+    set_exr_output(scene, os.path.join(work, "render", "shot_"))
+    bpy.ops.render.render(animation=True)
+    settings.frames_input = os.path.join(work, "render") + os.sep
+    settings.frames_output = os.path.join(work, "other_eye") + os.sep
+    result["report"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
+    result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
+
+
+def compositor(bpy, model, work, result):
+    scene = build_scene(bpy, frames=3)
+    result["report"] = run_operator(bpy.ops.node.add_disocclusion_infill)
+    node = next(n for n in scene.compositing_node_group.nodes
+                if n.bl_idname == "CompositorNodeDisocclusionInfill")
+    node.model_path = model
+    node.use_camera_baseline = False
+    node.baseline = BASELINE
+    node.directory = os.path.join(work, "node_out") + os.sep
+    out = scene.compositing_node_group.interface.new_socket("Image", in_out="OUTPUT",
+                                                            socket_type="NodeSocketColor")
+    group_out = scene.compositing_node_group.nodes.new("NodeGroupOutput")
+    scene.compositing_node_group.links.new(node.outputs["Image"], group_out.inputs[out.name])
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = os.path.join(work, "frames", "f_")
+    bpy.ops.render.render(animation=True)
+    result["files"] = sorted(os.listdir(os.path.join(work, "node_out")))
+    # The first frame's file is what the pipeline makes from that frame's passes.
+    from PIL import Image
+
+    scene.frame_set(1)
+    rgb, depth = render_passes(bpy, scene, os.path.join(work, "frame1.exr"))
+    got = np.asarray(Image.open(os.path.join(work, "node_out", "right_0001.png")).convert("RGB"))
+    result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
+
+
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, errors, frames, compositor)}
+
+
+def main() -> None:
+    zip_path, model, work, scenario = sys.argv[1:5]
+    os.environ["BLENDER_USER_RESOURCES"] = os.path.join(work, "user")
+    import bpy
+
+    result = {"scenario": scenario}
+    try:
+        bpy.ops.extensions.package_install_files(repo="user_default", filepath=zip_path,
+                                                 enable_on_install=True)
+        ops = bpy.ops.image
+        result["registered"] = {
+            "infill": ops.infill_disocclusion.get_rna_type().name == "Infill Disocclusion",
+            "frames": hasattr(ops, "infill_disocclusion_frames"),
+            "image_panel": hasattr(bpy.types, "IMAGE_PT_disocclusion_infill"),
+            "node_panel": hasattr(bpy.types, "NODE_PT_disocclusion_infill"),
+            "node": bpy.types.Node.bl_rna_get_subclass_py("CompositorNodeDisocclusionInfill") is not None,
+        }
+        SCENARIOS[scenario](bpy, model, work, result)
+    except Exception:
+        result["exception"] = traceback.format_exc()
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
