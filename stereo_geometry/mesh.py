@@ -57,8 +57,8 @@ def footprint_growth_px(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
     u_dst, v_dst, _ = project(transform(vertices, src_to_dst), K)
 
     def extent(coord: np.ndarray) -> np.ndarray:
-        c = coord[tris]
-        return c.max(axis=1) - c.min(axis=1)
+        a, b, c = coord[tris[:, 0]], coord[tris[:, 1]], coord[tris[:, 2]]
+        return np.maximum(np.maximum(a, b), c) - np.minimum(np.minimum(a, b), c)
 
     return np.maximum(extent(u_dst) - extent(u_src), extent(v_dst) - extent(v_src))
 
@@ -71,8 +71,10 @@ def tag_stretched_faces(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
     also grow by more than `min_growth_px` pixels in the target view (so that they cover
     pixels there with smeared colours). These faces span depth discontinuities; in the
     target view they cover the disocclusions."""
-    extreme = view_angle_deg(vertices, tris, np.zeros(3)) > max_angle_deg
-    return extreme & (footprint_growth_px(vertices, tris, K, src_to_dst) > min_growth_px)
+    stretched = footprint_growth_px(vertices, tris, K, src_to_dst) > min_growth_px
+    grown = np.nonzero(stretched)[0]  # few: only these need the angle
+    stretched[grown] = view_angle_deg(vertices, tris[grown], np.zeros(3)) > max_angle_deg
+    return stretched
 
 
 def normals_from_depth(depth: np.ndarray, K: Intrinsics) -> np.ndarray:

@@ -37,12 +37,20 @@ def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics) -> Raster:
     sampling each pixel at its centre and keeping the nearest triangle."""
     h, w = K.height, K.width
     u, v, z = project(vertices, K)
-    in_front = np.nonzero((z[tris] > _NEAR).all(axis=1))[0]
+    ahead = z > _NEAR
+    in_front = np.nonzero(ahead[tris[:, 0]] & ahead[tris[:, 1]] & ahead[tris[:, 2]])[0]
     tu, tv, tz = u[tris[in_front]], v[tris[in_front]], z[tris[in_front]]
-    x0 = np.clip(np.ceil(tu.min(1) - _EPS), 0, w).astype(np.int64)
-    x1 = np.clip(np.floor(tu.max(1) + _EPS), -1, w - 1).astype(np.int64)
-    y0 = np.clip(np.ceil(tv.min(1) - _EPS), 0, h).astype(np.int64)
-    y1 = np.clip(np.floor(tv.max(1) + _EPS), -1, h - 1).astype(np.int64)
+
+    def lowest(c: np.ndarray) -> np.ndarray:
+        return np.minimum(np.minimum(c[:, 0], c[:, 1]), c[:, 2])
+
+    def highest(c: np.ndarray) -> np.ndarray:
+        return np.maximum(np.maximum(c[:, 0], c[:, 1]), c[:, 2])
+
+    x0 = np.clip(np.ceil(lowest(tu) - _EPS), 0, w).astype(np.int64)
+    x1 = np.clip(np.floor(highest(tu) + _EPS), -1, w - 1).astype(np.int64)
+    y0 = np.clip(np.ceil(lowest(tv) - _EPS), 0, h).astype(np.int64)
+    y1 = np.clip(np.floor(highest(tv) + _EPS), -1, h - 1).astype(np.int64)
     nx = np.maximum(x1 - x0 + 1, 0)
     count = nx * np.maximum(y1 - y0 + 1, 0)
 

@@ -1,0 +1,79 @@
+"""Time from the "Infill Disocclusion" button to the result, for a 1280x720 render.
+
+    python benchmarks/addon_latency.py [--width 1280 --height 720] [--repeats 3]
+
+Builds the extension, installs it into a temporary user folder, renders the test scene of
+tests/addon_session.py with Cycles, and runs the operator; prints the total and its split into
+reprojection (geometry core: mesh, z-buffer, normals) and inference (ONNX Runtime) as the
+operator reports them. The model is the default architecture with random weights (speed does
+not depend on them).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+SESSION = r'''
+import os, sys, time, re
+sys.path.insert(0, {tests!r})
+os.environ["BLENDER_USER_RESOURCES"] = os.path.join({work!r}, "user")
+import bpy
+import addon_session as s
+s.WIDTH, s.HEIGHT = {width}, {height}
+bpy.ops.extensions.package_install_files(repo="user_default", filepath={zip!r}, enable_on_install=True)
+scene = s.build_scene(bpy)
+s.configure(scene, {model!r})
+bpy.ops.render.render()
+for i in range({repeats}):
+    start = time.perf_counter()
+    bpy.ops.image.infill_disocclusion()
+    print("TOTAL", time.perf_counter() - start)
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO / "packaging"))
+    sys.path.insert(0, str(REPO))
+    from dataclasses import asdict
+
+    from build_extension import build
+
+    from training.export import export_onnx
+    from training.model import GatedUNet, ModelConfig
+    from training.train import TrainConfig, atomic_save
+
+    with tempfile.TemporaryDirectory() as work:
+        ckpt = Path(work) / "m.pt"
+        atomic_save({"model": GatedUNet(ModelConfig()).state_dict(),
+                     "config": asdict(TrainConfig(data="", out=""))}, ckpt)
+        export_onnx(ckpt, Path(work) / "m.onnx")
+        zip_path = build(Path(work) / "dist")
+        code = SESSION.format(tests=str(REPO / "tests"), work=work, width=args.width,
+                              height=args.height, zip=str(zip_path), model=str(Path(work) / "m.onnx"),
+                              repeats=args.repeats)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    reports = re.findall(r"filled in ([\d.]+) s \(reprojection ([\d.]+) s, network ([\d.]+) s\)", out.stdout + out.stderr)
+    totals = [float(t) for t in re.findall(r"TOTAL ([\d.]+)", out.stdout)]
+    if not totals:
+        raise SystemExit(out.stdout[-2000:] + out.stderr[-2000:])
+    print(f"{os.cpu_count()} cores, {args.width}x{args.height} render, default model (ONNX Runtime)")
+    for total, (filled, reproject, infer) in zip(totals, reports):
+        other = total - float(reproject) - float(infer)
+        print(f"button to result {total:.2f} s = reprojection {reproject} s + inference {infer} s "
+              f"+ reading passes and storing the image {other:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
