@@ -2,13 +2,14 @@
 failures. The main process never imports bpy."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -150,8 +151,10 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
         failures_name: str = "failures.jsonl", progress: bool = True) -> RunResult:
     """Make every task's sample that is not on disk yet, with `workers` Blender processes.
 
-    Writes `manifest_name` (one JSON line per finished sample of `tasks`, sorted by name) and
-    `failures_name` (one line per task that failed in this run) in `options.out`.
+    Writes `manifest_name` (one JSON line per finished sample of `tasks`: rewritten from the
+    files at the start, appended to as samples finish, so a running job's data is usable,
+    and rewritten sorted by name at the end) and `failures_name` (one line per task that
+    failed in this run) in `options.out`.
     """
     from tqdm import tqdm
 
@@ -165,7 +168,9 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
     made = 0
     if options.threads == 0:
         options.threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
-    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample",
+    manifest = options.out / manifest_name
+    _write_manifest(manifest, tasks, options.samples_dir)
+    with open(manifest, "a") as manifest_log, tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample",
               disable=not progress, dynamic_ncols=True) as bar:
         try:
             with ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=get_context("spawn"),
@@ -175,6 +180,9 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
                     name, meta, error = future.result()
                     if error is None:
                         made += 1
+                        in_file = {k: v for k, v in meta.items() if k not in ("seconds", "stages")}
+                        manifest_log.write(json.dumps(in_file, sort_keys=True) + "\n")
+                        manifest_log.flush()
                         for key, value in meta["stages"].items():
                             stage_seconds[key] = stage_seconds.get(key, 0.0) + value
                     else:
@@ -185,15 +193,13 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
         except BrokenProcessPool as exc:
             failures.append({"name": None, "source": None,
                              "error": f"a Blender worker died ({exc}); re-run to resume"})
-    finished = [t for t in tasks if (options.samples_dir / f"{t.name}.npz").exists()]
-    write_jsonl(options.out / manifest_name,
-                [read_meta(options.samples_dir / f"{t.name}.npz") for t in finished])
+    _write_manifest(manifest, tasks, options.samples_dir)
     write_jsonl(options.out / failures_name, failures)
     return RunResult(made=made, skipped=len(tasks) - len(todo), failures=failures,
                      stage_seconds=stage_seconds)
 
 
-def options_dict(options: Options) -> dict:
-    """Options as JSON-ready values (for the run record)."""
-    data = asdict(options)
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+def _write_manifest(path: Path, tasks: list[Task], samples_dir: Path) -> None:
+    finished = [samples_dir / f"{t.name}.npz" for t in tasks]
+    write_jsonl(path, [read_meta(p) for p in finished if p.exists()])
+

@@ -95,6 +95,11 @@ def test_a_killed_run_leaves_no_partial_sample_and_resumes(tmp_path):
     for path in finished:  # every finished file is whole
         with np.load(path) as sample:
             sample["org_left_image"]
+    # The manifest grows while the job runs; what it lists is on disk.
+    from training.dataset import read_manifests
+
+    listed = {r["name"] for r in read_manifests(tmp_path)}
+    assert listed <= {p.stem for p in finished}
     result = datagen("--procedural", "12", "--out", str(tmp_path), *SMALL, check=0)
     assert f"{12 - len(finished)} made, {len(finished)} already there" in result.stderr
     assert not list((tmp_path / "samples").glob("*.partial"))

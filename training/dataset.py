@@ -13,10 +13,18 @@ from stereo_geometry.sample import network_input
 
 def read_manifests(root: Path) -> list[dict]:
     """Records of every `manifest*.jsonl` in a data folder (shards included), sorted by name."""
-    records = []
+    records = {}
     for manifest in sorted(Path(root).glob("manifest*.jsonl")):
-        records += [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    return sorted(records, key=lambda r: r["name"])
+        lines = [line for line in manifest.read_text().splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                if i == len(lines) - 1:
+                    continue  # cut short by a killed data-generation job; its sample is on disk
+                raise ValueError(f"{manifest}: line {i + 1} is not JSON") from None
+            records[record["name"]] = record
+    return sorted(records.values(), key=lambda r: r["name"])
 
 
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:
