@@ -151,6 +151,48 @@ def run_infill(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("benchmark", help="real-stereo (and synthetic held-out) benchmark, all methods")
+    p.add_argument("--real", help="folder of stereo scenes (scene.json, left, right, disparity)")
+    p.add_argument("--synthetic", help="held-out data folder made by python -m datagen_bpy")
+    p.add_argument("--checkpoint", help="the network (.pt); without it only the baselines run")
+    p.add_argument("--ablation", help="the RGB+mask-only network (.pt)")
+    p.add_argument("--json", help="write all results here")
+    p.add_argument("--markdown", help="write the tables here")
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .baselines import classical_methods, network_fill
+    from .benchmark import benchmark_scenes
+    from .evaluate import evaluate, format_table, write_json
+
+    methods = {}
+    if args.checkpoint:
+        methods["gated_unet"] = network_fill(args.checkpoint)
+    if args.ablation:
+        methods["gated_unet_rgb_mask"] = network_fill(args.ablation)
+    methods |= classical_methods()
+    results, sections = {}, []
+    if args.synthetic:
+        results["synthetic"] = evaluate(args.synthetic, methods, progress=False)
+        sections.append(("Synthetic held-out set", results["synthetic"]))
+    if args.real:
+        results["real"] = benchmark_scenes(Path(args.real), methods)
+        sections += [(f"Real stereo: {scene}", table) for scene, table in results["real"].items()]
+    if not sections:
+        print("error: pass --real and/or --synthetic", file=sys.stderr)
+        return 2
+    text = "\n\n".join(f"### {title}\n\n{format_table(table)}" for title, table in sections)
+    print(text)
+    if args.json:
+        write_json(results, args.json)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     add_evaluate_parser(sub)
     add_export_parser(sub)
     add_infill_parser(sub)
+    add_benchmark_parser(sub)
     args = parser.parse_args(argv)
     commands = {"train": run_train, "evaluate": run_evaluate, "export": run_export,
-                "infill": run_infill}
+                "infill": run_infill, "benchmark": run_benchmark}
     return commands[args.command](args)
 
 

@@ -1,0 +1,77 @@
+"""The real-stereo benchmark on a tiny scene made here, and its arithmetic."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA, box_depth, textured
+from stereo_geometry import Intrinsics, reproject, stereo_pose, world_to_camera
+from training.baselines import classical_methods
+from training.benchmark import (BASELINE_M, benchmark_scenes, depth_from_disparity, load_scene,
+                                scene_sample)
+
+
+def write_scene(folder, name="box"):
+    """A stereo pair made with the geometry core from known disparity (divisor 4)."""
+    folder.mkdir(parents=True)
+    h, w = 60, 80
+    K = Intrinsics(w, w, (w - 1) / 2, (h - 1) / 2, w, h)
+    disparity = np.where(box_depth(h, w, 2.0, 1.0, (20, 40, 30, 50)) == 1.0, 12.0, 4.0)
+    left = textured(h, w)
+    right = reproject(left, K.fx * BASELINE_M / disparity, K, K, world_to_camera(stereo_pose(BASELINE_M))).image
+    cv2.imwrite(str(folder / "left.png"), left[..., ::-1])
+    cv2.imwrite(str(folder / "right.png"), right[..., ::-1])
+    cv2.imwrite(str(folder / "disp_left.png"), (disparity * 4).astype(np.uint8))
+    (folder / "scene.json").write_text(json.dumps({"name": name, "left": "left.png", "right": "right.png",
+                                                   "disp_left": "disp_left.png", "disp_divisor": 4}))
+    return left, right, disparity
+
+
+def test_depth_from_disparity_reproduces_the_disparity():
+    K = Intrinsics(100.0, 100.0, 49.5, 29.5, 100, 60)
+    disparity = np.full((60, 100), 5.0, np.float32)
+    disparity[0, 0] = 0  # unknown: takes its neighbour's depth
+    depth = depth_from_disparity(disparity, K)
+    np.testing.assert_allclose(K.fx * BASELINE_M / depth, 5.0, rtol=1e-6)
+
+
+def test_warped_view_matches_the_right_image_outside_the_holes(tmp_path):
+    _, right, _ = write_scene(tmp_path / "box")
+    scene = load_scene(tmp_path / "box")
+    assert scene.disp_left.max() == 12.0 and scene.disp_right is None
+    sample, scored = scene_sample(scene)
+    valid = ~sample["hole_mask"].astype(bool)
+    assert np.array_equal(sample["image_generated_left"][valid], right[valid])
+    # The hole beside the box is the disparity step (plus the mesh pitch), scored in full.
+    assert 8 <= sample["hole_mask"][30, 30:60].sum() <= 10 and np.array_equal(scored, ~valid)
+
+
+def test_benchmark_scores_each_method_per_scene_and_overall(tmp_path):
+    write_scene(tmp_path / "a", "a")
+    write_scene(tmp_path / "b", "b")
+    results = benchmark_scenes(tmp_path, classical_methods())
+    assert set(results) == {"a", "b", "overall"}
+    for method in ("telea", "navier_stokes", "background"):
+        assert results["overall"][method]["hole_psnr"] == pytest.approx(
+            (results["a"][method]["hole_psnr"] + results["b"][method]["hole_psnr"]) / 2)
+
+
+def test_benchmark_command_writes_tables_and_json(tmp_path):
+    write_scene(tmp_path / "scenes" / "a", "a")
+    result = subprocess.run([sys.executable, "-m", "training", "benchmark", "--real", str(tmp_path / "scenes"),
+                             "--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "### Real stereo: a" in result.stdout and "| telea |" in (tmp_path / "r.md").read_text()
+    assert json.loads((tmp_path / "r.json").read_text())["real"]["overall"]["telea"]["hole_psnr"] > 0
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "realstereo").is_dir(), reason="shared real-stereo data not present")
+def test_real_scenes_load_with_plausible_holes():
+    for folder in sorted((SHARED_DATA / "realstereo").glob("*/scene.json")):
+        scene = load_scene(folder.parent)
+        sample, scored = scene_sample(scene)
+        assert 0.02 < scored.mean() < 0.3, folder
