@@ -21,10 +21,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.baselines import classical_methods, network_fill  # noqa: E402
-from training.benchmark import benchmark_scenes, find_scenes, load_scene, scene_sample  # noqa: E402
+from training.baselines import all_methods  # noqa: E402
+from training.benchmark import benchmark_all, find_scenes, load_scene, scene_sample  # noqa: E402
 from training.dataset import read_manifests  # noqa: E402
-from training.evaluate import evaluate, format_table  # noqa: E402
+from training.evaluate import format_table  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
@@ -63,26 +63,17 @@ def main() -> None:
     parser.add_argument("--synthetic")
     parser.add_argument("--examples", type=int, default=3, help="synthetic contact sheets")
     args = parser.parse_args()
-    methods = {}
-    if args.checkpoint:
-        methods["gated_unet"] = network_fill(args.checkpoint)
-    if args.ablation:
-        methods["gated_unet_rgb_mask"] = network_fill(args.ablation)
-    methods |= classical_methods()
-
-    results, sections = {}, []
+    methods = all_methods(args.checkpoint, args.ablation)
+    real = args.real if Path(args.real).is_dir() else None
+    results, sections = benchmark_all(methods, real, args.synthetic)
     if args.synthetic:
-        results["synthetic"] = evaluate(args.synthetic, methods, progress=False)
-        sections.append(("Synthetic held-out set", results["synthetic"]))
         for record in read_manifests(Path(args.synthetic))[:args.examples]:
             with np.load(Path(args.synthetic) / record["file"]) as s:
                 sample = {k: s[k] for k in s.files if k != "meta"}
             contact_sheet(sample, sample["org_left_image"], sample["hole_mask"].astype(bool), methods,
                           REPO / "docs" / "examples" / f"synthetic_{record['name']}.png")
-    if Path(args.real).is_dir():
-        results["real"] = benchmark_scenes(Path(args.real), methods)
-        sections += [(f"Real stereo: {scene}", table) for scene, table in results["real"].items()]
-        for folder in find_scenes(Path(args.real)):
+    if real:
+        for folder in find_scenes(Path(real)):
             scene = load_scene(folder)
             sample, scored = scene_sample(scene)
             contact_sheet(sample, scene.right, scored, methods, REPO / "docs" / "examples" / f"real_{scene.name}.png")

@@ -64,13 +64,10 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .baselines import classical_methods, network_fill
+    from .baselines import all_methods
     from .evaluate import evaluate, format_table, write_json
 
-    methods = {"gated_unet": network_fill(args.checkpoint)}
-    if args.ablation:
-        methods["gated_unet_rgb_mask"] = network_fill(args.ablation)
-    methods |= classical_methods()
+    methods = all_methods(args.checkpoint, args.ablation)
     results = evaluate(args.data, methods, args.limit, progress=not args.no_progress)
     print(format_table(results))
     if args.json:
@@ -164,26 +161,14 @@ def add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
 def run_benchmark(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .baselines import classical_methods, network_fill
-    from .benchmark import benchmark_scenes
-    from .evaluate import evaluate, format_table, write_json
+    from .baselines import all_methods
+    from .benchmark import benchmark_all
+    from .evaluate import format_table, write_json
 
-    methods = {}
-    if args.checkpoint:
-        methods["gated_unet"] = network_fill(args.checkpoint)
-    if args.ablation:
-        methods["gated_unet_rgb_mask"] = network_fill(args.ablation)
-    methods |= classical_methods()
-    results, sections = {}, []
-    if args.synthetic:
-        results["synthetic"] = evaluate(args.synthetic, methods, progress=False)
-        sections.append(("Synthetic held-out set", results["synthetic"]))
-    if args.real:
-        results["real"] = benchmark_scenes(Path(args.real), methods)
-        sections += [(f"Real stereo: {scene}", table) for scene, table in results["real"].items()]
-    if not sections:
+    if not (args.real or args.synthetic):
         print("error: pass --real and/or --synthetic", file=sys.stderr)
         return 2
+    results, sections = benchmark_all(all_methods(args.checkpoint, args.ablation), args.real, args.synthetic)
     text = "\n\n".join(f"### {title}\n\n{format_table(table)}" for title, table in sections)
     print(text)
     if args.json:

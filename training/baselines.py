@@ -81,3 +81,13 @@ def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
 def classical_methods() -> dict[str, Method]:
     return {"telea": opencv_fill(cv2.INPAINT_TELEA), "navier_stokes": opencv_fill(cv2.INPAINT_NS),
             "background": background_fill}
+
+
+def all_methods(checkpoint: str | Path | None = None, ablation: str | Path | None = None) -> dict[str, Method]:
+    """The network (if given), its RGB+mask ablation (if given) and the classical baselines."""
+    methods = {}
+    if checkpoint:
+        methods["gated_unet"] = network_fill(checkpoint)
+    if ablation:
+        methods["gated_unet_rgb_mask"] = network_fill(ablation)
+    return methods | classical_methods()

@@ -108,3 +108,19 @@ def benchmark_scenes(root: Path, methods: dict[str, Method]) -> dict[str, dict[s
                                      for k in next(iter(results.values()))[name]}
                               for name in methods}
     return results
+
+
+def benchmark_all(methods: dict[str, Method], real: str | Path | None = None,
+                  synthetic: str | Path | None = None) -> tuple[dict, list[tuple[str, dict]]]:
+    """Results of every method on the synthetic held-out folder and the real-stereo scenes,
+    and the same as (title, table) sections for printing."""
+    from .evaluate import evaluate
+
+    results, sections = {}, []
+    if synthetic:
+        results["synthetic"] = evaluate(synthetic, methods, progress=False)
+        sections.append(("Synthetic held-out set", results["synthetic"]))
+    if real:
+        results["real"] = benchmark_scenes(Path(real), methods)
+        sections += [(f"Real stereo: {scene}", table) for scene, table in results["real"].items()]
+    return results, sections
