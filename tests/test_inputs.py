@@ -140,3 +140,12 @@ def test_baseline_spec_picks_values_and_ranges():
     assert ranged and all(0.0315 <= d <= 0.035 for d in ranged)
     with pytest.raises(ValueError):
         BaselineSpec.parse("-1")
+
+
+def test_sample_photos_are_written_as_rgb_pngs(tmp_path):
+    pytest.importorskip("skimage", reason="optional extra photos not installed")
+    from datagen_bpy.sample_photos import NAMES, write_photos
+
+    paths = write_photos(tmp_path)
+    assert len(paths) == len(NAMES)
+    assert read_image(paths[0]).shape[2] == 3 and read_image(paths[0]).dtype == np.uint8
