@@ -146,3 +146,17 @@ def test_ddp_with_torchrun_trains_and_checkpoints(dataset, tmp_path):
                             cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert torch.load(tmp_path / "last.pt", weights_only=False)["step"] == 3
+
+
+def test_init_starts_from_saved_weights(dataset, tmp_path):
+    from training.train import save_weights
+
+    train(small_config(dataset, tmp_path / "a", steps=2), progress=False)
+    save_weights(tmp_path / "a" / "last.pt", tmp_path / "w.pt")
+    assert set(torch.load(tmp_path / "w.pt", weights_only=False)) == {"model", "config", "step"}
+    # One step at learning rate 0: the weights stay what --init loaded.
+    config = small_config(dataset, tmp_path / "b", steps=1, lr=0.0, init=str(tmp_path / "w.pt"))
+    train(config, progress=False)
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -45,6 +45,7 @@ class TrainConfig:
     image_every: int = 500
     seed: int = 0
     loader_workers: int = 2
+    init: str = ""                     # start from these weights (a checkpoint's "model")
     max_bad_steps: int = 20            # consecutive non-finite losses before giving up
     model: ModelConfig = field(default_factory=ModelConfig)
     losses: LossWeights = field(default_factory=LossWeights)
@@ -115,6 +116,13 @@ def atomic_save(obj: dict, path: Path) -> None:
     tmp = path.with_name(path.name + ".partial")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def save_weights(checkpoint: str | Path, path: str | Path) -> None:
+    """Keep only the model and its config (no optimiser state): what ships, and what
+    `--init` starts from."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    atomic_save({"model": state["model"], "config": state["config"], "step": state["step"]}, Path(path))
 
 
 def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
@@ -188,6 +196,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             discriminator.load_state_dict(state["discriminator"])
             d_optimizer.load_state_dict(state["d_optimizer"])
         step, best_val = state["step"], state["best_val"]
+    elif config.init:
+        raw_model.load_state_dict(torch.load(config.init, map_location=device, weights_only=False)["model"])
     if rank == 0:
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
