@@ -5,7 +5,7 @@ import os
 import time
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, PointerProperty,
                        StringProperty)
 
 from . import core, processing

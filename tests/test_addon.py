@@ -4,7 +4,6 @@ global). Scenarios live in tests/addon_session.py."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, write_numpy_dataset
 from training.baselines import background_fill, classical_methods, nearest_valid_along_rows
-from training.metrics import gradient_error, hole_and_ring_metrics, psnr, region_metrics, ring
+from training.metrics import gradient_error, hole_and_ring_metrics, region_metrics, ring
 
 
 def test_identical_images_have_infinite_psnr_and_zero_error():
