@@ -13,7 +13,7 @@ import numpy as np
 
 from . import processing
 from .exr import read_multilayer_exr
-from .stereo_geometry import Intrinsics
+from .stereo_geometry import Intrinsics, to_uint8
 from .training.infill import other_eye
 from .training.onnx_runner import OnnxInfill
 
@@ -156,7 +156,7 @@ def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | Non
 
 def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
     """Reproject to the other eye with the geometry core and fill its holes."""
-    source = processing.to_uint8(processing.linear_to_srgb(view.rgb))
+    source = to_uint8(processing.linear_to_srgb(view.rgb))
     depth = processing.clean_depth(view.depth)
     timings = {}
 

@@ -36,10 +36,6 @@ def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
 
 
-def to_uint8(srgb: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(srgb * 255.0), 0, 255).astype(np.uint8)
-
-
 def clean_depth(depth: np.ndarray) -> np.ndarray:
     """Planar depth with no-hit and invalid pixels pushed to FAR_DEPTH (no disparity)."""
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, FAR_DEPTH)

@@ -94,7 +94,7 @@ class DA3:
         return estimate
 
 
-def build_da3_available() -> None:
+def _require_da3_package() -> None:
     """Raise DepthModelError unless the DA3 package imports."""
     try:
         import depth_anything_3.cfg  # noqa: F401
@@ -107,7 +107,7 @@ def build_da3_available() -> None:
 def build_da3(preset: str):
     """The DA3 network of a preset ('da3-small', 'da3nested-giant-large', ...), randomly
     initialised."""
-    build_da3_available()
+    _require_da3_package()
     from depth_anything_3.cfg import create_object, load_config
     from depth_anything_3.registry import MODEL_REGISTRY
 
@@ -118,7 +118,7 @@ def build_da3(preset: str):
 
 def _da3_preset(weights: Path | None) -> str:
     """Check that DA3 can be loaded from `weights`; the preset named in its config."""
-    build_da3_available()
+    _require_da3_package()
     if weights is None or not (Path(weights) / "model.safetensors").is_file():
         raise DepthModelError(
             f"no Depth Anything 3 weights at {weights}: download a snapshot (for example "

@@ -4,15 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from stereo_geometry import (DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, Intrinsics, grid_mesh,
-                             grid_uv, masked_inputs, stereo_pose, tag_stretched_faces)
+                             grid_uv, masked_inputs, stereo_pose, tag_stretched_faces,
+                             to_uint8)
 from stereo_geometry.camera import transform
 
 from .renderer import Renderer
 from .timing import stage
-
-
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
 def make_sample(renderer: Renderer, org_left_image: np.ndarray, org_left_depth: np.ndarray,

@@ -15,7 +15,7 @@ import bpy
 import mathutils
 import numpy as np
 
-from stereo_geometry import Intrinsics
+from stereo_geometry import Intrinsics, to_uint8
 
 from .renderer import Renderer
 
@@ -154,4 +154,4 @@ def render_scene(renderer: Renderer, K: Intrinsics, rng: np.random.Generator,
     view = renderer.render()
     if not view.covered.all():
         raise RuntimeError("procedural scene left pixels without geometry")
-    return np.clip(np.round(view.rgb * 255.0), 0, 255).astype(np.uint8), view.depth
+    return to_uint8(view.rgb), view.depth

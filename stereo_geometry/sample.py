@@ -61,6 +61,11 @@ def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, bas
     }
 
 
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (an image, a render, a network's output) as rounded, clipped uint8."""
+    return np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8)
+
+
 def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Inverse depth divided by its median over `valid` pixels (0 elsewhere): scale-free."""
     inv = np.zeros_like(depth, dtype=np.float32)

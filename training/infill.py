@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from stereo_geometry import (Intrinsics, masked_inputs, network_input, reproject, stereo_pose,
-                             world_to_camera)
+                             to_uint8, world_to_camera)
 
 Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
 
@@ -33,7 +33,7 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
     geometric = masked_inputs(hole, warp.depth, K)
     x = network_input(warp.image, hole, geometric["normals_left_masked"], geometric["depth_masked"])
     out = network(x[None])[0]
-    filled = np.clip(np.round(out.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    filled = to_uint8(out.transpose(1, 2, 0))
     filled[hole == 0] = warp.image[hole == 0]
     return OtherEye(filled, warp.image, hole)
 
