@@ -47,7 +47,7 @@ def contact_sheet(sample: dict, target: np.ndarray, scored: np.ndarray, methods:
         out = method(sample)
         tiles.append(labelled((out * 255).round().astype(np.uint8), f"{name} {psnr(out, target / 255.0, scored):.2f} dB"))
     tiles.append(labelled(target, "ground truth"))
-    columns = 4
+    columns = 5
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 255))
     rows = [np.concatenate(tiles[i:i + columns], 1) for i in range(0, len(tiles), columns)]

@@ -14,6 +14,8 @@ import numpy as np
 WIDTH, HEIGHT, LENS_MM, SENSOR_MM = 96, 64, 30.0, 36.0
 BASELINE = 0.063
 RESULT_NAME = "Right Eye (Disocclusion Infill)"
+BUNDLED = "bundled:"  # model argument "bundled:PATH": leave the model setting empty (the
+                      # extension's bundled model), compute expectations with PATH
 
 
 def build_scene(bpy, frames: int = 1):
@@ -117,7 +119,7 @@ def run_operator(op, **kwargs) -> str:
 
 def configure(scene, model):
     settings = scene.disocclusion_infill
-    settings.model_path = model
+    settings.model_path = "" if model.startswith(BUNDLED) else model
     settings.use_camera_baseline = False
     settings.baseline = BASELINE
     return settings
@@ -150,7 +152,7 @@ def render_still(bpy, model, work, result):
     bpy.ops.render.render()  # the last render, which the operator reads
     result["report"] = run_operator(bpy.ops.image.infill_disocclusion)
     got = image_srgb_uint8(bpy.data.images[RESULT_NAME])
-    want = expected_other_eye(rgb, depth, model)
+    want = expected_other_eye(rgb, depth, model.removeprefix(BUNDLED))
     hole = want.hole_mask.astype(bool)
     result["hole_fraction"] = float(hole.mean())
     result["max_diff_to_expected"] = int(np.abs(got.astype(int) - want.image).max())

@@ -54,7 +54,7 @@ def test_benchmark_scores_each_method_per_scene_and_overall(tmp_path):
     write_scene(tmp_path / "b", "b")
     results = benchmark_scenes(tmp_path, classical_methods())
     assert set(results) == {"a", "b", "overall"}
-    for method in ("telea", "navier_stokes", "background"):
+    for method in ("telea", "navier_stokes", "background", "pull_push"):
         assert results["overall"][method]["hole_psnr"] == pytest.approx(
             (results["a"][method]["hole_psnr"] + results["b"][method]["hole_psnr"]) / 2)
 

@@ -95,5 +95,5 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| telea |" in result.stdout and "| gated_unet_rgb_mask |" in result.stdout
     results = json.loads((tmp_path / "r.json").read_text())
-    assert set(results) == {"gated_unet", "gated_unet_rgb_mask", "telea", "navier_stokes", "background"}
+    assert set(results) == {"gated_unet", "gated_unet_rgb_mask", "telea", "navier_stokes", "background", "pull_push"}
     assert all(np.isfinite(results[m]["hole_psnr"]) for m in results)

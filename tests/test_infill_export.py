@@ -29,7 +29,7 @@ def test_onnx_export_matches_pytorch_at_any_frame_size(checkpoint, tmp_path):
     worst = export_onnx(checkpoint, tmp_path / "m.onnx")
     assert worst < 1e-4
     runner = OnnxInfill(str(tmp_path / "m.onnx"))
-    assert runner.multiple == 2 * 2 ** 2 and runner.config["model"]["width"] == 8
+    assert runner.multiple == 4 * 2 ** 2 and runner.config["model"]["width"] == 8
     x = check_input(45, 70)
     np.testing.assert_allclose(runner(x), load_network(str(checkpoint))(x), atol=1e-4)
 
@@ -67,3 +67,21 @@ def test_infill_command_writes_the_other_eye_and_its_intermediates(checkpoint, t
                           "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "small.npy"),
                           "--out", str(tmp_path / "x.png")], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "small.npy" in bad.stderr
+
+
+def test_infill_without_a_checkpoint_uses_the_shipped_model_or_says_it_is_missing(tmp_path):
+    from training.infill import DEFAULT_MODEL
+
+    Image.fromarray(textured(96, 128)).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80)))
+    args = [sys.executable, "-m", "training", "infill", "--image", str(tmp_path / "left.png"),
+            "--depth", str(tmp_path / "depth.npy"), "--out", str(tmp_path / "right.png"), "--focal", "100"]
+    missing = subprocess.run(args + ["--checkpoint", str(tmp_path / "none.onnx")], cwd=REPO,
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "none.onnx" in missing.stderr
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("no shipped model (models/default.onnx)")
+    result = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    right = np.asarray(Image.open(tmp_path / "right.png"))
+    assert right.shape == (96, 128, 3)

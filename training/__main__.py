@@ -5,9 +5,11 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 
+from .infill import DEFAULT_MODEL
 from .losses import LossWeights
 from .model import ModelConfig
 from .train import RGB_MASK_ONLY, TrainConfig, train
@@ -91,7 +93,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("infill", help="turn one view into the other eye of a stereo pair")
-    p.add_argument("--checkpoint", required=True, help=".pt checkpoint or exported .onnx")
+    p.add_argument("--checkpoint", default=str(DEFAULT_MODEL),
+                   help=".pt checkpoint or exported .onnx (default: the shipped models/default.onnx)")
     p.add_argument("--image", required=True, help="the source view")
     p.add_argument("--depth", required=True, help="its metric depth (npy, exr, pfm, 16-bit png)")
     p.add_argument("--out", required=True, help="the other eye's image")
@@ -109,7 +112,6 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_infill(args: argparse.Namespace) -> int:
     import time
-    from pathlib import Path
 
     import cv2
 
@@ -119,6 +121,9 @@ def run_infill(args: argparse.Namespace) -> int:
 
     from .infill import load_network, other_eye
 
+    if not Path(args.checkpoint).is_file():
+        print(f"error: no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)", file=sys.stderr)
+        return 2
     try:
         image = read_image(args.image)
         depth = read_depth(args.depth, args.depth_png_scale)

@@ -61,6 +61,18 @@ def background_fill(sample: Sample) -> np.ndarray:
     return _as_float(out)
 
 
+def pull_push_fill(sample: Sample) -> np.ndarray:
+    """The network's first guess on its own: background-weighted pull-push
+    (`training.model.first_guess`), no learned parameters."""
+    from .model import first_guess
+
+    x = network_input(sample["image_generated_left"], sample["hole_mask"],
+                      sample["normals_left_masked"], sample["depth_masked"])
+    with torch.no_grad():
+        out = first_guess(torch.from_numpy(x)[None])[0, :3].clamp(0, 1)
+    return out.permute(1, 2, 0).numpy()
+
+
 def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
     """The trained Gated-UNet of a checkpoint (its `inputs` setting is honoured, so an
     RGB+mask ablation checkpoint sees what it was trained on)."""
@@ -80,7 +92,7 @@ def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
 
 def classical_methods() -> dict[str, Method]:
     return {"telea": opencv_fill(cv2.INPAINT_TELEA), "navier_stokes": opencv_fill(cv2.INPAINT_NS),
-            "background": background_fill}
+            "background": background_fill, "pull_push": pull_push_fill}
 
 
 def all_methods(checkpoint: str | Path | None = None, ablation: str | Path | None = None) -> dict[str, Method]:

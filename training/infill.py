@@ -6,12 +6,16 @@ runs the same code with ONNX Runtime.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from stereo_geometry import (Intrinsics, masked_inputs, network_input, reproject, stereo_pose,
                              to_uint8, world_to_camera)
+
+#: The shipped model (ONNX, so the add-on and torch-free callers run it too).
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.onnx"
 
 Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
 

@@ -1,5 +1,10 @@
 """The Gated-UNet: gated convolutions (features * sigmoid(gate), as in free-form inpainting)
-in a UNet with skip connections and a dilated bottleneck.
+in a UNet with skip connections and a dilated bottleneck, refining a first guess.
+
+The first guess is a background-weighted pull-push fill (`pull_push`) of the warped colours
+and inverse depth: parameter-free, a few full-resolution passes. The UNet sees the input and
+that guess and predicts a residual on it (its head starts at zero, so an untrained network
+returns the guess).
 
 Input (B, 8, H, W): warped RGB (3), hole mask (1, 1 = hole), normals inside holes (3), depth
 outside holes (1, normalised, see `stereo_geometry.sample.normalise_depth`). Output (B, C, H, W):
@@ -15,6 +20,38 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 INPUT_CHANNELS = 8
+PRIOR_CHANNELS = 4          # the first guess: RGB and normalised inverse depth
+PULL_PUSH_LEVELS = 9        # holes up to 2**9 px across are filled
+BACKGROUND_POWER = 1.0      # known pixels weigh (inverse depth)**-power: their relative depth
+
+
+def pull_push(values: torch.Tensor, known: torch.Tensor, weight: torch.Tensor,
+              levels: int = PULL_PUSH_LEVELS) -> torch.Tensor:
+    """Fill `values` (B, C, H, W) where `known` (B, 1, H, W) is 0. Pull: a pyramid of
+    `weight`-averaged known values (kept premultiplied: sums of weight x value beside sums of
+    weight). Push: each level's empty pixels take the coarser level, enlarged bilinearly with
+    the same weights (so a gap between a heavy and a light side takes the heavy side's value).
+    Known pixels are returned as they are."""
+    weight = weight * known
+    level = torch.cat([values * weight, weight], 1)  # premultiplied values, weight
+    pyramid = []
+    for _ in range(levels):
+        pyramid.append(level)
+        level = F.avg_pool2d(level, 2, ceil_mode=True)
+    for finer in reversed(pyramid):
+        enlarged = F.interpolate(level, size=finer.shape[-2:], mode="bilinear", align_corners=False)
+        level = torch.where(finer[:, -1:] > 0, finer, enlarged)
+    filled = level[:, :-1] / level[:, -1:].clamp_min(1e-30)
+    return torch.where(known > 0, values, filled)
+
+
+def first_guess(x: torch.Tensor) -> torch.Tensor:
+    """Background-weighted pull-push fill of the hole in (RGB, inverse depth): disocclusions
+    show what lies behind, so far known pixels (small inverse depth) weigh most."""
+    known = 1 - x[:, 3:4]
+    inverse_depth = x[:, 7:8]
+    weight = inverse_depth.clamp(0.05, 20.0) ** -BACKGROUND_POWER
+    return pull_push(torch.cat([x[:, :3], inverse_depth], 1), known, weight)
 
 
 class GatedConv(nn.Module):
@@ -36,7 +73,7 @@ class ModelConfig:
     doubled per level up to 4x; the head unfolds its output back to full resolution."""
 
     width: int = 16
-    unshuffle: int = 2
+    unshuffle: int = 4
     levels: int = 3
     dilations: tuple[int, ...] = (2, 4)
     out_channels: int = 3
@@ -53,7 +90,7 @@ class GatedUNet(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         c = self.config = config or ModelConfig()
-        folded = c.in_channels * c.unshuffle ** 2
+        folded = (c.in_channels + PRIOR_CHANNELS) * c.unshuffle ** 2
         self.stem = GatedConv(folded, c.channels(0))
         self.down = nn.ModuleList()
         self.up = nn.ModuleList()
@@ -65,6 +102,8 @@ class GatedUNet(nn.Module):
         for level in range(c.levels, 0, -1):
             self.up.append(GatedConv(c.channels(level) + c.channels(level - 1), c.channels(level - 1)))
         self.head = nn.Conv2d(c.channels(0), c.out_channels * c.unshuffle ** 2, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     @property
     def multiple(self) -> int:
@@ -72,8 +111,10 @@ class GatedUNet(nn.Module):
         return self.config.unshuffle * 2 ** self.config.levels
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
-        """The network's prediction everywhere, before compositing (sides must be multiples)."""
-        folded = F.pixel_unshuffle(x, self.config.unshuffle)
+        """The network's prediction everywhere, before compositing (sides must be multiples):
+        the first guess (RGB, or inverse depth for a 1-channel output) plus the residual."""
+        guess = first_guess(x)
+        folded = F.pixel_unshuffle(torch.cat([x, guess], 1), self.config.unshuffle)
         skips = [self.stem(folded)]
         for down in self.down:
             skips.append(down(skips[-1]))
@@ -81,7 +122,8 @@ class GatedUNet(nn.Module):
         for up in self.up:
             skip = skips.pop()
             y = up(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="nearest"), skip], 1))
-        return F.pixel_shuffle(self.head(y), self.config.unshuffle)
+        base = guess[:, :3] if self.config.out_channels == 3 else guess[:, 3:]
+        return base + F.pixel_shuffle(self.head(y), self.config.unshuffle)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Infilled output: the prediction inside the hole, the input outside it."""
