@@ -6,6 +6,7 @@ import json
 import math
 import os
 import random
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -56,8 +57,18 @@ class Options:
 _state: dict = {}
 
 
+def _exit_with(parent: int) -> None:
+    """Stop this worker once its job process is gone (killed or crashed), instead of
+    rendering on as an orphan."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def init_worker(options: Options) -> None:
-    """Start a worker: silence Blender's console output and set up its renderer."""
+    """Start a worker: stop with the job process, silence Blender's console output and set
+    up its renderer."""
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     if options.quiet_blender:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)

@@ -105,6 +105,45 @@ def test_a_killed_run_leaves_no_partial_sample_and_resumes(tmp_path):
     assert len((tmp_path / "manifest.jsonl").read_text().splitlines()) == 12
 
 
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_stop_when_the_job_process_is_killed(tmp_path):
+    cmd = [sys.executable, "-m", "datagen_bpy", "--procedural", "12", "--out", str(tmp_path), "--workers", "2", *SMALL]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((tmp_path / "samples").glob("*.npz")) and time.time() < deadline:
+        time.sleep(0.05)
+    workers = [pid for pid in children(proc.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert workers
+    proc.kill()  # only the job process, as a scheduler's kill would
+    proc.wait()
+    deadline = time.time() + 30
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    orphans = [pid for pid in workers if alive(pid)]
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
+    assert not orphans
+
+
 def test_bad_inputs_are_listed_and_the_job_goes_on(tmp_path):
     images, depths = tmp_path / "images", tmp_path / "depth"
     images.mkdir()
