@@ -85,3 +85,20 @@ def test_infill_without_a_checkpoint_uses_the_shipped_model_or_says_it_is_missin
     assert result.returncode == 0, result.stderr
     right = np.asarray(Image.open(tmp_path / "right.png"))
     assert right.shape == (96, 128, 3)
+
+
+def test_export_command_writes_the_onnx_model_and_the_shipping_weights(checkpoint, tmp_path):
+    import torch
+
+    from training.train import load_model
+
+    result = subprocess.run([sys.executable, "-m", "training", "export", "--checkpoint", str(checkpoint),
+                             "--onnx", str(tmp_path / "m.onnx"), "--weights", str(tmp_path / "m.pt")],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "max abs difference from PyTorch" in result.stdout and (tmp_path / "m.onnx").is_file()
+    assert set(torch.load(tmp_path / "m.pt", weights_only=False)) == {"model", "config", "step"}
+    model, _ = load_model(tmp_path / "m.pt")
+    original, _ = load_model(checkpoint)
+    for (name, a), (_, b) in zip(model.state_dict().items(), original.state_dict().items()):
+        assert torch.equal(a, b), name

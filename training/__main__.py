@@ -81,13 +81,19 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX (checked against PyTorch)")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--onnx", required=True, help="output .onnx file")
+    p.add_argument("--weights", help="also write the PyTorch weights here, without optimiser state "
+                                     "(what ships, and what `train --init` starts from)")
 
 
 def run_export(args: argparse.Namespace) -> int:
     from .export import export_onnx
+    from .train import save_weights
 
     worst = export_onnx(args.checkpoint, args.onnx)
     print(f"wrote {args.onnx}; max abs difference from PyTorch: {worst:.2e}")
+    if args.weights:
+        save_weights(args.checkpoint, args.weights)
+        print(f"wrote {args.weights}")
     return 0 if worst < 1e-3 else 1
 
 
