@@ -1,5 +1,5 @@
-"""Inference time on this CPU: the Gated-UNet (PyTorch and ONNX Runtime, full frame) next to
-OpenCV Telea on the same frame and hole mask.
+"""Inference time on this CPU: the Gated-UNet (PyTorch and ONNX Runtime, full frame; its first
+guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
     python benchmarks/infer_speed.py [--width 16 --unshuffle 2 --levels 3] [--repeats 5]
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera  # noqa: E402
 from stereo_geometry.sample import network_input  # noqa: E402
-from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters  # noqa: E402
+from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters, first_guess  # noqa: E402
 
 
 def typical_frame(width: int, height: int, seed: int = 0):
@@ -77,16 +77,18 @@ def main() -> None:
                      "config": asdict(TrainConfig(data="", out="", model=config))}, ckpt)
         export_onnx(ckpt, Path(tmp) / "m.onnx")
         onnx = OnnxInfill(str(Path(tmp) / "m.onnx"))
-        print(f"{'frame':>9} {'holes':>6} {'GFLOPs':>7} {'torch ms':>9} {'onnx ms':>8} {'telea ms':>9} {'onnx/telea':>10}")
+        print(f"{'frame':>9} {'holes':>6} {'GFLOPs':>7} {'guess ms':>9} {'torch ms':>9} {'onnx ms':>8} "
+              f"{'telea ms':>9} {'onnx/telea':>10}")
         for width, height in ((512, 512), (1280, 720)):
             warped, hole, x = typical_frame(width, height)
             xt = torch.from_numpy(x)
             with torch.no_grad():
+                t_guess = best_of(lambda: first_guess(xt), args.repeats)
                 t_torch = best_of(lambda: model(xt), args.repeats)
             t_onnx = best_of(lambda: onnx(x), args.repeats)
             t_telea = best_of(lambda: cv2.inpaint(warped, hole, 3, cv2.INPAINT_TELEA), args.repeats)
             gflops = conv_flops(model, height, width) / 1e9
-            print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_torch * 1e3:9.1f} "
+            print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_guess * 1e3:9.1f} {t_torch * 1e3:9.1f} "
                   f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f}")
 
 

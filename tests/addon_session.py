@@ -225,7 +225,10 @@ SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, errors, fr
 
 
 def main() -> None:
+    global WIDTH, HEIGHT
     zip_path, model, work, scenario = sys.argv[1:5]
+    if len(sys.argv) > 5:  # render size "WxH" (default 96x64)
+        WIDTH, HEIGHT = map(int, sys.argv[5].split("x"))
     os.environ["BLENDER_USER_RESOURCES"] = os.path.join(work, "user")
     import bpy
 
