@@ -54,12 +54,36 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def profile_onnx(path: Path, x: np.ndarray, runs: int) -> None:
+    """ONNX Runtime's own profile: milliseconds per operator type, per run."""
+    import json
+    from collections import Counter
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(path.with_suffix(""))
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    for _ in range(runs):
+        session.run(None, {"input": x})
+    per_op: Counter = Counter()
+    for event in json.loads(Path(session.end_profiling()).read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"] / 1e3 / runs
+    print(f"ONNX Runtime profile at {x.shape[-1]}x{x.shape[-2]}: {sum(per_op.values()):.1f} ms per run")
+    for op, ms in per_op.most_common(10):
+        print(f"  {op:<16} {ms:7.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=ModelConfig.width)
     parser.add_argument("--unshuffle", type=int, default=ModelConfig.unshuffle)
     parser.add_argument("--levels", type=int, default=ModelConfig.levels)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", action="store_true",
+                        help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
     config = ModelConfig(width=args.width, unshuffle=args.unshuffle, levels=args.levels)
     model = GatedUNet(config).eval()
@@ -90,6 +114,10 @@ def main() -> None:
             gflops = conv_flops(model, height, width) / 1e9
             print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_guess * 1e3:9.1f} {t_torch * 1e3:9.1f} "
                   f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f}")
+        if args.profile:
+            from training.onnx_runner import pad_to_multiple
+
+            profile_onnx(Path(tmp) / "m.onnx", pad_to_multiple(x, model.multiple), args.repeats)
 
 
 if __name__ == "__main__":
