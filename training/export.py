@@ -1,6 +1,7 @@
 """`python -m training export`: a checkpoint to ONNX, checked against PyTorch."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import warnings
@@ -9,11 +10,39 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import GatedUNet, composite
+from .model import PRIOR_CHANNELS, GatedUNet, composite
 from .onnx_runner import OnnxInfill
 from .train import load_model, select_inputs
 
 OPSET = 17
+
+
+class _SpaceToDepth(torch.autograd.Function):
+    """Space-to-depth in ONNX's channel order (block offset major: channel (i*r + j)*C + c),
+    exported as ONNX's SpaceToDepth, which ONNX Runtime runs ~3x faster than the
+    reshape-transpose-reshape that `pixel_unshuffle` exports to."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, block: int) -> torch.Tensor:
+        b, c, h, w = x.shape
+        x = x.reshape(b, c, h // block, block, w // block, block).permute(0, 3, 5, 1, 2, 4)
+        return x.reshape(b, block * block * c, h // block, w // block)
+
+    @staticmethod
+    def symbolic(g, x, block: int):
+        return g.op("SpaceToDepth", x, blocksize_i=block)
+
+
+def onnx_ordered(model: GatedUNet) -> GatedUNet:
+    """A copy that folds with ONNX's SpaceToDepth, its stem's input channels permuted to
+    match (PyTorch's channel c*r*r + k becomes k*C + c): the same outputs."""
+    model = copy.deepcopy(model)
+    block = model.config.unshuffle
+    channels = model.config.in_channels + PRIOR_CHANNELS
+    order = [c * block * block + k for k in range(block * block) for c in range(channels)]
+    model.stem.conv.weight.data = model.stem.conv.weight.data[:, order].contiguous()
+    model.fold = lambda x: _SpaceToDepth.apply(x, block)
+    return model
 
 
 class _Padded(torch.nn.Module):
@@ -52,7 +81,7 @@ def export_onnx(checkpoint: str | Path, path: str | Path) -> float:
     example = torch.from_numpy(check_input(4 * m, 6 * m))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's tracer and deprecation notes
-        torch.onnx.export(_Padded(model), (example,), str(tmp), input_names=["input"],
+        torch.onnx.export(_Padded(onnx_ordered(model)), (example,), str(tmp), input_names=["input"],
                           output_names=["output"], opset_version=OPSET, dynamo=False,
                           dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"},
                                         "output": {0: "batch", 2: "height", 3: "width"}})

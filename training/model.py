@@ -33,15 +33,16 @@ def pull_push(values: torch.Tensor, known: torch.Tensor, weight: torch.Tensor,
     the same weights (so a gap between a heavy and a light side takes the heavy side's value).
     Known pixels are returned as they are."""
     weight = weight * known
-    level = torch.cat([values * weight, weight], 1)  # premultiplied values, weight
+    level = F.avg_pool2d(torch.cat([values * weight, weight], 1), 2, ceil_mode=True)  # premultiplied
     pyramid = []
-    for _ in range(levels):
+    for _ in range(levels - 1):
         pyramid.append(level)
         level = F.avg_pool2d(level, 2, ceil_mode=True)
     for finer in reversed(pyramid):
         enlarged = F.interpolate(level, size=finer.shape[-2:], mode="bilinear", align_corners=False)
         level = torch.where(finer[:, -1:] > 0, finer, enlarged)
-    filled = level[:, :-1] / level[:, -1:].clamp_min(1e-30)
+    enlarged = F.interpolate(level, size=values.shape[-2:], mode="bilinear", align_corners=False)
+    filled = enlarged[:, :-1] / enlarged[:, -1:].clamp_min(1e-30)
     return torch.where(known > 0, values, filled)
 
 
@@ -110,11 +111,16 @@ class GatedUNet(nn.Module):
         """Input sides must be multiples of this (`forward` pads to it)."""
         return self.config.unshuffle * 2 ** self.config.levels
 
+    def fold(self, x: torch.Tensor) -> torch.Tensor:
+        """Space-to-depth by `unshuffle` (PyTorch's channel order; the ONNX export swaps in
+        ONNX's own operator, see `training.export.onnx_ordered`)."""
+        return F.pixel_unshuffle(x, self.config.unshuffle)
+
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The network's prediction everywhere, before compositing (sides must be multiples):
         the first guess (RGB, or inverse depth for a 1-channel output) plus the residual."""
         guess = first_guess(x)
-        folded = F.pixel_unshuffle(torch.cat([x, guess], 1), self.config.unshuffle)
+        folded = self.fold(torch.cat([x, guess], 1))
         skips = [self.stem(folded)]
         for down in self.down:
             skips.append(down(skips[-1]))
