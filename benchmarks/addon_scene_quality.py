@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     import bpy
 
-    from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera
+    from stereo_geometry import masked_inputs, reproject, stereo_pose, world_to_camera
 
     print(f"{'size':>8} {'holes':>6} {'network':>8} {'telea':>6} {'ns':>6} {'guess':>6}  (hole PSNR, dB)")
     for size in args.sizes:
@@ -46,11 +46,7 @@ def main() -> None:
         truth = scene_setup.srgb(truth)
         result = scene_setup.expected_other_eye(rgb, depth, args.model)
         hole = result.hole_mask.astype(bool)
-        w, h = scene_setup.WIDTH, scene_setup.HEIGHT
-        f = scene_setup.LENS_MM / scene_setup.SENSOR_MM * w
-        K = Intrinsics(f, f, (w - 1) / 2, (h - 1) / 2, w, h)
-        depth = np.where(np.isfinite(depth) & (depth > 0) & (depth < 1000), depth, 1000.0).astype(np.float32)
-        source = np.round(scene_setup.srgb(rgb) * 255).astype(np.uint8)
+        source, depth, K = scene_setup.pipeline_view(rgb, depth)
         warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(scene_setup.BASELINE)))
         assert np.array_equal(warp.hole_mask, result.hole_mask)
         geometric = masked_inputs(result.hole_mask, warp.depth, K)

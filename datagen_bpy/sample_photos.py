@@ -8,18 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
+from stereo_geometry import to_uint8
+
 # Sample images bundled in the scikit-image wheel (no download).
 NAMES = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "hubble_deep_field",
          "immunohistochemistry", "retina", "page", "text", "moon", "horse", "brick", "grass",
          "gravel", "colorwheel", "logo")
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
+def photo_uint8(image: np.ndarray) -> np.ndarray:
+    """A scikit-image sample (uint8, bool or floats in [0, 1]) as uint8."""
     if image.dtype == np.uint8:
         return image
     if image.dtype == bool:
         return image.astype(np.uint8) * 255
-    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return to_uint8(image)
 
 
 def write_photos(out: Path) -> list[Path]:
@@ -30,7 +33,7 @@ def write_photos(out: Path) -> list[Path]:
     written = []
     for name in NAMES:
         path = out / f"{name}.png"
-        Image.fromarray(to_uint8(getattr(skimage.data, name)())).save(path)
+        Image.fromarray(photo_uint8(getattr(skimage.data, name)())).save(path)
         written.append(path)
     return written
 

@@ -97,16 +97,23 @@ def image_srgb_uint8(image) -> np.ndarray:
     return np.round(srgb(px.reshape(h, w, 4)[::-1, :, :3]) * 255).astype(np.uint8)
 
 
-def expected_other_eye(rgb, depth, model):
-    """The other eye by the repository's pipeline, with closed-form intrinsics."""
+def pipeline_view(rgb, depth):
+    """A render as the repository's pipeline takes it: sRGB uint8 image, finite depth
+    (no hit = 1000 m) and closed-form intrinsics."""
     from stereo_geometry import Intrinsics
-    from training.infill import load_network, other_eye
 
     f = LENS_MM / SENSOR_MM * WIDTH
     K = Intrinsics(f, f, (WIDTH - 1) / 2, (HEIGHT - 1) / 2, WIDTH, HEIGHT)
     source = np.round(srgb(rgb) * 255).astype(np.uint8)
     depth = np.where(np.isfinite(depth) & (depth > 0) & (depth < 1000), depth, 1000.0)
-    return other_eye(source, depth.astype(np.float32), K, BASELINE, load_network(model))
+    return source, depth.astype(np.float32), K
+
+
+def expected_other_eye(rgb, depth, model):
+    """The other eye by the repository's pipeline."""
+    from training.infill import load_network, other_eye
+
+    return other_eye(*pipeline_view(rgb, depth), BASELINE, load_network(model))
 
 
 def run_operator(op, **kwargs) -> str:

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from conftest import REPO, write_numpy_dataset
+from training.infill import DEFAULT_MODEL
 
 pytestmark = pytest.mark.blender
-DEFAULT_MODEL = REPO / "models" / "default.onnx"
 
 
 @pytest.fixture(scope="module")

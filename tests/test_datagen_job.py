@@ -105,24 +105,24 @@ def test_a_killed_run_leaves_no_partial_sample_and_resumes(tmp_path):
     assert len((tmp_path / "manifest.jsonl").read_text().splitlines()) == 12
 
 
+def process_state(stat: Path) -> tuple[str, int] | None:
+    """(state, parent pid) from a /proc/PID/stat file; None once the process is gone."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
 def children(pid: int) -> list[int]:
     """Live processes whose parent is `pid`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
+    return [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+            if (state := process_state(stat)) and state[0] != "Z" and state[1] == pid]
 
 
 def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    state = process_state(Path(f"/proc/{pid}/stat"))
+    return state is not None and state[0] != "Z"
 
 
 def test_workers_stop_when_the_job_process_is_killed(tmp_path):

@@ -23,6 +23,13 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32) / 255.0
 
 
+def sample_input(sample: Sample) -> torch.Tensor:
+    """The network's (1, 8, H, W) input for a sample."""
+    x = network_input(sample["image_generated_left"], sample["hole_mask"],
+                      sample["normals_left_masked"], sample["depth_masked"])
+    return torch.from_numpy(x)[None]
+
+
 def opencv_fill(flag: int, radius: int = 3) -> Method:
     def fill(sample: Sample) -> np.ndarray:
         return _as_float(cv2.inpaint(sample["image_generated_left"], sample["hole_mask"], radius, flag))
@@ -66,10 +73,8 @@ def pull_push_fill(sample: Sample) -> np.ndarray:
     (`training.model.first_guess`), no learned parameters."""
     from .model import first_guess
 
-    x = network_input(sample["image_generated_left"], sample["hole_mask"],
-                      sample["normals_left_masked"], sample["depth_masked"])
     with torch.no_grad():
-        out = first_guess(torch.from_numpy(x)[None])[0, :3].clamp(0, 1)
+        out = first_guess(sample_input(sample))[0, :3].clamp(0, 1)
     return out.permute(1, 2, 0).numpy()
 
 
@@ -81,9 +86,7 @@ def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
     model, config = load_model(checkpoint, device)
 
     def fill(sample: Sample) -> np.ndarray:
-        x = network_input(sample["image_generated_left"], sample["hole_mask"],
-                          sample["normals_left_masked"], sample["depth_masked"])
-        x = select_inputs(torch.from_numpy(x)[None].to(device), config["inputs"])
+        x = select_inputs(sample_input(sample).to(device), config["inputs"])
         with torch.no_grad():
             out = model(x)[0].clamp(0, 1)
         return out.permute(1, 2, 0).cpu().numpy()
