@@ -1,7 +1,8 @@
-"""Inference time on this CPU: the Gated-UNet (PyTorch and ONNX Runtime, full frame; its first
-guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
+"""Inference time on this CPU: the Gated-UNet (PyTorch, dense; ONNX Runtime as the add-on and
+the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole's pixels;
+its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
-    python benchmarks/infer_speed.py [--width 16 --unshuffle 2 --levels 3] [--repeats 5]
+    python benchmarks/infer_speed.py [--width 8 --levels 4] [--repeats 10] [--profile]
 
 The frame is a synthetic scene (a wall with boxes) warped to the other eye with the project's
 geometry, so the holes are typical disocclusions. Weights are random: speed does not depend
@@ -66,7 +67,7 @@ def profile_onnx(path: Path, x: np.ndarray, runs: int) -> None:
     options.profile_file_prefix = str(path.with_suffix(""))
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     for _ in range(runs):
-        session.run(None, {"input": x})
+        session.run(None, {"pooled": x})
     per_op: Counter = Counter()
     for event in json.loads(Path(session.end_profiling()).read_text()):
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
@@ -79,13 +80,12 @@ def profile_onnx(path: Path, x: np.ndarray, runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=ModelConfig.width)
-    parser.add_argument("--unshuffle", type=int, default=ModelConfig.unshuffle)
     parser.add_argument("--levels", type=int, default=ModelConfig.levels)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--profile", action="store_true",
                         help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
-    config = ModelConfig(width=args.width, unshuffle=args.unshuffle, levels=args.levels)
+    config = ModelConfig(width=args.width, levels=args.levels)
     model = GatedUNet(config).eval()
     print(f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads); "
           f"model {config}: {count_parameters(model):,} parameters")
@@ -115,9 +115,9 @@ def main() -> None:
             print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_guess * 1e3:9.1f} {t_torch * 1e3:9.1f} "
                   f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f}")
         if args.profile:
-            from training.onnx_runner import pad_to_multiple
+            from training.onnx_runner import pad_to_multiple, prepare
 
-            profile_onnx(Path(tmp) / "m.onnx", pad_to_multiple(x, model.multiple), args.repeats)
+            profile_onnx(Path(tmp) / "m.onnx", prepare(pad_to_multiple(x))[0], args.repeats)
 
 
 if __name__ == "__main__":

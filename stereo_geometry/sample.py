@@ -78,12 +78,12 @@ def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def network_input(image: np.ndarray, hole_mask: np.ndarray, normals_masked: np.ndarray,
                   depth_masked: np.ndarray) -> np.ndarray:
-    """The 8-channel (8, H, W) float32 input: RGB in [0, 1], hole mask, normals inside holes,
-    normalised inverse depth outside holes."""
+    """The 8-channel (8, H, W) float32 input, channel planes contiguous: RGB in [0, 1], hole
+    mask, normals inside holes, normalised inverse depth outside holes."""
     hole = hole_mask.astype(bool)
-    return np.concatenate([
-        image.astype(np.float32).transpose(2, 0, 1) / 255.0,
-        hole[None].astype(np.float32),
-        normals_masked.astype(np.float32).transpose(2, 0, 1),
-        normalise_depth(depth_masked.astype(np.float32), ~hole)[None],
-    ])
+    x = np.empty((8,) + hole.shape, np.float32)
+    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=x[:3], dtype=np.float32)
+    x[3] = hole
+    x[4:7] = normals_masked.transpose(2, 0, 1)
+    x[7] = normalise_depth(depth_masked.astype(np.float32), ~hole)
+    return x

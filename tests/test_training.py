@@ -6,7 +6,7 @@ import torch
 from conftest import write_numpy_dataset
 from training.dataset import SampleDataset, augment, split_by_source
 from training.model import (GatedUNet, ModelConfig, composite, conv_flops, count_parameters, first_guess,
-                            pull_push)
+                            pool_inputs, pull_push)
 from training.train import TrainConfig, learning_rate, load_model, train
 
 
@@ -31,11 +31,23 @@ def test_input_channels_are_rgb_mask_normals_depth_in_that_order(dataset):
 def test_pull_push_keeps_known_pixels_and_fills_a_constant_image_exactly():
     values = torch.full((1, 3, 37, 53), 0.25)
     values[..., 5:30, 10:40] = 7.0  # garbage inside the hole
-    known = torch.ones(1, 1, 37, 53)
-    known[..., 5:30, 10:40] = 0
-    filled = pull_push(values, known, torch.ones_like(known))
-    assert torch.equal(filled[known.expand_as(filled) > 0], values[known.expand_as(values) > 0])
+    weight = torch.ones(1, 1, 37, 53)
+    weight[..., 5:30, 10:40] = 0
+    filled = pull_push(torch.cat([values * weight, weight], 1))
+    known = (weight > 0).expand_as(filled)
+    torch.testing.assert_close(filled[known], values[known])
     torch.testing.assert_close(filled, torch.full_like(filled, 0.25))
+
+
+def test_pooled_inputs_are_2x2_averages_weighted_by_relative_depth():
+    x = torch.rand(1, 8, 4, 6) + 0.5
+    x[:, 3] = (torch.rand(1, 4, 6) < 0.3).float()
+    pooled = pool_inputs(x)
+    assert pooled.shape == (1, 9, 2, 3)
+    weight = (1 - x[0, 3, :2, :2]) / x[0, 7, :2, :2]
+    torch.testing.assert_close(pooled[0, 0, 0, 0], (x[0, 0, :2, :2] * weight).mean())
+    torch.testing.assert_close(pooled[0, 4, 0, 0], weight.mean())
+    torch.testing.assert_close(pooled[0, 5:, 0, 0], x[0, 3:7, :2, :2].mean((1, 2)))
 
 
 def test_first_guess_fills_a_disocclusion_from_the_background_side():
@@ -45,10 +57,13 @@ def test_first_guess_fills_a_disocclusion_from_the_background_side():
     x[:, :3, :, 36:], x[:, 7, :, 36:] = 0.9, 2.0
     x[:, 3, :, 28:36] = 1
     background_weighted = first_guess(x)[0, 0, :, 28:36]
-    plain = pull_push(x[:, :3], 1 - x[:, 3:4], torch.ones_like(x[:, 3:4]))[0, 0, :, 28:36]
+    uniform = x.clone()
+    uniform[:, 7] = (1 - uniform[:, 3]) * 1.0  # same inverse depth everywhere: equal weights
+    plain = first_guess(uniform)[0, 0, :, 28:36]
     # The plain fill ramps evenly from 0.2 to 0.9; the background-weighted one leans to 0.2.
     assert abs(float(plain.mean()) - 0.55) < 0.02
     assert float(background_weighted.mean()) < float(plain.mean()) - 0.05
+    assert torch.equal(first_guess(x)[0, :3, :, :28], x[0, :3, :, :28])  # known pixels kept
 
 
 def test_an_untrained_network_returns_its_first_guess(dataset):
@@ -56,7 +71,7 @@ def test_an_untrained_network_returns_its_first_guess(dataset):
     x = x[None, :, :64, :96]
     model = GatedUNet(ModelConfig(width=8, levels=2, dilations=(2,))).eval()
     with torch.no_grad():
-        torch.testing.assert_close(model.raw(x), first_guess(x)[:, :3])
+        torch.testing.assert_close(model(x), first_guess(x)[:, :3])
 
 
 def test_depth_target_shares_the_input_depth_scale(dataset):
@@ -67,7 +82,7 @@ def test_depth_target_shares_the_input_depth_scale(dataset):
     assert np.mean(np.abs(ratio - 1) < 1e-4) > 0.98
 
 
-@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(width=8, unshuffle=1, levels=2, dilations=(2,)),
+@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(width=8, levels=2, dilations=(2,)),
                                     ModelConfig(out_channels=1)])
 def test_any_frame_size_in_any_size_out_and_valid_pixels_untouched(config):
     model = GatedUNet(config).eval()
@@ -192,3 +207,13 @@ def test_init_starts_from_saved_weights(dataset, tmp_path):
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model"]
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_another_architecture_is_refused_naming_the_file(tmp_path):
+    from dataclasses import asdict
+
+    config = asdict(TrainConfig(data="", out=""))
+    config["model"]["unshuffle"] = 4  # a field of an older version
+    torch.save({"model": GatedUNet().state_dict(), "config": config}, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="old.pt"):
+        load_model(tmp_path / "old.pt")

@@ -44,7 +44,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    model = ModelConfig(width=args.width, unshuffle=args.unshuffle, levels=args.levels,
+    model = ModelConfig(width=args.width, levels=args.levels,
                         dilations=tuple(args.dilations),
                         out_channels=3 if args.target == "rgb" else 1)
     losses = LossWeights(**{f.name: getattr(args, "w_" + f.name) for f in fields(LossWeights)})
@@ -131,6 +131,11 @@ def run_infill(args: argparse.Namespace) -> int:
         print(f"error: no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)", file=sys.stderr)
         return 2
     try:
+        network = load_network(args.checkpoint)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         image = read_image(args.image)
         depth = read_depth(args.depth, args.depth_png_scale)
     except InputError as exc:
@@ -149,7 +154,7 @@ def run_infill(args: argparse.Namespace) -> int:
         K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
     baseline = args.baseline if args.direction == "right" else -args.baseline
     start = time.perf_counter()
-    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, load_network(args.checkpoint))
+    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network)
     out = Path(args.out)
     cv2.imwrite(str(out), result.image[..., ::-1])
     if args.save_intermediates:

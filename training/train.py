@@ -126,11 +126,15 @@ def save_weights(checkpoint: str | Path, path: str | Path) -> None:
 
 
 def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
-    """A trained model (eval mode) and its checkpoint's training config."""
+    """A trained model (eval mode) and its checkpoint's training config; ValueError naming the
+    file if it holds another architecture (e.g. one saved by an older version)."""
     state = torch.load(checkpoint, map_location=device, weights_only=False)
-    config = TrainConfig.from_dict(state["config"])
-    model = GatedUNet(config.model).to(device)
-    model.load_state_dict(state["model"])
+    try:
+        config = TrainConfig.from_dict(state["config"])
+        model = GatedUNet(config.model).to(device)
+        model.load_state_dict(state["model"])
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"{checkpoint}: not a checkpoint of this model version ({exc})") from exc
     return model.eval(), state["config"]
 
 
