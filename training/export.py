@@ -57,9 +57,8 @@ def export_onnx(checkpoint: str | Path, path: str | Path) -> float:
     import onnx
 
     proto = onnx.load(str(tmp))
-    for key, value in {"train_config": json.dumps(config)}.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "train_config", json.dumps(config)
     onnx.save(proto, str(tmp))
     os.replace(tmp, path)
 
