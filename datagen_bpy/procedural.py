@@ -17,7 +17,7 @@ import numpy as np
 
 from stereo_geometry import Intrinsics, to_uint8
 
-from .renderer import Renderer
+from .renderer import Renderer, unlit_emission_material
 
 PROCEDURAL_TEXTURES = ("ShaderNodeTexNoise", "ShaderNodeTexVoronoi", "ShaderNodeTexChecker",
                        "ShaderNodeTexWave", "ShaderNodeTexBrick", "ShaderNodeTexMagic",
@@ -26,9 +26,8 @@ SHAPES = ("cube", "sphere", "cylinder", "cone", "torus")
 
 
 def _material(rng: np.random.Generator, photos: list[Path]) -> bpy.types.Material:
-    mat = bpy.data.materials.new("surface")
+    mat = unlit_emission_material("surface")
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
     coords = nodes.new("ShaderNodeTexCoord")
     mapping = nodes.new("ShaderNodeMapping")
     mapping.inputs["Scale"].default_value = [float(s) for s in rng.uniform(0.5, 4.0, 3)]

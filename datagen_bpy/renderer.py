@@ -53,11 +53,22 @@ def configure_camera(camera: bpy.types.Object, K: Intrinsics, pose: np.ndarray) 
     camera.matrix_world = mathutils.Matrix((_CV_TO_BLENDER @ pose @ _CV_TO_BLENDER).tolist())
 
 
+def unlit_emission_material(name: str) -> bpy.types.Material:
+    """An empty node material whose emission is seen by the camera but lights nothing.
+
+    Cycles otherwise treats every emissive triangle as a light and builds its light-sampling
+    structures over all of them on every render (a 391k-triangle grid: 1.6-1.9 s of a 0.25 s
+    render). Nothing bounces here (`max_bounces = 0`), so no pixel changes."""
+    mat = bpy.data.materials.new(name)
+    mat.cycles.emission_sampling = "NONE"
+    mat.node_tree.nodes.clear()
+    return mat
+
+
 def _emission_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     """Flat material: nearest texel of `image` as emission, and the face attribute TAG as AOV."""
-    mat = bpy.data.materials.new(name)
+    mat = unlit_emission_material(name)
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
     tex = nodes.new("ShaderNodeTexImage")
     tex.image, tex.interpolation, tex.extension = image, "Closest", "EXTEND"
     emission = nodes.new("ShaderNodeEmission")
