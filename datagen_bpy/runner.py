@@ -140,6 +140,8 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
             "min_growth_px": options.min_growth_px,
             "hole_fraction": round(float(arrays["hole_mask"].mean()), 6),
         }
+        if task.split is not None:
+            meta["split"] = task.split
         with timing.stage("write"):
             write_sample(options.samples_dir / f"{task.name}.npz", arrays, meta)
         meta["seconds"] = round(time.perf_counter() - started, 3)

@@ -25,6 +25,7 @@ class Task:
     image: Path | None = None
     depth: Path | None = None
     intrinsics: Path | None = None
+    split: str | None = None  # "train" or "val" where the caller fixes it (recorded in the manifest)
 
     @property
     def source(self) -> str:

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO, SHARED_DATA, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, stereo_pose, world_to_camera
 from training.baselines import classical_methods
-from training.benchmark import (BASELINE_M, benchmark_scenes, depth_from_disparity, load_scene,
-                                scene_sample)
+from datagen_bpy.stereo_pairs import DEFAULT_BASELINE_M as BASELINE_M, default_rig, load_scene, view_depth
+from training.benchmark import benchmark_scenes, scene_sample
 
 
 def write_scene(folder, name="box"):
@@ -31,11 +31,11 @@ def write_scene(folder, name="box"):
 
 
 def test_depth_from_disparity_reproduces_the_disparity():
-    K = Intrinsics(100.0, 100.0, 49.5, 29.5, 100, 60)
+    rig = default_rig(100, 60)
     disparity = np.full((60, 100), 5.0, np.float32)
     disparity[0, 0] = 0  # unknown: takes its neighbour's depth
-    depth = depth_from_disparity(disparity, K)
-    np.testing.assert_allclose(K.fx * BASELINE_M / depth, 5.0, rtol=1e-6)
+    depth = view_depth(disparity, rig)
+    np.testing.assert_allclose(rig.f * BASELINE_M / depth, 5.0, rtol=1e-6)
 
 
 def test_warped_view_matches_the_right_image_outside_the_holes(tmp_path):

@@ -58,7 +58,7 @@ def test_samples_load_as_network_inputs(procedural_run):
     from training.dataset import SampleDataset
 
     x, target = SampleDataset(procedural_run)[0]
-    assert x.shape == (8, 64, 96) and target.shape == (3, 64, 96)
+    assert x.shape == (8, 64, 96) and target.shape == (3 + 1, 64, 96)  # RGB and the loss mask
     hole = x[3] == 1
     assert hole.any() and ((x[3] == 0) | hole).all()
     assert (x[4:7][:, ~hole] == 0).all() and (x[7][hole] == 0).all() and (x[7][~hole] > 0).all()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, write_numpy_dataset
-from training.baselines import background_fill, classical_methods, nearest_valid_along_rows
+from training.baselines import background_fill, classical_methods
+from training.metrics import nearest_valid_along_rows
 from training.metrics import gradient_error, hole_and_ring_metrics, region_metrics, ring
 
 
@@ -97,3 +98,27 @@ def test_evaluate_command_prints_a_table_and_writes_json(tmp_path):
     results = json.loads((tmp_path / "r.json").read_text())
     assert set(results) == {"gated_unet", "gated_unet_rgb_mask", "telea", "navier_stokes", "background", "pull_push"}
     assert all(np.isfinite(results[m]["hole_psnr"]) for m in results)
+
+
+def test_bleed_counts_foreground_colour_where_the_background_belongs():
+    from training.metrics import foreground_bleed
+
+    h, w = 4, 20
+    image = np.zeros((h, w, 3), np.float32)
+    image[:, :8] = (0, 0, 1)     # far wall, blue
+    image[:, 12:] = (1, 0, 0)    # near box, red
+    depth = np.where(np.arange(w) < 8, 4.0, 1.0) * np.ones((h, 1))
+    hole = np.zeros((h, w), bool)
+    hole[:, 8:12] = True
+    depth[hole] = 0
+    truth = image.copy()
+    truth[hole] = (0, 0, 1)      # the disocclusion shows the wall
+    red_fill, blue_fill = image.copy(), image.copy()
+    red_fill[hole], blue_fill[hole] = (1, 0, 0), (0, 0, 1)
+    assert foreground_bleed(red_fill, truth, image, depth, hole) == 1.0
+    assert foreground_bleed(blue_fill, truth, image, depth, hole) == 0.0
+    half = blue_fill.copy()
+    half[:, 10:12] = (0.9, 0, 0.1)
+    assert foreground_bleed(half, truth, image, depth, hole) == 0.5
+    # No depth edge (both sides equally far): nothing to judge.
+    assert np.isnan(foreground_bleed(red_fill, truth, image, np.where(hole, 0, 2.0), hole))

@@ -22,11 +22,22 @@ def checkpoint(tmp_path_factory):
     return root / "run" / "last.pt"
 
 
-@pytest.fixture(scope="module")
-def random_head_checkpoint(checkpoint, tmp_path_factory):
-    """The trained checkpoint with a random head, so the residual is far from zero."""
+@pytest.fixture(scope="module", params=[0, 4], ids=["pooled", "detail"])
+def random_head_checkpoint(request, checkpoint, tmp_path_factory):
+    """The trained checkpoint with a random head, so the residual is far from zero; also as
+    a model that takes the full-resolution detail of RGB + mask (its fusing layer random)."""
     state = torch.load(checkpoint, weights_only=False)
     generator = torch.Generator().manual_seed(0)
+    if request.param:
+        config = TrainConfig.from_dict(state["config"])
+        config.model.detail_channels = request.param
+        from dataclasses import asdict
+
+        from training.model import GatedUNet
+
+        grown = GatedUNet(config.model).state_dict()
+        state["model"] = {k: state["model"].get(k, v) for k, v in grown.items()}
+        state["config"] = asdict(config)
     for name in ("head.weight", "head.bias"):
         state["model"][name] = 0.1 * torch.randn(state["model"][name].shape, generator=generator)
     path = tmp_path_factory.mktemp("random_head") / "last.pt"
@@ -43,6 +54,8 @@ def test_onnx_export_matches_pytorch_at_any_frame_size(random_head_checkpoint, t
     assert worst < 1e-4
     runner = OnnxInfill(str(tmp_path / "m.onnx"))
     assert runner.config["model"]["width"] == 8
+    assert runner.detail_channels == TrainConfig.from_dict(
+        torch.load(random_head_checkpoint, weights_only=False)["config"]).model.detail_channels
     x = check_input(45, 70)
     expected = load_network(str(random_head_checkpoint))(x)
     np.testing.assert_allclose(runner(x), expected, atol=1e-4)

@@ -5,7 +5,7 @@ import torch
 
 from conftest import write_numpy_dataset
 from training.dataset import SampleDataset, augment, split_by_source
-from training.model import (GatedUNet, ModelConfig, composite, conv_flops, count_parameters, first_guess,
+from training.model import (GatedUNet, ModelConfig, composite, pool_inputs, conv_flops, count_parameters, first_guess,
                             pool_inputs, pull_push)
 from training.train import TrainConfig, learning_rate, load_model, train
 
@@ -23,7 +23,8 @@ def test_input_channels_are_rgb_mask_normals_depth_in_that_order(dataset):
         np.testing.assert_array_equal(x[3].numpy(), hole)
         np.testing.assert_allclose(x[4:7].numpy(), s["normals_left_masked"].astype(np.float32).transpose(2, 0, 1))
         assert (x[7][torch.from_numpy(hole)] == 0).all()
-        np.testing.assert_allclose(target.numpy(), s["org_left_image"].transpose(2, 0, 1) / 255.0)
+        np.testing.assert_allclose(target[:3].numpy(), s["org_left_image"].transpose(2, 0, 1) / 255.0)
+        assert (target[3] == 1).all()  # no loss_mask in the file: the target counts everywhere
     # Depth is scale-free: inverse depth over its median outside the holes.
     assert abs(float(x[7][x[7] > 0].median()) - 1.0) < 0.05
 
@@ -172,7 +173,7 @@ def test_the_model_overfits_a_handful_of_samples(tmp_path):
 
     def hole_l1(m: torch.nn.Module) -> float:
         with torch.no_grad():
-            return sum(float((m(x[None])[0] - t).abs()[x[3:4].bool().expand_as(t)].mean())
+            return sum(float((m(x[None])[0] - t[:3]).abs()[x[3:4].bool().expand_as(t[:3])].mean())
                        for x, t in samples) / len(samples)
 
     before, after = hole_l1(untrained), hole_l1(model)
@@ -217,3 +218,41 @@ def test_a_checkpoint_of_another_architecture_is_refused_naming_the_file(tmp_pat
     torch.save({"model": GatedUNet().state_dict(), "config": config}, tmp_path / "old.pt")
     with pytest.raises(ValueError, match="old.pt"):
         load_model(tmp_path / "old.pt")
+
+
+def test_the_normals_ablation_does_not_see_the_normals_and_keeps_the_first_guess():
+    torch.manual_seed(0)
+    model = GatedUNet(ModelConfig(width=8, levels=2, dilations=(2,), ablate="normals")).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.1)  # a residual far from zero
+    x = torch.rand(1, 8, 32, 48)
+    x[:, 3] = 0
+    x[:, 3, :, 20:28] = 1
+    other = x.clone()
+    other[:, 4:7] = torch.randn(1, 3, 32, 48) * x[:, 3:4]
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model(other))
+        full = GatedUNet(ModelConfig(width=8, levels=2, dilations=(2,)))
+        full.load_state_dict(model.state_dict())
+        full.eval()
+        assert not torch.allclose(full(x), full(other))
+        # the first guess still weighs by depth: its channels reach the guess unchanged
+        torch.testing.assert_close(model.core(pool_inputs(x))[1], full.core(pool_inputs(x))[1])
+    with pytest.raises(ValueError, match="ablate"):
+        GatedUNet(ModelConfig(ablate="colour"))
+
+
+def test_only_the_detail_input_sees_texture_finer_than_the_pooled_input():
+    x = torch.rand(1, 8, 32, 48)
+    x[:, 7] = 1.0                # uniform depth: 2x2 means of the colours are plain means
+    x[:, 3] = 0
+    x[:, 3, :, 20:28] = 1        # a hole aligned with the 2x2 blocks
+    swapped = x.clone()
+    swapped[:, :3, :, 0::2], swapped[:, :3, :, 1::2] = x[:, :3, :, 1::2], x[:, :3, :, 0::2]
+    hole = x[:, 3:4].bool().expand(-1, 3, -1, -1)
+    for detail, sees_it in ((0, False), (4, True)):
+        torch.manual_seed(0)
+        model = GatedUNet(ModelConfig(width=8, levels=2, dilations=(2,), detail_channels=detail)).eval()
+        torch.nn.init.normal_(model.head.weight, std=0.1)  # a residual far from zero
+        with torch.no_grad():
+            a, b = model(x)[hole], model(swapped)[hole]
+        assert torch.allclose(a, b, atol=1e-6) != sees_it, detail

@@ -17,7 +17,9 @@ from .train import RGB_MASK_ONLY, TrainConfig, train
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a Gated-UNet on samples from datagen_bpy")
-    p.add_argument("--data", required=True, help="folder made by python -m datagen_bpy")
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR[:WEIGHT]",
+                   help="folders made by python -m datagen_bpy (or datagen_bpy.real_data); each "
+                        "step's samples are drawn from them in proportion to WEIGHT (default 1)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, TensorBoard logs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--no-progress", action="store_true")
@@ -37,7 +39,13 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         if isinstance(value, tuple):
             p.add_argument("--" + f.name, type=int, nargs="+", default=list(value))
         else:
-            p.add_argument("--" + f.name, type=type(value), default=value, help="model")
+            help_text = {"detail_channels": "model: the first N input channels also enter at full "
+                                            "detail, folded 4x4 (4: RGB + mask)",
+                         "ablate": "model: keep the normals or the depth from the UNet (the first "
+                                   "guess unchanged): the ablations"}.get(f.name, "model")
+            kwargs = {"choices": ("", "normals", "depth")} if f.name == "ablate" else {}
+            p.add_argument("--" + f.name.replace("_", "-"), type=type(value), default=value, help=help_text,
+                           **kwargs)
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name.replace('_', '-')}", type=float,
                        default=getattr(LossWeights(), f.name), help="loss weight")
@@ -45,7 +53,8 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     model = ModelConfig(width=args.width, levels=args.levels,
-                        dilations=tuple(args.dilations),
+                        dilations=tuple(args.dilations), detail_channels=args.detail_channels,
+                        ablate=args.ablate,
                         out_channels=3 if args.target == "rgb" else 1)
     losses = LossWeights(**{f.name: getattr(args, "w_" + f.name) for f in fields(LossWeights)})
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
@@ -62,6 +71,8 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="folder made by python -m datagen_bpy")
     p.add_argument("--json", help="write the table as JSON here")
     p.add_argument("--limit", type=int, help="only the first N samples")
+    p.add_argument("--split", choices=("train", "val"),
+                   help="only the samples of this split (data with a fixed split, e.g. datagen_bpy.real_data)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -70,7 +81,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, write_json
 
     methods = all_methods(args.checkpoint, args.ablation)
-    results = evaluate(args.data, methods, args.limit, progress=not args.no_progress)
+    results = evaluate(args.data, methods, args.limit, progress=not args.no_progress, split=args.split)
     print(format_table(results))
     if args.json:
         write_json(results, args.json)

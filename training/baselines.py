@@ -15,6 +15,8 @@ import torch
 
 from stereo_geometry.sample import network_input
 
+from .metrics import nearest_valid_along_rows
+
 Sample = dict[str, np.ndarray]
 Method = Callable[[Sample], np.ndarray]
 
@@ -34,17 +36,6 @@ def opencv_fill(flag: int, radius: int = 3) -> Method:
     def fill(sample: Sample) -> np.ndarray:
         return _as_float(cv2.inpaint(sample["image_generated_left"], sample["hole_mask"], radius, flag))
     return fill
-
-
-def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each pixel, the column of the nearest valid pixel to its left and to its right in
-    the same row (-1 where there is none)."""
-    h, w = valid.shape
-    cols = np.broadcast_to(np.arange(w), (h, w))
-    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
-    right_rev = np.maximum.accumulate(np.where(valid[:, ::-1], cols, -1), axis=1)
-    right = np.where(right_rev >= 0, w - 1 - right_rev, -1)[:, ::-1]
-    return left, right
 
 
 def background_fill(sample: Sample) -> np.ndarray:

@@ -36,7 +36,13 @@ def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarr
 
 
 def split_by_source(records: list[dict], val_fraction: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """Train/validation records with every sample of a source image on the same side."""
+    """Train/validation records with every sample of a source image on the same side. Records
+    that carry a `split` ("train"/"val", fixed by the data's maker) keep it."""
+    fixed = [r for r in records if r.get("split") in ("train", "val")]
+    if fixed:
+        if len(fixed) < len(records):
+            raise ValueError("some records carry a 'split' and some do not: one data folder, one rule")
+        return [r for r in fixed if r["split"] == "train"], [r for r in fixed if r["split"] == "val"]
     sources = sorted({r["source"] for r in records})
     rng = np.random.default_rng(seed)
     rng.shuffle(sources)
@@ -47,13 +53,15 @@ def split_by_source(records: list[dict], val_fraction: float, seed: int = 0) -> 
 
 
 def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
-            crop: int | None) -> tuple[np.ndarray, np.ndarray]:
+            crop: int | tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
     """Random crop and flips that keep the geometry consistent: a horizontal mirror negates
     the normals' x (channel 4), a vertical one their y (channel 5). A mirrored sample is a
-    valid sample of the mirrored scene, with the other eye on the other side."""
+    valid sample of the mirrored scene, with the other eye on the other side. `target`'s
+    channels (the target and its loss mask) are cropped and flipped alike."""
     if crop is not None:
         h, w = x.shape[-2:]
-        ch, cw = min(crop, h), min(crop, w)
+        crop_h, crop_w = (crop, crop) if isinstance(crop, int) else crop
+        ch, cw = min(crop_h, h), min(crop_w, w)
         y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
         x, target = x[:, y0:y0 + ch, x0:x0 + cw], target[:, y0:y0 + ch, x0:x0 + cw]
     if rng.random() < 0.5:
@@ -66,8 +74,9 @@ def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
 
 
 class SampleDataset(Dataset):
-    """Whole samples as (input (8, H, W), target (3 or 1, H, W)) tensors. The target is RGB
-    in [0, 1], or normalised inverse depth with `target="depth"`."""
+    """Whole samples as (input (8, H, W), target (3 or 1, H, W) + loss mask (1, H, W))
+    tensors. The target is RGB in [0, 1], or normalised inverse depth with `target="depth"`;
+    the loss mask is the sample's `loss_mask` (1 = the target is known there), else all 1."""
 
     def __init__(self, root: str | Path, records: list[dict] | None = None,
                  target: str = "rgb") -> None:
@@ -80,14 +89,32 @@ class SampleDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def smallest_size(self) -> tuple[int, int]:
+        """The least height and width over the samples (from the manifest's intrinsics, else
+        the file)."""
+        sizes = []
+        for record in self.records:
+            K = record.get("intrinsics")
+            if K and "height" in K:
+                sizes.append((int(K["height"]), int(K["width"])))
+            else:
+                with np.load(self.root / record["file"], allow_pickle=False) as s:
+                    sizes.append(s["hole_mask"].shape)
+        return tuple(int(v) for v in np.min(sizes, axis=0)) if sizes else (0, 0)
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Input and target of one sample as float32 arrays."""
+        """Input and target + loss mask of one sample as float32 arrays."""
         with np.load(self.root / self.records[index]["file"], allow_pickle=False) as s:
-            x = network_input(s["image_generated_left"], s["hole_mask"], s["normals_left_masked"],
+            hole = s["hole_mask"]
+            x = network_input(s["image_generated_left"], hole, s["normals_left_masked"],
                               s["depth_masked"])
+            known = (s["loss_mask"] if "loss_mask" in s.files else np.ones_like(hole)).astype(np.float32)
             if self.target == "depth":
-                return x, depth_target(s["org_left_depth"], s["depth_masked"], s["hole_mask"].astype(bool))
-            return x, s["org_left_image"].astype(np.float32).transpose(2, 0, 1) / 255.0
+                target = depth_target(s["org_left_depth"], s["depth_masked"], hole.astype(bool))
+                known = known * (s["org_left_depth"] > 0)
+            else:
+                target = s["org_left_image"].astype(np.float32).transpose(2, 0, 1) / 255.0
+            return x, np.concatenate([target, known[None]], 0)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, target = self.load(index)

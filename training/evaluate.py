@@ -12,21 +12,27 @@ from .baselines import Method
 from .dataset import read_manifests
 from .metrics import hole_and_ring_metrics
 
-COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "ring_psnr", "ring_grad")
+COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_psnr", "ring_grad")
 
 
 def evaluate(data: str | Path, methods: dict[str, Method], limit: int | None = None,
-             progress: bool = True) -> dict[str, dict[str, float]]:
-    """Mean of each metric over the samples (with holes) of `data`, per method, plus
-    'seconds' (mean time per sample)."""
+             progress: bool = True, split: str | None = None) -> dict[str, dict[str, float]]:
+    """Mean of each metric over the samples (with holes) of `data` (only those of `split`,
+    if given), per method, plus 'seconds' (mean time per sample). Scored inside the hole,
+    where the sample's `loss_mask` (if any) says the target is known."""
     from tqdm import tqdm
 
-    records = read_manifests(Path(data))[:limit]
+    records = read_manifests(Path(data))
+    if split is not None:
+        records = [r for r in records if r.get("split") == split]
+    records = records[:limit]
     sums: dict[str, dict[str, list[float]]] = {name: {} for name in methods}
     for record in tqdm(records, disable=not progress, unit="sample"):
         with np.load(Path(data) / record["file"], allow_pickle=False) as s:
             sample = {k: s[k] for k in s.files if k != "meta"}
         hole = sample["hole_mask"].astype(bool)
+        if "loss_mask" in sample:
+            hole &= sample["loss_mask"].astype(bool)
         if not hole.any():
             continue
         target = sample["org_left_image"].astype(np.float32) / 255.0
@@ -34,9 +40,15 @@ def evaluate(data: str | Path, methods: dict[str, Method], limit: int | None = N
             start = time.perf_counter()
             output = method(sample)
             seconds = time.perf_counter() - start
-            for key, value in (hole_and_ring_metrics(output, target, hole) | {"seconds": seconds}).items():
+            for key, value in (hole_and_ring_metrics(output, target, hole, sample) | {"seconds": seconds}).items():
                 sums[name].setdefault(key, []).append(value)
-    return {name: {k: float(np.mean(v)) for k, v in values.items()} for name, values in sums.items()}
+    return {name: {k: mean_of_known(v) for k, v in values.items()} for name, values in sums.items()}
+
+
+def mean_of_known(values: list[float]) -> float:
+    """Mean over the values that are not NaN (a sample without a depth edge has no bleed)."""
+    known = [v for v in values if not math.isnan(v)]
+    return float(np.mean(known)) if known else math.nan
 
 
 def format_table(results: dict[str, dict[str, float]], columns: tuple[str, ...] = COLUMNS) -> str:

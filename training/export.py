@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import GatedUNet, pool_inputs
+from .model import GatedUNet, fold_detail, pool_inputs
 from .onnx_runner import OnnxInfill
 from .train import load_model, select_inputs
 
@@ -17,14 +17,16 @@ OPSET = 17
 
 
 class _Core(torch.nn.Module):
-    """What is exported: `GatedUNet.core`, half-resolution pooled input -> (residual, guess)."""
+    """What is exported: `GatedUNet.core`, half-resolution pooled input (and the folded
+    full-resolution detail, where the model takes it) -> (residual, guess)."""
 
     def __init__(self, model: GatedUNet) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.core(pooled)
+    def forward(self, pooled: torch.Tensor,
+                detail: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.core(pooled, detail)
 
 
 def check_input(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -47,13 +49,16 @@ def export_onnx(checkpoint: str | Path, path: str | Path) -> float:
     model, config = load_model(checkpoint)
     path = Path(path)
     tmp = path.with_name(path.name + ".partial")
-    example = pool_inputs(torch.from_numpy(check_input(128, 192)))
+    x = torch.from_numpy(check_input(128, 192))
+    example, names = (pool_inputs(x),), ["pooled"]
+    if model.config.detail_channels:
+        example, names = example + (fold_detail(x, model.config.detail_channels),), names + ["detail"]
     sides = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's tracer and deprecation notes
-        torch.onnx.export(_Core(model), (example,), str(tmp), input_names=["pooled"],
+        torch.onnx.export(_Core(model), example, str(tmp), input_names=names,
                           output_names=["residual", "guess"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"pooled": sides, "residual": sides, "guess": sides})
+                          dynamic_axes={name: sides for name in names + ["residual", "guess"]})
     import onnx
 
     proto = onnx.load(str(tmp))

@@ -18,6 +18,9 @@ class LossWeights:
     adversarial: float = 0.0
 
 
+SSIM_WINDOW = 7
+
+
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of `values` over pixels where `mask` (B, 1, H, W) is 1, all channels."""
     mask = mask.expand_as(values)
@@ -28,11 +31,14 @@ def image_gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
 
 
-def gradient_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
-    """L1 between horizontal and vertical differences, over pixel pairs touching `region`."""
+def gradient_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor,
+                known: torch.Tensor | None = None) -> torch.Tensor:
+    """L1 between horizontal and vertical differences, over pixel pairs touching `region`
+    with both pixels `known`."""
     (ox, oy), (tx, ty) = image_gradients(output), image_gradients(target)
-    rx = torch.maximum(region[..., :, 1:], region[..., :, :-1])
-    ry = torch.maximum(region[..., 1:, :], region[..., :-1, :])
+    known = torch.ones_like(region) if known is None else known
+    rx = torch.maximum(region[..., :, 1:], region[..., :, :-1]) * torch.minimum(known[..., :, 1:], known[..., :, :-1])
+    ry = torch.maximum(region[..., 1:, :], region[..., :-1, :]) * torch.minimum(known[..., 1:, :], known[..., :-1, :])
     return 0.5 * (masked_mean((ox - tx).abs(), rx) + masked_mean((oy - ty).abs(), ry))
 
 
@@ -55,14 +61,17 @@ def dilate(mask: torch.Tensor, pixels: int) -> torch.Tensor:
 
 
 def infill_loss(raw: torch.Tensor, output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
-                weights: LossWeights) -> dict[str, torch.Tensor]:
-    """Loss terms (and their weighted 'total') for the raw prediction and the composite output."""
-    ring = dilate(hole, 3)  # the hole and its seam
+                weights: LossWeights, known: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Loss terms (and their weighted 'total') for the raw prediction and the composite
+    output, over the pixels where the target is `known` (B, 1, H, W; default everywhere)."""
+    known = torch.ones_like(hole) if known is None else known
+    ring = dilate(hole, SSIM_WINDOW // 2)  # the hole and its seam
+    all_known = 1 - dilate(1 - known, SSIM_WINDOW // 2)  # SSIM windows wholly known
     terms = {
-        "hole_l1": masked_mean((raw - target).abs(), hole),
-        "valid_l1": masked_mean((raw - target).abs(), 1 - hole),
-        "gradient": gradient_l1(output, target, ring),
-        "ssim": masked_mean(1 - ssim_map(output, target), ring),
+        "hole_l1": masked_mean((raw - target).abs(), hole * known),
+        "valid_l1": masked_mean((raw - target).abs(), (1 - hole) * known),
+        "gradient": gradient_l1(output, target, ring, known),
+        "ssim": masked_mean(1 - ssim_map(output, target, SSIM_WINDOW), ring * all_known),
     }
     terms["total"] = sum(getattr(weights, name) * value for name, value in terms.items())
     return terms

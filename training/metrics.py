@@ -7,6 +7,8 @@ import cv2
 import numpy as np
 
 RING_PIXELS = 4
+BLEED_DEPTH_RATIO = 1.1   # the two sides of a hole pixel are a depth edge beyond this ratio
+BLEED_MIN_CONTRAST = 0.1  # ... and differ in colour (sum of |RGB| differences) by more than this
 METRICS = ("psnr", "ssim", "l1", "grad")
 
 
@@ -61,9 +63,61 @@ def region_metrics(output: np.ndarray, target: np.ndarray, region: np.ndarray) -
     }
 
 
-def hole_and_ring_metrics(output: np.ndarray, target: np.ndarray,
-                          hole: np.ndarray) -> dict[str, float]:
-    """Metrics inside the hole ('hole_*') and in the ring around it ('ring_*')."""
+def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, the column of the nearest valid pixel to its left and to its right in
+    the same row (-1 where there is none)."""
+    h, w = valid.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
+    right_rev = np.maximum.accumulate(np.where(valid[:, ::-1], cols, -1), axis=1)
+    right = np.where(right_rev >= 0, w - 1 - right_rev, -1)[:, ::-1]
+    return left, right
+
+
+def foreground_bleed(output: np.ndarray, target: np.ndarray, image: np.ndarray,
+                     depth_masked: np.ndarray, region: np.ndarray,
+                     min_depth_ratio: float = BLEED_DEPTH_RATIO) -> float:
+    """How often a fill takes the foreground's colour where the truth is the background's.
+
+    A disocclusion shows what lies behind a depth edge. For each pixel of `region` (hole
+    pixels scored), the nearest known pixels on its row to the left and right are its two
+    sides; where their depths differ by more than `min_depth_ratio` they are a near
+    (foreground) and a far (background) side. Of the pixels whose truth is closer in colour
+    to the far side than to the near side, the fraction whose fill is closer to the near
+    side: 0 = no foreground colour in the hole; NaN where no pixel qualifies.
+    Images (H, W, 3) in [0, 1] (`image`: the warped input); `depth_masked` 0 in the hole."""
+    valid = (depth_masked > 0) & ~np.isnan(depth_masked)
+    left, right = nearest_valid_along_rows(valid)
+    rows = np.broadcast_to(np.arange(valid.shape[0])[:, None], valid.shape)
+    both = region.astype(bool) & (left >= 0) & (right >= 0)
+    r, cl, cr = rows[both], left[both], right[both]
+    z_left, z_right = depth_masked[r, cl], depth_masked[r, cr]
+    edge = np.maximum(z_left, z_right) > min_depth_ratio * np.minimum(z_left, z_right)
+    r, cl, cr, z_left, z_right = r[edge], cl[edge], cr[edge], z_left[edge], z_right[edge]
+    far_col = np.where(z_left > z_right, cl, cr)
+    near_col = np.where(z_left > z_right, cr, cl)
+    far, near = image[r, far_col].astype(np.float64), image[r, near_col].astype(np.float64)
+    ys, xs = np.nonzero(both)
+    ys, xs = ys[edge], xs[edge]
+    truth, fill = target[ys, xs].astype(np.float64), output[ys, xs].astype(np.float64)
+
+    def closer_to_near(colour: np.ndarray) -> np.ndarray:
+        return ((colour - near) ** 2).sum(-1) < ((colour - far) ** 2).sum(-1)
+
+    background = ~closer_to_near(truth) & (np.abs(far - near).sum(-1) > BLEED_MIN_CONTRAST)
+    if not background.any():
+        return math.nan
+    return float(closer_to_near(fill)[background].mean())
+
+
+def hole_and_ring_metrics(output: np.ndarray, target: np.ndarray, hole: np.ndarray,
+                          sample: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Metrics inside the hole ('hole_*') and in the ring around it ('ring_*'); with the
+    `sample` (its warped image and depth), the foreground 'bleed' too."""
     inside = region_metrics(output, target, hole)
     around = region_metrics(output, target, ring(hole))
-    return {f"hole_{k}": v for k, v in inside.items()} | {f"ring_{k}": v for k, v in around.items()}
+    metrics = {f"hole_{k}": v for k, v in inside.items()} | {f"ring_{k}": v for k, v in around.items()}
+    if sample is not None:
+        image = sample["image_generated_left"].astype(np.float32) / 255.0
+        metrics["bleed"] = foreground_bleed(output, target, image, sample["depth_masked"], hole)
+    return metrics

@@ -75,12 +75,29 @@ def pad_to_multiple(x: torch.Tensor) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
 
 
+def fold_detail(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """The first `channels` input channels at full resolution, folded FOLD x FOLD into
+    (B, channels * FOLD**2, H/4, W/4) (`pixel_unshuffle`; sides multiples of 4): texture that
+    the half-resolution pooled input has averaged away. Runtimes fold the same in numpy
+    (`training.onnx_runner.fold_detail`)."""
+    return F.pixel_unshuffle(x[:, :channels], FOLD)
+
+
 def first_guess(x: torch.Tensor) -> torch.Tensor:
     """The background-weighted pull-push fill alone, at full resolution: (B, 4, H, W) of RGB
     and inverse depth, the input's outside the hole."""
     h, w = x.shape[-2:]
     guess = enlarge(pull_push(pool_inputs(pad_to_multiple(x))[:, :5]))[..., :h, :w]
     return torch.where(x[:, 3:4] > 0.5, guess, torch.cat([x[:, :3], x[:, 7:8]], 1))
+
+
+#: What the UNet's stem sees of (guess RGB, guess inverse depth, hole fraction, normals) in
+#: each ablation; the first guess itself always uses depth.
+ABLATIONS = {
+    "": torch.ones(8),
+    "normals": torch.tensor([1.0, 1, 1, 1, 1, 0, 0, 0]),
+    "depth": torch.tensor([1.0, 1, 1, 0, 1, 1, 1, 1]),
+}
 
 
 class GatedConv(nn.Module):
@@ -107,6 +124,8 @@ class ModelConfig:
     dilations: tuple[int, ...] = (2, 4)
     out_channels: int = 3
     in_channels: int = INPUT_CHANNELS
+    detail_channels: int = 0   # the first N input channels also enter at full detail (`fold_detail`)
+    ablate: str = ""           # "normals" or "depth": kept from the UNet (the first guess unchanged)
 
     def channels(self, level: int) -> int:
         return self.width * min(2 ** level, 8)
@@ -122,6 +141,13 @@ class GatedUNet(nn.Module):
         # stem input: the first guess, the hole fraction and the normals (8 channels: ONNX
         # Runtime's fast blocked convolutions want channel counts that are multiples of 8)
         self.stem = GatedConv(GUESS_CHANNELS + 4, c.channels(0), stride=2)  # + hole fraction, normals
+        if c.ablate not in ABLATIONS:
+            raise ValueError(f"ablate must be one of {sorted(ABLATIONS)}, got '{c.ablate}'")
+        # stem input: guess RGB (0-2), guess inverse depth (3), hole fraction (4), normals (5-7)
+        self.register_buffer("stem_keep", ABLATIONS[c.ablate].view(1, -1, 1, 1), persistent=False)
+        # full-resolution detail joins at quarter resolution, fused with the stem's features
+        self.detail = (GatedConv(c.channels(0) + c.detail_channels * FOLD ** 2, c.channels(0))
+                       if c.detail_channels else None)
         self.down = nn.ModuleList()
         self.up = nn.ModuleList()
         for level in range(1, c.levels + 1):
@@ -135,11 +161,16 @@ class GatedUNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def core(self, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Half-resolution `pool_inputs` -> (residual at quarter resolution, first guess at
-        half resolution): everything but the full-resolution ends, i.e. what is exported."""
+    def core(self, pooled: torch.Tensor,
+             detail: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Half-resolution `pool_inputs` (and, with `detail_channels`, `fold_detail`) ->
+        (residual at quarter resolution, first guess at half resolution): everything but the
+        full-resolution ends, i.e. what is exported."""
         guess = pull_push(pooled[:, :5])
-        skips = [self.stem(torch.cat([guess, pooled[:, 5:9]], 1))]
+        stem = self.stem(torch.cat([guess, pooled[:, 5:9]], 1) * self.stem_keep)
+        if self.detail is not None:
+            stem = self.detail(torch.cat([stem, detail], 1))
+        skips = [stem]
         for down in self.down:
             skips.append(down(skips[-1]))
         y = self.bottleneck(skips.pop())
@@ -150,7 +181,8 @@ class GatedUNet(nn.Module):
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The network's prediction everywhere, before compositing (sides multiples of 4)."""
-        return expand(*self.core(pool_inputs(x)))
+        detail = fold_detail(x, self.config.detail_channels) if self.detail is not None else None
+        return expand(*self.core(pool_inputs(x), detail))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Infilled output: the prediction inside the hole, the input outside it."""

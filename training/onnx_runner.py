@@ -66,6 +66,16 @@ def prepare(x: np.ndarray, channels: int = 3) -> tuple[np.ndarray, list[np.ndarr
     return pooled, holes, out
 
 
+def fold_detail(x: np.ndarray, channels: int) -> np.ndarray:
+    """(N, C, H, W) with sides multiples of FOLD -> its first `channels` channels folded
+    FOLD x FOLD, (N, channels * FOLD**2, H/FOLD, W/FOLD), in the order of torch's
+    `pixel_unshuffle` (`training.model.fold_detail`)."""
+    n, _, h, w = x.shape
+    folded = x[:, :channels].reshape(n, channels, h // FOLD, FOLD, w // FOLD, FOLD)
+    return np.ascontiguousarray(folded.transpose(0, 1, 3, 5, 2, 4)).reshape(
+        n, channels * FOLD ** 2, h // FOLD, w // FOLD)
+
+
 def enlarged_at(half: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """(C, h, w) enlarged bilinearly 2x (as `training.model.enlarge`), at pixels (ys, xs) only.
     Pixel y sits at y / 2 - 1/4 on the half grid: between rows (y - 1) // 2 and that + 1, with
@@ -113,13 +123,15 @@ class OnnxInfill:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         inputs = [i.name for i in self.session.get_inputs()]
-        if inputs != ["pooled"]:
-            raise ValueError(f"{path}: inputs {inputs}, not ['pooled']: exported by an older version; "
-                             "export its checkpoint again (python -m training export)")
+        if inputs not in (["pooled"], ["pooled", "detail"]):
+            raise ValueError(f"{path}: inputs {inputs}, not ['pooled'(, 'detail')]: exported by an older "
+                             "version; export its checkpoint again (python -m training export)")
         meta = self.session.get_modelmeta().custom_metadata_map
         self.config = json.loads(meta.get("train_config", "{}"))
         self.rgb_mask_only = self.config.get("inputs") == "rgb_mask"
-        self.channels = self.config.get("model", {}).get("out_channels", 3)
+        model = self.config.get("model", {})
+        self.channels = model.get("out_channels", 3)
+        self.detail_channels = model.get("detail_channels", 0) if "detail" in inputs else 0
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         h, w = x.shape[-2:]
@@ -127,6 +139,10 @@ class OnnxInfill:
         if self.rgb_mask_only:
             x = x.copy()
             x[:, 4:] = 0
-        pooled, holes, out = prepare(pad_to_multiple(x), self.channels)
-        residual, guess = self.session.run(None, {"pooled": pooled})
+        x = pad_to_multiple(x)
+        pooled, holes, out = prepare(x, self.channels)
+        feeds = {"pooled": pooled}
+        if self.detail_channels:
+            feeds["detail"] = fold_detail(x, self.detail_channels)
+        residual, guess = self.session.run(None, feeds)
         return assemble(out, holes, residual, guess)[..., :h, :w]

@@ -21,14 +21,28 @@ from torch.utils.data import DataLoader, Dataset
 
 from .dataset import SampleDataset, augment, read_manifests, split_by_source
 from .losses import LossWeights, PatchDiscriminator, hinge_d_loss, hinge_g_loss, infill_loss
-from .model import GatedUNet, ModelConfig
+from .model import MULTIPLE, GatedUNet, ModelConfig
 
 RGB_MASK_ONLY = "rgb_mask"  # the ablation: normals and depth channels zeroed
 
 
+def parse_data(entry: str) -> tuple[str, float]:
+    """'DIR' or 'DIR:WEIGHT' -> (folder, sampling weight; default 1)."""
+    folder, _, weight = entry.rpartition(":")
+    try:
+        if folder:
+            value = float(weight)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError
+            return folder, value
+    except ValueError:
+        raise ValueError(f"--data {entry}: the weight after ':' must be a positive number") from None
+    return entry, 1.0
+
+
 @dataclass
 class TrainConfig:
-    data: str
+    data: list[str]                    # folders, each 'DIR' or 'DIR:WEIGHT' (sampling weight)
     out: str
     target: str = "rgb"                # or "depth"
     inputs: str = "all"                # or RGB_MASK_ONLY
@@ -49,6 +63,10 @@ class TrainConfig:
     max_bad_steps: int = 20            # consecutive non-finite losses before giving up
     model: ModelConfig = field(default_factory=ModelConfig)
     losses: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, str):  # one folder (and configs saved before folders were mixed)
+            self.data = [self.data] if self.data else []
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
@@ -79,21 +97,36 @@ def select_inputs(x: torch.Tensor, inputs: str) -> torch.Tensor:
 
 
 class StepBatches(Dataset):
-    """Item (step, slot) -> that slot of step's batch: sample chosen, cropped and flipped
-    from a seed of (seed, rank, step, slot) only."""
+    """Item (step, slot) -> that slot of step's batch: data folder (by weight) and sample
+    chosen, cropped and flipped from a seed of (seed, rank, step, slot) only. Crops are
+    `crop` square, or as large as the smallest sample allows (rounded down to multiples of 4):
+    one shape for every batch."""
 
-    def __init__(self, samples: SampleDataset, batch_size: int, crop: int, seed: int,
-                 rank: int) -> None:
-        self.samples, self.batch_size, self.crop = samples, batch_size, crop
-        self.seed, self.rank = seed, rank
+    def __init__(self, folders: list[tuple[SampleDataset, float]], batch_size: int, crop: int,
+                 seed: int, rank: int) -> None:
+        self.folders = [(samples, weight) for samples, weight in folders if len(samples)]
+        if not self.folders:
+            raise ValueError("no training samples")
+        weights = np.array([w for _, w in self.folders])
+        self.probabilities = weights / weights.sum()
+        smallest = np.min([samples.smallest_size() for samples, _ in self.folders], axis=0)
+        # sides the network takes whole (multiples of MULTIPLE)
+        self.crop = tuple(min(crop, int(side)) // MULTIPLE * MULTIPLE for side in smallest)
+        self.batch_size, self.seed, self.rank = batch_size, seed, rank
 
     def __len__(self) -> int:
         return 2 ** 62
 
-    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(self, key: int) -> tuple[int, int, np.random.Generator]:
+        """(folder index, sample index, generator for the crop and flips) of item `key`."""
         step, slot = divmod(key, self.batch_size)
         rng = np.random.default_rng([self.seed, self.rank, step, slot])
-        x, target = self.samples.load(int(rng.integers(len(self.samples))))
+        folder = int(rng.choice(len(self.folders), p=self.probabilities))
+        return folder, int(rng.integers(len(self.folders[folder][0]))), rng
+
+    def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        folder, index, rng = self.draw(key)
+        x, target = self.folders[folder][0].load(index)
         x, target = augment(x, target, rng, self.crop)
         return torch.from_numpy(x), torch.from_numpy(target)
 
@@ -138,17 +171,28 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, 
     return model.eval(), state["config"]
 
 
+def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
+    """Start from saved weights: every parameter whose name and shape match is copied (a
+    model grown by a layer keeps the rest). Returns the names left at their initialisation."""
+    saved = torch.load(weights, map_location="cpu", weights_only=False)["model"]
+    own = model.state_dict()
+    matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matching, strict=False)
+    return sorted(set(own) - set(matching))
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, samples: SampleDataset, config: TrainConfig,
              device: torch.device) -> float:
-    """Mean L1 inside the holes over the validation samples (whole frames)."""
+    """Mean L1 inside the holes, where the target is known, over the validation samples
+    (whole frames)."""
     model.eval()
     total, count = 0.0, 0
     for i in range(len(samples)):
         x, target = (torch.from_numpy(a)[None].to(device) for a in samples.load(i))
-        hole = x[:, 3:4]
+        target, region = target[:, :-1], x[:, 3:4] * target[:, -1:]
         out = model(select_inputs(x, config.inputs))
-        total += float(((out - target).abs() * hole).sum() / hole.sum().clamp(min=1) / target.shape[1])
+        total += float(((out - target).abs() * region).sum() / region.sum().clamp(min=1) / target.shape[1])
         count += 1
     model.train()
     return total / max(count, 1)
@@ -168,12 +212,16 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
 
-    records = read_manifests(Path(config.data))
-    if not records:
-        raise SystemExit(f"no samples in {config.data} (no manifest*.jsonl)")
-    train_records, val_records = split_by_source(records, config.val_fraction, config.seed)
-    train_set = SampleDataset(config.data, train_records, config.target)
-    val_set = SampleDataset(config.data, val_records, config.target)
+    train_sets, val_sets = [], {}
+    for entry in config.data:
+        folder, weight = parse_data(entry)
+        records = read_manifests(Path(folder))
+        if not records:
+            raise SystemExit(f"no samples in {folder} (no manifest*.jsonl)")
+        train_records, val_records = split_by_source(records, config.val_fraction, config.seed)
+        train_sets.append((SampleDataset(folder, train_records, config.target), weight))
+        if val_records:
+            val_sets[Path(folder).name] = SampleDataset(folder, val_records, config.target)
 
     raw_model = GatedUNet(config.model).to(device)
     predict = RawPrediction(raw_model)  # what DDP wraps: its forward is the one with gradients
@@ -201,7 +249,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             d_optimizer.load_state_dict(state["d_optimizer"])
         step, best_val = state["step"], state["best_val"]
     elif config.init:
-        raw_model.load_state_dict(torch.load(config.init, map_location=device, weights_only=False)["model"])
+        fresh = init_from(raw_model, config.init)
+        if fresh and rank == 0:
+            print(f"--init {config.init}: {len(fresh)} tensors not in it start fresh: "
+                  + ", ".join(fresh[:8]) + (" ..." if len(fresh) > 8 else ""), flush=True)
     if rank == 0:
         (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
 
@@ -218,7 +269,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"), purge_step=step)
-    batches = DataLoader(StepBatches(train_set, config.batch_size, config.crop, config.seed, rank),
+    batches = DataLoader(StepBatches(train_sets, config.batch_size, config.crop, config.seed, rank),
                          batch_size=config.batch_size,
                          sampler=range(step * config.batch_size, config.steps * config.batch_size),
                          num_workers=config.loader_workers, persistent_workers=False)
@@ -229,13 +280,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     metrics: dict = {}
     for x, target in batches:
         x, target = select_inputs(x.to(device), config.inputs), target.to(device)
+        target, known = target[:, :-1], target[:, -1:]
         hole = x[:, 3:4]
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
             raw = predict(x)
             output = torch.where(hole > 0.5, raw, target)  # composite against the truth
-            terms = infill_loss(raw.float(), output.float(), target, hole, config.losses)
+            terms = infill_loss(raw.float(), output.float(), target, hole, config.losses, known)
             loss = terms["total"]
             if discriminator is not None:
                 fake_score = discriminator(output, hole)
@@ -273,9 +325,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             if step % config.image_every == 0 or step == config.steps:
                 shown = [x[:4, :3], hole[:4], output[:4].detach(), target[:4]]
                 writer.add_image("train/input_hole_output_target", image_grid(shown), step)
-            if len(val_set) and (step % config.val_every == 0 or step == config.steps):
-                metrics["val_hole_l1"] = validate(raw_model, val_set, config, device)
+            if val_sets and (step % config.val_every == 0 or step == config.steps):
+                for name, val_set in val_sets.items():
+                    metrics[f"val_hole_l1/{name}"] = validate(raw_model, val_set, config, device)
+                    writer.add_scalar(f"val/hole_l1/{name}", metrics[f"val_hole_l1/{name}"], step)
+                metrics["val_hole_l1"] = float(np.mean([metrics[f"val_hole_l1/{n}"] for n in val_sets]))
                 writer.add_scalar("val/hole_l1", metrics["val_hole_l1"], step)
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                                        if k.startswith("val_")))
                 if metrics["val_hole_l1"] < best_val:
                     best_val = metrics["val_hole_l1"]
                     checkpoint(out / "best.pt")

@@ -1,0 +1,217 @@
+"""Real training data from ../shared/data/train: `python -m datagen_bpy.real_data --root
+../shared/data/train --out data/real` (see README, "Real data").
+
+Two folders, each a data folder of the usual format (samples/, manifest*.jsonl):
+- `OUT/disocclusions/`: real disocclusions. Each stereo pair's view is reprojected into the
+  other camera with its ground-truth disparity (both directions where the pair has both
+  disparity maps), at several sizes; the target is the other camera's photograph, and
+  `loss_mask` (uint8, 1 = trust the target) is 0 where its disparity is unknown. Pure numpy.
+- `OUT/rendered/`: the RGB-D frames and the stereo views (depth from disparity, with the
+  scene's calibration where SOURCE.txt gives it) through the Blender pipeline: real textures
+  and real depth edges, the holes made by the project's own geometry.
+
+Every record has `split`: "train" or "val". Validation is a fixed fifth of the scene groups
+(names without their trailing numbers, so cloth1..cloth4 stay together), per kind of source,
+chosen by a hash of the group name: the same on every machine, whatever else is added.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .readers import InputError
+from .stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
+from .writer import TMP_SUFFIX, atomic_write_bytes, read_meta, write_jsonl, write_sample
+
+DEFAULT_SCALES = (1.0, 0.8, 0.6, 0.45)
+VAL_FRACTION = 0.2
+
+
+def scene_group(name: str) -> str:
+    """The scene a name belongs to: the name without trailing numbers (cloth3 -> cloth,
+    sunrgbd_is_train_0004 -> sunrgbd_is_train)."""
+    return re.sub(r"[_-]*\d+$", "", name) or name
+
+
+def validation_groups(groups: list[str], fraction: float = VAL_FRACTION) -> set[str]:
+    """A fixed `fraction` of the groups (at least one of two or more), the ones whose name
+    hashes lowest."""
+    unique = sorted(set(groups), key=lambda g: hashlib.sha256(g.encode()).hexdigest())
+    n = max(1, round(len(unique) * fraction)) if len(unique) > 1 else 0
+    return set(unique[:n])
+
+
+def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
+                       progress: bool = True) -> tuple[int, list[dict]]:
+    """Write the real-disocclusion samples of every scene under `stereo_root` into `out`
+    (skipping finished ones). Returns (samples made, failures)."""
+    from tqdm import tqdm
+
+    samples = out / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    for stale in samples.glob("*" + TMP_SUFFIX):
+        stale.unlink()
+    folders = find_scenes(stereo_root)
+    val = validation_groups([scene_group(f.name) for f in folders])
+    made, failures, names = 0, [], []
+    for folder in tqdm(folders, disable=not progress, unit="scene"):
+        try:
+            full = load_scene(folder)
+        except InputError as exc:
+            failures.append({"name": folder.name, "source": str(folder), "error": str(exc)})
+            continue
+        directions = ["left"] + (["right"] if full.disp_right is not None else [])
+        for scale in scales:
+            scene = full.resized(scale)
+            for eye in directions:
+                name = f"{full.name}_{'lr' if eye == 'left' else 'rl'}_s{round(scale * 100):03d}"
+                names.append(name)
+                path = samples / f"{name}.npz"
+                if path.exists():
+                    continue
+                try:
+                    arrays, known = reprojected_pair(scene, eye)
+                except InputError as exc:
+                    failures.append({"name": name, "source": str(folder), "error": str(exc)})
+                    continue
+                hole = arrays["hole_mask"].astype(bool)
+                h, w = hole.shape
+                meta = {"name": name, "file": f"samples/{name}.npz", "source": full.name,
+                        "kind": "real_disocclusion", "source_eye": eye, "scale": scale,
+                        "split": "val" if scene_group(full.name) in val else "train",
+                        "calibrated": full.calibrated, "baseline": scene.rig.baseline,
+                        "intrinsics": scene.rig.intrinsics("right" if eye == "left" else "left", w, h).to_dict(),
+                        "hole_fraction": round(float(hole.mean()), 6),
+                        "scored_hole_fraction": round(float((hole & known).mean()), 6)}
+                write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
+                made += 1
+    write_jsonl(out / "manifest.jsonl", [read_meta(samples / f"{n}.npz") for n in names
+                                         if (samples / f"{n}.npz").exists()])
+    write_jsonl(out / "failures.jsonl", failures)
+    return made, failures
+
+
+def stage_stereo_views(stereo_root: Path, staging: Path) -> list[Path]:
+    """Each stereo view with known disparity as an RGB-D folder (`rgb.png`, `depth_m.npy`
+    metres, `intrinsics.json`) under `staging`, for the Blender pipeline. Returns them."""
+    views = []
+    for folder in find_scenes(stereo_root):
+        try:
+            scene = load_scene(folder)
+        except InputError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
+        for eye in ("left", "right"):
+            image, disparity = scene.view(eye)
+            if disparity is None:
+                continue
+            view = staging / f"{scene.name}_{eye}"
+            view.mkdir(parents=True, exist_ok=True)
+            h, w = disparity.shape
+            K = scene.rig.intrinsics(eye, w, h)
+            depth = np.where(disparity > 0, view_depth(disparity, scene.rig), 0).astype(np.float32)
+            ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise OSError(f"cannot encode {view / 'rgb.png'}")
+            atomic_write_bytes(view / "rgb.png", png.tobytes())
+            with open(view / ("depth_m.npy" + TMP_SUFFIX), "wb") as f:
+                np.save(f, depth)
+            (view / ("depth_m.npy" + TMP_SUFFIX)).replace(view / "depth_m.npy")
+            atomic_write_bytes(view / "intrinsics.json", json.dumps(
+                K.to_dict() | {"note": "calibrated" if scene.calibrated else "default rig"}).encode())
+            views.append(view)
+    return views
+
+
+def render_real_views(roots: dict[str, Path], out: Path, count: int, width: int, height: int,
+                      workers: int, seed: int, progress: bool = True) -> list[dict]:
+    """Run the Blender pipeline on RGB-D folders: `roots` maps a kind ("stereo", "rgbd") to a
+    folder of RGB-D sub-folders; one manifest per kind in `out`. Returns the failures."""
+    from .runner import Options, run
+    from .sources import make_tasks
+
+    failures = []
+    for kind, root in roots.items():
+        tasks = make_tasks(seed, count, root, root)
+        groups = {t.name: scene_group(t.image.parent.name.removesuffix("_left").removesuffix("_right"))
+                  for t in tasks}
+        val = validation_groups(list(groups.values()))
+        tasks = [dataclasses.replace(t, split="val" if groups[t.name] in val else "train") for t in tasks]
+        options = Options(out=out, width=width, height=height)
+        result = run(tasks, options, workers, f"manifest.{kind}.jsonl", f"failures.{kind}.jsonl",
+                     progress=progress)
+        failures += result.failures
+        print(f"{kind}: {result.made} made, {result.skipped} already there, "
+              f"{len(result.failures)} failed -> {out}", file=sys.stderr)
+    return failures
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    try:
+        scales = tuple(float(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"scales must be numbers like 1,0.8,0.6, got '{text}'") from None
+    if not scales or any(not (0.05 <= s <= 4) or not math.isfinite(s) for s in scales):
+        raise argparse.ArgumentTypeError(f"scales must lie in [0.05, 4], got '{text}'")
+    return scales
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .__main__ import _resolution
+
+    p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])
+    p.add_argument("--root", type=Path, required=True,
+                   help="folder with stereo/ (scene folders) and/or rgbd/ (RGB-D folders)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--scales", type=_scales, default=DEFAULT_SCALES,
+                   help="sizes of the real disocclusions (default 1,0.8,0.6,0.45)")
+    p.add_argument("--count", type=int, default=2, help="rendered samples per view (default 2)")
+    p.add_argument("--resolution", type=_resolution, default=(384, 288), metavar="WxH",
+                   help="size of the rendered samples (default 384x288)")
+    p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    stereo, rgbd = args.root / "stereo", args.root / "rgbd"
+    if not stereo.is_dir() and not rgbd.is_dir():
+        p.error(f"--root {args.root}: has neither stereo/ nor rgbd/")
+    if args.count < 1 or args.workers < 1:
+        p.error("--count and --workers must be >= 1")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        p.exit(2, f"error: --out {args.out}: cannot create it ({exc.strerror})\n")
+    failures = []
+    if stereo.is_dir():
+        made, failed = make_disocclusions(stereo, args.out / "disocclusions", args.scales,
+                                          not args.no_progress)
+        failures += failed
+        print(f"disocclusions: {made} made, {len(failed)} failed -> {args.out / 'disocclusions'}",
+              file=sys.stderr)
+    if not args.skip_rendered:
+        roots = {}
+        if stereo.is_dir():
+            staging = args.out / "staging"
+            stage_stereo_views(stereo, staging)
+            roots["stereo"] = staging
+        if rgbd.is_dir():
+            roots["rgbd"] = rgbd
+        failures += render_real_views(roots, args.out / "rendered", args.count, *args.resolution,
+                                      args.workers, args.seed, not args.no_progress)
+    for failure in failures:
+        print(f"failed: {failure['name']}: {failure['error']}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
