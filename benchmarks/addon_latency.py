@@ -52,7 +52,8 @@ def main() -> None:
 
     from training.export import export_onnx
     from training.model import GatedUNet, ModelConfig
-    from training.train import TrainConfig, atomic_save
+    from training.checkpoint import atomic_save
+    from training.config import TrainConfig
 
     with tempfile.TemporaryDirectory() as work:
         ckpt = Path(work) / "m.pt"

@@ -92,7 +92,8 @@ def main() -> None:
 
     from training.export import export_onnx
     from training.onnx_runner import OnnxInfill
-    from training.train import TrainConfig, atomic_save
+    from training.checkpoint import atomic_save
+    from training.config import TrainConfig
     from dataclasses import asdict
 
     with tempfile.TemporaryDirectory() as tmp:

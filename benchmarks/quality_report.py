@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO))
 from training.baselines import all_methods  # noqa: E402
 from datagen_bpy.stereo_pairs import find_scenes, load_scene  # noqa: E402
 from training.benchmark import benchmark_all, scene_sample  # noqa: E402
-from training.dataset import read_manifests  # noqa: E402
+from datagen_bpy.writer import read_manifests  # noqa: E402
 from training.evaluate import format_table  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 

@@ -5,19 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .arguments import field_of_view, fraction, positive_float, resolution
 from .readers import DEFAULT_PNG_DEPTH_SCALE
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID
 from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX
-
-
-def _resolution(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"resolution must look like 512x384, got '{text}'") from None
-    if w < 8 or h < 8:
-        raise argparse.ArgumentTypeError("resolution must be at least 8x8")
-    return w, h
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,27 +27,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help="make N random Blender scenes (textured with --images photos if given)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--count", type=int, default=1, help="samples per photo or scene (default 1)")
-    p.add_argument("--resolution", type=_resolution, default=(512, 384), metavar="WxH",
+    p.add_argument("--resolution", type=resolution, default=(512, 384), metavar="WxH",
                    help="sample size; photos are scaled (aspect kept) and centre-cropped (default 512x384)")
     p.add_argument("--baseline", default="0.063,0.0315:0.035",
                    help="metres; comma-separated values or low:high ranges, one picked per sample "
                         "(default 0.063,0.0315:0.035: eye-to-eye or centre-to-eye)")
-    p.add_argument("--swap-prob", type=float, default=0.5,
+    p.add_argument("--swap-prob", type=fraction, default=0.5,
                    help="probability that the other eye is on the left (default 0.5)")
-    p.add_argument("--toe-in-prob", type=float, default=0.0,
+    p.add_argument("--toe-in-prob", type=fraction, default=0.0,
                    help="probability of a converged (toed-in) other eye (default 0)")
-    p.add_argument("--max-angle", type=float, default=DEFAULT_MAX_ANGLE_DEG,
+    p.add_argument("--max-angle", type=positive_float, default=DEFAULT_MAX_ANGLE_DEG,
                    help=f"faces seen more than this many degrees from head on are holes (default {DEFAULT_MAX_ANGLE_DEG:g})")
     p.add_argument("--min-growth", type=float, default=DEFAULT_MIN_GROWTH_PX,
                    help="...and grow by more than this many pixels in the other view "
                         f"(default {DEFAULT_MIN_GROWTH_PX:g})")
-    p.add_argument("--fov", type=float, default=60.0,
+    p.add_argument("--fov", type=field_of_view, default=60.0,
                    help="horizontal field of view in degrees for photos without intrinsics (default 60)")
-    p.add_argument("--depth-png-scale", type=float, default=DEFAULT_PNG_DEPTH_SCALE,
+    p.add_argument("--depth-png-scale", type=positive_float, default=DEFAULT_PNG_DEPTH_SCALE,
                    help=f"metres per unit of 16-bit depth PNGs (default {DEFAULT_PNG_DEPTH_SCALE:g}: millimetres)")
-    p.add_argument("--max-depth", type=float, default=DEFAULT_MAX_DEPTH,
+    p.add_argument("--max-depth", type=positive_float, default=DEFAULT_MAX_DEPTH,
                    help=f"clamp depth beyond this (metres, default {DEFAULT_MAX_DEPTH:g})")
-    p.add_argument("--min-valid-depth", type=float, default=DEFAULT_MIN_VALID,
+    p.add_argument("--min-valid-depth", type=fraction, default=DEFAULT_MIN_VALID,
                    help=f"refuse depth maps with a smaller valid fraction (default {DEFAULT_MIN_VALID:g})")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
@@ -64,6 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="make only the i-th of N parts of the input list (e.g. a SLURM array task)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
+
+
+def writable_folder(folder: Path) -> str | None:
+    """Make `folder` if missing; what is wrong with writing into it, or None."""
+    import os
+
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create it ({exc.strerror})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "is not writable"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                 parser.exit(2, f"error: {exc}\n")
     if args.depth_dir is not None and not args.depth_dir.is_dir():
         parser.error(f"--depth-dir {args.depth_dir}: not a folder")
+    problem = writable_folder(args.out)
+    if problem:
+        parser.exit(2, f"error: --out {args.out}: {problem}\n")
 
     photos = tuple(find_images(args.images)) if (args.procedural and args.images) else ()
     options = Options(out=args.out, width=args.resolution[0], height=args.resolution[1],
@@ -113,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                  progress=not args.no_progress)
     print(f"{result.made} made, {result.skipped} already there, {len(result.failures)} failed "
           f"-> {args.out}", file=sys.stderr)
-    return 1 if result.failures else 0
+    if result.stopped:
+        print(f"error: the job stopped: {result.fatal}; finished samples are whole, re-run to resume",
+              file=sys.stderr)
+    return 1 if result.failures or result.stopped else 0
 
 
 if __name__ == "__main__":

@@ -19,18 +19,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import re
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .readers import InputError
 from .stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
-from .writer import TMP_SUFFIX, atomic_write_bytes, read_meta, write_jsonl, write_sample
+from .writer import TMP_SUFFIX, atomic_write_bytes, read_meta, write_image, write_jsonl, write_sample, write_text
 
 DEFAULT_SCALES = (1.0, 0.8, 0.6, 0.45)
 VAL_FRACTION = 0.2
@@ -119,15 +119,12 @@ def stage_stereo_views(stereo_root: Path, staging: Path) -> list[Path]:
             h, w = disparity.shape
             K = scene.rig.intrinsics(eye, w, h)
             depth = np.where(disparity > 0, view_depth(disparity, scene.rig), 0).astype(np.float32)
-            ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            if not ok:
-                raise OSError(f"cannot encode {view / 'rgb.png'}")
-            atomic_write_bytes(view / "rgb.png", png.tobytes())
-            with open(view / ("depth_m.npy" + TMP_SUFFIX), "wb") as f:
-                np.save(f, depth)
-            (view / ("depth_m.npy" + TMP_SUFFIX)).replace(view / "depth_m.npy")
-            atomic_write_bytes(view / "intrinsics.json", json.dumps(
-                K.to_dict() | {"note": "calibrated" if scene.calibrated else "default rig"}).encode())
+            write_image(view / "rgb.png", image)
+            buffer = io.BytesIO()
+            np.save(buffer, depth)
+            atomic_write_bytes(view / "depth_m.npy", buffer.getvalue())
+            write_text(view / "intrinsics.json", json.dumps(
+                K.to_dict() | {"note": "calibrated" if scene.calibrated else "default rig"}))
             views.append(view)
     return views
 
@@ -150,6 +147,9 @@ def render_real_views(roots: dict[str, Path], out: Path, count: int, width: int,
         result = run(tasks, options, workers, f"manifest.{kind}.jsonl", f"failures.{kind}.jsonl",
                      progress=progress)
         failures += result.failures
+        if result.stopped:
+            failures.append({"name": kind, "source": str(root), "error": f"the job stopped: {result.fatal}"})
+            break
         print(f"{kind}: {result.made} made, {result.skipped} already there, "
               f"{len(result.failures)} failed -> {out}", file=sys.stderr)
     return failures
@@ -166,7 +166,8 @@ def _scales(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import _resolution
+    from .__main__ import writable_folder
+    from .arguments import resolution
 
     p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, required=True,
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scales", type=_scales, default=DEFAULT_SCALES,
                    help="sizes of the real disocclusions (default 1,0.8,0.6,0.45)")
     p.add_argument("--count", type=int, default=2, help="rendered samples per view (default 2)")
-    p.add_argument("--resolution", type=_resolution, default=(384, 288), metavar="WxH",
+    p.add_argument("--resolution", type=resolution, default=(384, 288), metavar="WxH",
                    help="size of the rendered samples (default 384x288)")
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
@@ -187,10 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--root {args.root}: has neither stereo/ nor rgbd/")
     if args.count < 1 or args.workers < 1:
         p.error("--count and --workers must be >= 1")
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        p.exit(2, f"error: --out {args.out}: cannot create it ({exc.strerror})\n")
+    problem = writable_folder(args.out)
+    if problem:
+        p.exit(2, f"error: --out {args.out}: {problem}\n")
     failures = []
     if stereo.is_dir():
         made, failed = make_disocclusions(stereo, args.out / "disocclusions", args.scales,

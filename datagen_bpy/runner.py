@@ -2,10 +2,12 @@
 failures. The main process never imports bpy."""
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import random
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -147,6 +149,10 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
         meta["seconds"] = round(time.perf_counter() - started, 3)
         meta["stages"] = dict(timing.seconds)  # not in the file: timings differ run to run
         return task.name, meta, None
+    except OSError as exc:
+        if exc.errno in _DISK_ERRORS:
+            return task.name, None, f"{DiskError.__name__}: cannot write {options.out}: {exc.strerror}"
+        return task.name, None, f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # one bad input must not stop the job
         message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
         return task.name, None, message
@@ -158,61 +164,172 @@ class RunResult:
     skipped: int
     failures: list[dict]
     stage_seconds: dict[str, float] = field(default_factory=dict)  # summed over made samples
+    fatal: str | None = None  # why the job stopped early (a full disk), if it did
+
+    @property
+    def stopped(self) -> bool:
+        return self.fatal is not None
+
+
+#: Errors of the output disk: no later sample can be written either, so the job stops.
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+CORRUPT_SUFFIX = ".corrupt"
+
+
+class DiskError(OSError):
+    """The output cannot be written (disk full, read-only): the job stops."""
+
+
+def _fatal(error: str) -> str | None:
+    """The message of a worker error that must stop the job (its text starts with 'DiskError:')."""
+    return error if error.startswith(DiskError.__name__ + ":") else None
 
 
 def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: str = "manifest.jsonl",
         failures_name: str = "failures.jsonl", progress: bool = True) -> RunResult:
     """Make every task's sample that is not on disk yet, with `workers` Blender processes.
 
-    Writes `manifest_name` (one JSON line per finished sample of `tasks`: rewritten from the
-    files at the start, appended to as samples finish, so a running job's data is usable,
-    and rewritten sorted by name at the end) and `failures_name` (one line per task that
-    failed in this run) in `options.out`.
+    Writes `manifest_name` in `options.out`: one JSON line per finished sample in the
+    folder, this run's and earlier runs' alike (rewritten from the files at the start and the
+    end, appended to as samples finish, all under a lock so that runs at once lose no line),
+    and `failures_name`: one line per task that failed in this run. A sample file that cannot
+    be read is moved aside to NAME.npz.corrupt, named, and made again. A worker that dies (a
+    Blender crash, the OOM killer) is replaced; the tasks it may have held are retried one at a
+    time, and one that kills a worker again is recorded as failed by name. A full or read-only
+    disk stops the job with one error, leaving no partial file.
     """
     from tqdm import tqdm
 
     options.samples_dir.mkdir(parents=True, exist_ok=True)
     for stale in options.samples_dir.glob("*" + TMP_SUFFIX):
         stale.unlink()  # left by a killed run: never a finished sample
+    manifest = options.out / manifest_name
+    failures: list[dict] = []
+    names = [t.name for t in tasks]
+    for _, message in _write_manifest(manifest, options.samples_dir, names):
+        print(f"warning: {message}", file=sys.stderr)
     todo = [t for t in tasks if not (options.samples_dir / f"{t.name}.npz").exists()]
     by_name = {t.name: t for t in tasks}
-    failures: list[dict] = []
     stage_seconds: dict[str, float] = {}
-    made = 0
+    made, fatal = 0, None
     if options.threads == 0:
         options.threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
-    manifest = options.out / manifest_name
-    _write_manifest(manifest, tasks, options.samples_dir)
-    with open(manifest, "a") as manifest_log, tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample",
+
+    with tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="sample",
               disable=not progress, dynamic_ncols=True) as bar:
-        try:
-            with ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=get_context("spawn"),
-                                     initializer=init_worker, initargs=(options,)) as pool:
-                futures = [pool.submit(make_task, t) for t in todo]
+
+        def finished(name: str, meta: dict | None, error: str | None) -> None:
+            nonlocal made, fatal
+            if error is None:
+                made += 1
+                in_file = {k: v for k, v in meta.items() if k not in ("seconds", "stages")}
+                _append_manifest(manifest, in_file)
+                for key, value in meta["stages"].items():
+                    stage_seconds[key] = stage_seconds.get(key, 0.0) + value
+            elif _fatal(error):
+                fatal = fatal or error.split(":", 1)[1].strip()
+                return
+            else:
+                failures.append({"name": name, "source": by_name[name].source, "error": error})
+                bar.write(f"failed: {name}: {error}")
+            bar.update(1)
+            bar.set_postfix(failed=len(failures))
+
+        suspects = _run_pool(todo, options, workers, finished, lambda: fatal is not None)
+        for task in suspects:  # each alone: the one that kills a worker again fails by name
+            if fatal is not None:
+                break
+            if _run_pool([task], options, 1, finished, lambda: fatal is not None):
+                finished(task.name, None, "a Blender worker died twice on this task (crash or out of "
+                                          "memory); it was skipped")
+    try:
+        _write_manifest(manifest, options.samples_dir, names)
+        write_jsonl(options.out / failures_name, failures)
+    except OSError as exc:
+        fatal = fatal or str(exc)
+    return RunResult(made=made, skipped=len(tasks) - len(todo), failures=failures,
+                     stage_seconds=stage_seconds, fatal=fatal)
+
+
+def _run_pool(tasks: list[Task], options: Options, workers: int, finished, stop) -> list[Task]:
+    """Run `tasks` in a pool of `workers` Blender processes, reporting each to `finished`;
+    a worker that dies is replaced and the pool goes on with the tasks not yet begun. Returns
+    the tasks that were running when a worker died (the suspects), not yet retried."""
+    suspects: list[Task] = []
+    remaining = list(tasks)
+    while remaining and not stop():
+        with ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=get_context("spawn"),
+                                 initializer=init_worker, initargs=(options,)) as pool:
+            futures = {pool.submit(make_task, t): t for t in remaining}
+            done: set[str] = set()
+            try:
                 for future in as_completed(futures):
                     name, meta, error = future.result()
-                    if error is None:
-                        made += 1
-                        in_file = {k: v for k, v in meta.items() if k not in ("seconds", "stages")}
-                        manifest_log.write(json.dumps(in_file, sort_keys=True) + "\n")
-                        manifest_log.flush()
-                        for key, value in meta["stages"].items():
-                            stage_seconds[key] = stage_seconds.get(key, 0.0) + value
-                    else:
-                        failures.append({"name": name, "source": by_name[name].source, "error": error})
-                        bar.write(f"failed: {name}: {error}")
-                    bar.update(1)
-                    bar.set_postfix(failed=len(failures))
-        except BrokenProcessPool as exc:
-            failures.append({"name": None, "source": None,
-                             "error": f"a Blender worker died ({exc}); re-run to resume"})
-    _write_manifest(manifest, tasks, options.samples_dir)
-    write_jsonl(options.out / failures_name, failures)
-    return RunResult(made=made, skipped=len(tasks) - len(todo), failures=failures,
-                     stage_seconds=stage_seconds)
+                    done.add(name)
+                    finished(name, meta, error)
+                    if stop():
+                        for other in futures:
+                            other.cancel()
+                        break
+            except BrokenProcessPool:
+                # Which task killed it is not known: those running become suspects (at most
+                # one per worker); those not begun run in a new pool.
+                # Workers take tasks in submission order, so the earliest unfinished ones
+                # were running; a wrong guess dies again and becomes a suspect then.
+                unfinished = [t for t in futures.values() if t.name not in done]
+                suspects += unfinished[:max(workers, 1)]
+                remaining = unfinished[max(workers, 1):]
+                continue
+        remaining = []
+    return suspects
 
 
-def _write_manifest(path: Path, tasks: list[Task], samples_dir: Path) -> None:
-    finished = [samples_dir / f"{t.name}.npz" for t in tasks]
-    write_jsonl(path, [read_meta(p) for p in finished if p.exists()])
+def _manifest_lock(manifest: Path):
+    """An exclusive lock on `manifest` (a `.lock` file beside it) for rewrites and appends."""
+    import contextlib
+    import fcntl
 
+    @contextlib.contextmanager
+    def locked():
+        with open(manifest.with_name(manifest.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+    return locked()
+
+
+def _append_manifest(manifest: Path, record: dict) -> None:
+    with _manifest_lock(manifest), open(manifest, "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def _write_manifest(manifest: Path, samples_dir: Path, names: list[str]) -> list[tuple[str, str]]:
+    """Rewrite `manifest` with every finished sample it lists already (earlier runs into the
+    folder) and every finished sample of `names` (this run's tasks, read from their files).
+    A file that cannot be read is moved aside to NAME.npz.corrupt; returns (name, message)
+    for each."""
+    problems = []
+    with _manifest_lock(manifest):
+        records = {}
+        if manifest.exists():
+            for line in manifest.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                    if (samples_dir.parent / record["file"]).is_file():
+                        records[record["name"]] = record
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut short by a killed run: its file is read below
+        for name in names:
+            path = samples_dir / f"{name}.npz"
+            if name in records or not path.is_file():
+                continue
+            try:
+                records[name] = read_meta(path)
+            except Exception as exc:  # zip, JSON or numpy errors: a damaged file
+                path.replace(path.with_name(path.name + CORRUPT_SUFFIX))
+                problems.append((name, f"{path}: unreadable sample ({type(exc).__name__}: {exc}); "
+                                       f"moved aside to {path.name + CORRUPT_SUFFIX}, it is made again"))
+        write_jsonl(manifest, [records[n] for n in sorted(records)])
+    return problems

@@ -22,7 +22,8 @@ def built(tmp_path_factory):
 
     from training.export import export_onnx
     from training.model import ModelConfig
-    from training.train import TrainConfig, train
+    from training.config import TrainConfig
+    from training.train import train
 
     root = tmp_path_factory.mktemp("addon")
     data = write_numpy_dataset(root / "data", count=4)

@@ -95,7 +95,7 @@ def test_a_killed_run_leaves_no_partial_sample_and_resumes(tmp_path):
         with np.load(path) as sample:
             sample["org_left_image"]
     # The manifest grows while the job runs; what it lists is on disk.
-    from training.dataset import read_manifests
+    from datagen_bpy.writer import read_manifests
 
     listed = {r["name"] for r in read_manifests(tmp_path)}
     assert listed <= {p.stem for p in finished}
@@ -197,3 +197,59 @@ def test_real_rgbd_photos_make_samples_with_holes_at_depth_edges(tmp_path):
             assert 0.01 < hole.mean() < 0.2, hole.mean()
             same = (sample["image_generated_left"] == sample["org_left_image"]).all(-1)
             assert same[valid].mean() > 0.9
+
+
+def manifest_names(out: Path, name: str = "manifest.jsonl") -> list[str]:
+    return [json.loads(line)["name"] for line in (out / name).read_text().splitlines()]
+
+
+def test_a_second_run_into_the_folder_keeps_the_first_runs_samples_listed(tmp_path):
+    datagen("--procedural", "2", "--out", str(tmp_path), *SMALL, check=0)
+    datagen("--procedural", "1", "--count", "2", "--out", str(tmp_path), *SMALL, check=0)
+    assert manifest_names(tmp_path) == ["procedural_000000_00", "procedural_000000_01", "procedural_000001_00"]
+
+
+def test_a_corrupt_sample_is_named_moved_aside_and_made_again(tmp_path):
+    datagen("--procedural", "2", "--out", str(tmp_path), *SMALL, check=0)
+    before = digests(tmp_path)
+    damaged = tmp_path / "samples" / "procedural_000001_00.npz"
+    damaged.write_bytes(b"")  # zero bytes, as a full disk or a bad copy leaves
+    (tmp_path / "manifest.jsonl").write_text("")  # so the rebuild must read the file
+    result = datagen("--procedural", "2", "--out", str(tmp_path), *SMALL, check=0)
+    assert "procedural_000001_00.npz" in result.stderr and "moved aside" in result.stderr
+    assert (tmp_path / "samples" / "procedural_000001_00.npz.corrupt").is_file()
+    assert digests(tmp_path) == before and len(manifest_names(tmp_path)) == 2
+
+
+def test_a_killed_blender_worker_is_replaced_and_the_job_finishes(tmp_path):
+    cmd = [sys.executable, "-m", "datagen_bpy", "--procedural", "8", "--out", str(tmp_path), "--workers", "2", *SMALL]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list((tmp_path / "samples").glob("*.npz")) and time.time() < deadline:
+        time.sleep(0.05)
+    workers = [pid for pid in children(proc.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert workers
+    os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    assert "8 made" in stderr and len(manifest_names(tmp_path)) == 8
+
+
+def test_a_full_disk_stops_the_job_with_one_error_and_leaves_nothing_partial(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        result = datagen("--procedural", "40", "--out", str(disk / "out"), *SMALL)
+        finished = sorted((disk / "out" / "samples").glob("*.npz"))
+        assert result.returncode == 1 and "the job stopped" in result.stderr
+        assert "Traceback" not in result.stderr and 0 < len(finished) < 40
+        assert not list(disk.rglob("*.partial"))
+        for path in finished:  # every finished file is whole
+            with np.load(path) as sample:
+                sample["org_left_image"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

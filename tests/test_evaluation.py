@@ -81,7 +81,8 @@ def test_classical_baselines_fill_every_hole_pixel_and_keep_the_rest(tmp_path):
 
 def test_evaluate_command_prints_a_table_and_writes_json(tmp_path):
     from training.model import ModelConfig
-    from training.train import TrainConfig, train
+    from training.config import TrainConfig
+    from training.train import train
 
     data = write_numpy_dataset(tmp_path / "data", count=4)
     for name, inputs in (("run", "all"), ("ablation", "rgb_mask")):

@@ -10,7 +10,8 @@ from PIL import Image
 from conftest import REPO, box_depth, textured, write_numpy_dataset
 from stereo_geometry import Intrinsics
 from training.model import ModelConfig
-from training.train import TrainConfig, train
+from training.config import TrainConfig
+from training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_infill_without_a_checkpoint_uses_the_shipped_model_or_says_it_is_missin
 def test_export_command_writes_the_onnx_model_and_the_shipping_weights(checkpoint, tmp_path):
     import torch
 
-    from training.train import load_model
+    from training.checkpoint import load_model
 
     result = subprocess.run([sys.executable, "-m", "training", "export", "--checkpoint", str(checkpoint),
                              "--onnx", str(tmp_path / "m.onnx"), "--weights", str(tmp_path / "m.pt")],
@@ -155,3 +156,23 @@ def test_export_command_writes_the_onnx_model_and_the_shipping_weights(checkpoin
     original, _ = load_model(checkpoint)
     for (name, a), (_, b) in zip(model.state_dict().items(), original.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_the_onnx_path_runs_without_torch(tmp_path):
+    """`infill` with an .onnx model (the default) imports no torch: it runs where PyTorch is
+    not installed (blocked here by a None entry in sys.modules)."""
+    from training.infill import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip("no shipped model")
+    Image.fromarray(textured(48, 64)).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", box_depth(48, 64, 3.0, 1.0, (15, 35, 25, 40)))
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from training.__main__ import main\n"
+            f"code = main(['infill', '--image', r'{tmp_path / 'left.png'}', '--depth', r'{tmp_path / 'depth.npy'}',"
+            f" '--out', r'{tmp_path / 'right.png'}', '--focal', '60'])\n"
+            "assert not any(m == 'torch' or m.startswith('torch.') for m in sys.modules if sys.modules[m])\n"
+            "sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "right.png").is_file()

@@ -158,7 +158,8 @@ def test_the_loss_counts_only_where_the_target_is_known():
 
 def test_training_draws_from_several_folders_by_weight_and_keeps_fixed_splits(tmp_path):
     from training.dataset import SampleDataset, split_by_source
-    from training.train import StepBatches, parse_data
+    from training.config import parse_data
+    from training.train import StepBatches
 
     assert parse_data("data/real") == ("data/real", 1.0) and parse_data("d:2.5") == ("d", 2.5)
     with pytest.raises(ValueError, match="positive"):

@@ -5,9 +5,11 @@ import torch
 
 from conftest import write_numpy_dataset
 from training.dataset import SampleDataset, augment, split_by_source
-from training.model import (GatedUNet, ModelConfig, composite, pool_inputs, conv_flops, count_parameters, first_guess,
+from training.model import (GatedUNet, ModelConfig, composite, conv_flops, count_parameters, first_guess,
                             pool_inputs, pull_push)
-from training.train import TrainConfig, learning_rate, load_model, train
+from training.checkpoint import load_model
+from training.config import TrainConfig
+from training.train import learning_rate, train
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +199,7 @@ def test_ddp_with_torchrun_trains_and_checkpoints(dataset, tmp_path):
 
 
 def test_init_starts_from_saved_weights(dataset, tmp_path):
-    from training.train import save_weights
+    from training.checkpoint import save_weights
 
     train(small_config(dataset, tmp_path / "a", steps=2), progress=False)
     save_weights(tmp_path / "a" / "last.pt", tmp_path / "w.pt")

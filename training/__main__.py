@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from datagen_bpy.arguments import field_of_view, positive_float
+
+from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_data
 from .infill import DEFAULT_MODEL
-from .losses import LossWeights
-from .model import ModelConfig
-from .train import RGB_MASK_ONLY, TrainConfig, train
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +52,16 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    for entry in args.data:
+        try:
+            folder, _ = parse_data(entry)
+        except ValueError as exc:
+            return fail(str(exc))
+        problem = data_problem(folder)
+        if problem:
+            return fail(problem)
     model = ModelConfig(width=args.width, levels=args.levels,
                         dilations=tuple(args.dilations), detail_channels=args.detail_channels,
                         ablate=args.ablate,
@@ -76,15 +86,58 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+def fail(message: str) -> int:
+    """Print one error line; the command's exit code (2)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def output_problem(path: str | None) -> str | None:
+    """What stops writing a file at `path` (its folder made if missing), checked before the work."""
+    if not path:
+        return None
+    target = Path(path)
+    if target.is_dir():
+        return f"{path}: is a folder"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{path}: cannot create its folder ({exc.strerror})"
+    return None
+
+
+def data_problem(folder: str, split: str | None = None) -> str | None:
+    """Why `folder` is not a data folder with samples (of `split`), or None."""
+    from datagen_bpy.writer import read_manifests
+
+    if not Path(folder).is_dir():
+        return f"{folder}: no such folder"
+    records = read_manifests(Path(folder))
+    if split is not None:
+        records = [r for r in records if r.get("split") == split]
+    if not records:
+        return f"{folder}: no samples{f' of split {split}' if split else ''} (no manifest*.jsonl lines)"
+    return None
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from .baselines import all_methods
     from .evaluate import evaluate, format_table, write_json
 
-    methods = all_methods(args.checkpoint, args.ablation)
+    problem = data_problem(args.data, args.split) or output_problem(args.json)
+    if problem:
+        return fail(problem)
+    try:
+        methods = all_methods(args.checkpoint, args.ablation)
+    except ValueError as exc:
+        return fail(str(exc))
     results = evaluate(args.data, methods, args.limit, progress=not args.no_progress, split=args.split)
     print(format_table(results))
     if args.json:
-        write_json(results, args.json)
+        try:
+            write_json(results, args.json)
+        except OSError as exc:
+            return fail(str(exc))
     return 0
 
 
@@ -98,7 +151,7 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from .export import export_onnx
-    from .train import save_weights
+    from .checkpoint import save_weights
 
     worst = export_onnx(args.checkpoint, args.onnx)
     print(f"wrote {args.onnx}; max abs difference from PyTorch: {worst:.2e}")
@@ -115,14 +168,14 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image", required=True, help="the source view")
     p.add_argument("--depth", required=True, help="its metric depth (npy, exr, pfm, 16-bit png)")
     p.add_argument("--out", required=True, help="the other eye's image")
-    p.add_argument("--baseline", type=float, default=0.063, help="metres (default 0.063)")
+    p.add_argument("--baseline", type=positive_float, default=0.063, help="metres (default 0.063)")
     focal = p.add_mutually_exclusive_group()
-    focal.add_argument("--focal", type=float, help="focal length in pixels")
-    focal.add_argument("--fov", type=float, default=60.0, help="horizontal field of view, degrees (default 60)")
+    focal.add_argument("--focal", type=positive_float, help="focal length in pixels")
+    focal.add_argument("--fov", type=field_of_view, default=60.0, help="horizontal field of view, degrees (default 60)")
     p.add_argument("--direction", choices=("left", "right"), default="right",
                    help="which eye to make: the input is the left view and the output the right "
                         "eye (default), or the other way round")
-    p.add_argument("--depth-png-scale", type=float, default=0.001, help="metres per unit of 16-bit PNG depth")
+    p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
     p.add_argument("--save-intermediates", action="store_true",
                    help="also write OUT_warped.png and OUT_hole_mask.png")
 
@@ -130,36 +183,37 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
 def run_infill(args: argparse.Namespace) -> int:
     import time
 
-    import cv2
-
     from datagen_bpy.prepare import fill_invalid_depth
     from datagen_bpy.readers import InputError, read_depth, read_image
+    from datagen_bpy.writer import write_image
     from stereo_geometry import Intrinsics
+
+    import cv2
 
     from .infill import load_network, other_eye
 
     if not Path(args.checkpoint).is_file():
-        print(f"error: no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)", file=sys.stderr)
-        return 2
+        return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
+    if not cv2.haveImageWriter(str(args.out)):
+        return fail(f"--out {args.out}: cannot write images of type '{Path(args.out).suffix}' (use .png, .jpg, .tif, ...)")
+    problem = output_problem(args.out)
+    if problem:
+        return fail(problem)
     try:
         network = load_network(args.checkpoint)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     try:
         image = read_image(args.image)
         depth = read_depth(args.depth, args.depth_png_scale)
     except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     h, w = image.shape[:2]
     if depth.shape != (h, w):
-        print(f"error: {args.depth} is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}", file=sys.stderr)
-        return 2
+        return fail(f"{args.depth} is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}")
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
-        print(f"error: {args.depth} has no valid depth", file=sys.stderr)
-        return 2
+        return fail(f"{args.depth} has no valid depth")
     K = Intrinsics.from_fov(w, h, args.fov)
     if args.focal:
         K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
@@ -167,10 +221,13 @@ def run_infill(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network)
     out = Path(args.out)
-    cv2.imwrite(str(out), result.image[..., ::-1])
-    if args.save_intermediates:
-        cv2.imwrite(str(out.with_name(out.stem + "_warped.png")), result.warped[..., ::-1])
-        cv2.imwrite(str(out.with_name(out.stem + "_hole_mask.png")), result.hole_mask * 255)
+    try:
+        write_image(out, result.image)
+        if args.save_intermediates:
+            write_image(out.with_name(out.stem + "_warped.png"), result.warped)
+            write_image(out.with_name(out.stem + "_hole_mask.png"), result.hole_mask * 255)
+    except (OSError, ValueError) as exc:
+        return fail(str(exc))
     print(f"wrote {out} ({result.hole_mask.mean():.1%} holes filled, {time.perf_counter() - start:.2f} s)")
     return 0
 
@@ -192,16 +249,31 @@ def run_benchmark(args: argparse.Namespace) -> int:
     from .benchmark import benchmark_all
     from .evaluate import format_table, write_json
 
+    from datagen_bpy.stereo_pairs import find_scenes
+    from datagen_bpy.writer import write_text
+
     if not (args.real or args.synthetic):
-        print("error: pass --real and/or --synthetic", file=sys.stderr)
-        return 2
-    results, sections = benchmark_all(all_methods(args.checkpoint, args.ablation), args.real, args.synthetic)
+        return fail("pass --real and/or --synthetic")
+    if args.real and not find_scenes(Path(args.real)):
+        return fail(f"{args.real}: no stereo scenes (sub-folders with scene.json)")
+    problem = ((data_problem(args.synthetic) if args.synthetic else None)
+               or output_problem(args.json) or output_problem(args.markdown))
+    if problem:
+        return fail(problem)
+    try:
+        methods = all_methods(args.checkpoint, args.ablation)
+    except ValueError as exc:
+        return fail(str(exc))
+    results, sections = benchmark_all(methods, args.real, args.synthetic)
     text = "\n\n".join(f"### {title}\n\n{format_table(table)}" for title, table in sections)
     print(text)
-    if args.json:
-        write_json(results, args.json)
-    if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+    try:
+        if args.json:
+            write_json(results, args.json)
+        if args.markdown:
+            write_text(args.markdown, text + "\n")
+    except OSError as exc:
+        return fail(str(exc))
     return 0
 
 

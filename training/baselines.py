@@ -72,7 +72,8 @@ def pull_push_fill(sample: Sample) -> np.ndarray:
 def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
     """The trained Gated-UNet of a checkpoint (its `inputs` setting is honoured, so an
     RGB+mask ablation checkpoint sees what it was trained on)."""
-    from .train import load_model, select_inputs
+    from .checkpoint import load_model
+    from .model import select_inputs
 
     model, config = load_model(checkpoint, device)
 

@@ -1,30 +1,14 @@
 """Loading the samples written by `datagen_bpy` as network inputs and targets."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from datagen_bpy.writer import read_manifests
 from stereo_geometry.sample import network_input
-
-
-def read_manifests(root: Path) -> list[dict]:
-    """Records of every `manifest*.jsonl` in a data folder (shards included), sorted by name."""
-    records = {}
-    for manifest in sorted(Path(root).glob("manifest*.jsonl")):
-        lines = [line for line in manifest.read_text().splitlines() if line.strip()]
-        for i, line in enumerate(lines):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                if i == len(lines) - 1:
-                    continue  # cut short by a killed data-generation job; its sample is on disk
-                raise ValueError(f"{manifest}: line {i + 1} is not JSON") from None
-            records[record["name"]] = record
-    return sorted(records.values(), key=lambda r: r["name"])
 
 
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import Method
-from .dataset import read_manifests
+from datagen_bpy.writer import read_manifests
 from .metrics import hole_and_ring_metrics
 
 COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_psnr", "ring_grad")
@@ -64,4 +64,7 @@ def format_table(results: dict[str, dict[str, float]], columns: tuple[str, ...] 
 
 
 def write_json(results: dict, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(results, indent=2, sort_keys=True))
+    """Write results as JSON, atomically (OSError naming the path)."""
+    from datagen_bpy.writer import write_text
+
+    write_text(path, json.dumps(results, indent=2, sort_keys=True))

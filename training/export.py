@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .model import GatedUNet, fold_detail, pool_inputs
+from .checkpoint import load_model
+from .model import GatedUNet, fold_detail, pool_inputs, select_inputs
 from .onnx_runner import OnnxInfill
-from .train import load_model, select_inputs
 
 OPSET = 17
 

@@ -50,7 +50,8 @@ def load_network(checkpoint: str) -> Network:
         return OnnxInfill(checkpoint)
     import torch
 
-    from .train import load_model, select_inputs
+    from .checkpoint import load_model
+    from .model import select_inputs
 
     model, config = load_model(checkpoint)
 

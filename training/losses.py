@@ -2,20 +2,11 @@
 SN-PatchGAN adversarial term (no pretrained networks: none can be downloaded here)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass
-class LossWeights:
-    hole_l1: float = 1.0
-    valid_l1: float = 0.1   # the raw prediction outside the hole (identity); composited away
-    gradient: float = 0.2
-    ssim: float = 0.1
-    adversarial: float = 0.0
+from .config import LossWeights
 
 
 SSIM_WINDOW = 7

@@ -19,13 +19,12 @@ the hole are the input's, bit for bit.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-INPUT_CHANNELS = 8
+from .config import RGB_MASK_ONLY, ModelConfig
+
 GUESS_CHANNELS = 4          # the first guess: RGB and normalised inverse depth
 PULL_PUSH_LEVELS = 8        # half resolution and 7 coarser: holes up to ~2**8 px across are filled
 MULTIPLE = 4                # input sides must be multiples of this (`GatedUNet.forward` pads)
@@ -112,28 +111,6 @@ class GatedConv(nn.Module):
         return F.elu(features) * torch.sigmoid(gate)
 
 
-@dataclass
-class ModelConfig:
-    """Architecture. A stride-2 stem takes the half-resolution first guess and pooled inputs
-    to quarter resolution, where the UNet has `width` channels, doubled per level up to 8x;
-    the head predicts the residual there, FOLD x FOLD values per pixel. Widths that are
-    multiples of 8 run several times faster in ONNX Runtime."""
-
-    width: int = 8
-    levels: int = 4
-    dilations: tuple[int, ...] = (2, 4)
-    out_channels: int = 3
-    in_channels: int = INPUT_CHANNELS
-    detail_channels: int = 0   # the first N input channels also enter at full detail (`fold_detail`)
-    ablate: str = ""           # "normals" or "depth": kept from the UNet (the first guess unchanged)
-
-    def channels(self, level: int) -> int:
-        return self.width * min(2 ** level, 8)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
 class GatedUNet(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
@@ -188,6 +165,14 @@ class GatedUNet(nn.Module):
         """Infilled output: the prediction inside the hole, the input outside it."""
         h, w = x.shape[-2:]
         return composite(self.raw(pad_to_multiple(x))[..., :h, :w], x)
+
+
+def select_inputs(x: torch.Tensor, inputs: str) -> torch.Tensor:
+    """The ablation's input: RGB and mask kept, normals and depth zeroed (same architecture)."""
+    if inputs == RGB_MASK_ONLY:
+        x = x.clone()
+        x[:, 4:] = 0
+    return x
 
 
 def composite(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,62 +19,13 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
-from .dataset import SampleDataset, augment, read_manifests, split_by_source
-from .losses import LossWeights, PatchDiscriminator, hinge_d_loss, hinge_g_loss, infill_loss
-from .model import MULTIPLE, GatedUNet, ModelConfig
+from datagen_bpy.writer import read_manifests
 
-RGB_MASK_ONLY = "rgb_mask"  # the ablation: normals and depth channels zeroed
-
-
-def parse_data(entry: str) -> tuple[str, float]:
-    """'DIR' or 'DIR:WEIGHT' -> (folder, sampling weight; default 1)."""
-    folder, _, weight = entry.rpartition(":")
-    try:
-        if folder:
-            value = float(weight)
-            if not (value > 0 and math.isfinite(value)):
-                raise ValueError
-            return folder, value
-    except ValueError:
-        raise ValueError(f"--data {entry}: the weight after ':' must be a positive number") from None
-    return entry, 1.0
-
-
-@dataclass
-class TrainConfig:
-    data: list[str]                    # folders, each 'DIR' or 'DIR:WEIGHT' (sampling weight)
-    out: str
-    target: str = "rgb"                # or "depth"
-    inputs: str = "all"                # or RGB_MASK_ONLY
-    steps: int = 2000
-    batch_size: int = 8
-    crop: int = 256
-    lr: float = 2e-4
-    weight_decay: float = 1e-4
-    warmup: int = 100
-    grad_clip: float = 1.0
-    val_fraction: float = 0.1
-    val_every: int = 250
-    checkpoint_every: int = 250
-    image_every: int = 500
-    seed: int = 0
-    loader_workers: int = 2
-    init: str = ""                     # start from these weights (a checkpoint's "model")
-    max_bad_steps: int = 20            # consecutive non-finite losses before giving up
-    model: ModelConfig = field(default_factory=ModelConfig)
-    losses: LossWeights = field(default_factory=LossWeights)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.data, str):  # one folder (and configs saved before folders were mixed)
-            self.data = [self.data] if self.data else []
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        data = dict(data)
-        model = dict(data.pop("model", {}))
-        model["dilations"] = tuple(model.get("dilations", ModelConfig.dilations))
-        losses = LossWeights(**data.pop("losses", {}))
-        return cls(**data, model=ModelConfig(**model), losses=losses)
+from .checkpoint import atomic_save, init_from
+from .config import TrainConfig, parse_data
+from .dataset import SampleDataset, augment, split_by_source
+from .losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, infill_loss
+from .model import MULTIPLE, GatedUNet, select_inputs
 
 
 class RawPrediction(torch.nn.Module):
@@ -86,14 +37,6 @@ class RawPrediction(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.raw(x)
-
-
-def select_inputs(x: torch.Tensor, inputs: str) -> torch.Tensor:
-    """The ablation's input: RGB and mask kept, normals and depth zeroed (same architecture)."""
-    if inputs == RGB_MASK_ONLY:
-        x = x.clone()
-        x[:, 4:] = 0
-    return x
 
 
 class StepBatches(Dataset):
@@ -143,42 +86,6 @@ def learning_rate(step: int, config: TrainConfig) -> float:
         return config.lr * (step + 1) / config.warmup
     progress = (step - config.warmup) / max(1, config.steps - config.warmup)
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def save_weights(checkpoint: str | Path, path: str | Path) -> None:
-    """Keep only the model and its config (no optimiser state): what ships, and what
-    `--init` starts from."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    atomic_save({"model": state["model"], "config": state["config"], "step": state["step"]}, Path(path))
-
-
-def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
-    """A trained model (eval mode) and its checkpoint's training config; ValueError naming the
-    file if it holds another architecture (e.g. one saved by an older version)."""
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
-    try:
-        config = TrainConfig.from_dict(state["config"])
-        model = GatedUNet(config.model).to(device)
-        model.load_state_dict(state["model"])
-    except (TypeError, RuntimeError) as exc:
-        raise ValueError(f"{checkpoint}: not a checkpoint of this model version ({exc})") from exc
-    return model.eval(), state["config"]
-
-
-def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
-    """Start from saved weights: every parameter whose name and shape match is copied (a
-    model grown by a layer keeps the rest). Returns the names left at their initialisation."""
-    saved = torch.load(weights, map_location="cpu", weights_only=False)["model"]
-    own = model.state_dict()
-    matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(matching, strict=False)
-    return sorted(set(own) - set(matching))
 
 
 @torch.no_grad()

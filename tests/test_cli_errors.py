@@ -1,0 +1,89 @@
+"""Bad command lines and unwritable outputs: one clear line and exit 2, never a false
+"wrote ..." nor a traceback; nothing half-written is left."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import box_depth, textured, write_numpy_dataset
+from training.__main__ import main as training_main
+
+
+@pytest.fixture
+def view(tmp_path):
+    Image.fromarray(textured(48, 64)).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", box_depth(48, 64, 3.0, 1.0, (15, 35, 25, 40)))
+    return ["--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"), "--focal", "60"]
+
+
+def test_infill_makes_a_missing_output_folder_and_refuses_one_it_cannot_make(view, tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "right.png"
+    assert training_main(["infill", *view, "--out", str(out)]) == 0
+    assert np.asarray(Image.open(out)).shape == (48, 64, 3)
+    (tmp_path / "a_file").write_text("")
+    capsys.readouterr()
+    assert training_main(["infill", *view, "--out", str(tmp_path / "a_file" / "right.png")]) == 2
+    captured = capsys.readouterr()
+    assert "a_file" in captured.err and "wrote" not in captured.out
+    assert training_main(["infill", *view, "--out", str(tmp_path)]) == 2  # a folder
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_infill_refuses_an_image_type_it_cannot_write_before_the_work(view, tmp_path, capsys):
+    assert training_main(["infill", *view, "--out", str(tmp_path / "right.xyz")]) == 2
+    assert "'.xyz'" in capsys.readouterr().err and not (tmp_path / "right.xyz").exists()
+
+
+@pytest.mark.parametrize("flags", [["--fov", "0"], ["--fov", "180"], ["--baseline", "0"],
+                                   ["--baseline", "nan"], ["--depth-png-scale", "-1"]])
+def test_infill_refuses_impossible_camera_values(view, tmp_path, flags, capsys):
+    args = [a for a in view if a not in ("--focal", "60")] + flags
+    with pytest.raises(SystemExit) as exit_info:
+        training_main(["infill", *args, "--out", str(tmp_path / "r.png")])
+    assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        training_main(["infill", *view[:4], "--focal", "0", "--out", str(tmp_path / "r.png")])
+    assert exit_info.value.code == 2
+
+
+def test_evaluate_and_benchmark_refuse_missing_or_empty_folders(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    for folder in (tmp_path / "missing", tmp_path / "empty"):
+        assert training_main(["evaluate", "--checkpoint", "x.pt", "--data", str(folder)]) == 2
+        assert folder.name in capsys.readouterr().err
+        assert training_main(["benchmark", "--real", str(folder)]) == 2
+        assert training_main(["benchmark", "--synthetic", str(folder)]) == 2
+    data = write_numpy_dataset(tmp_path / "data", count=2)
+    assert training_main(["evaluate", "--checkpoint", "x.pt", "--data", str(data), "--split", "val"]) == 2
+    assert "split val" in capsys.readouterr().err
+
+
+def test_evaluate_writes_its_json_into_a_new_folder_and_refuses_a_folder_as_the_file(tmp_path, capsys):
+    data = write_numpy_dataset(tmp_path / "data", count=2)
+    out = tmp_path / "results" / "r.json"
+    assert training_main(["evaluate", "--checkpoint", "", "--data", str(data), "--no-progress",
+                          "--json", str(out)]) == 0
+    assert "telea" in json.loads(out.read_text())
+    assert training_main(["evaluate", "--checkpoint", "", "--data", str(data), "--json", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("flags", [["--fov", "0"], ["--fov", "180"], ["--max-depth", "nan"],
+                                   ["--max-depth", "0"], ["--max-depth", "-1"], ["--swap-prob", "2"],
+                                   ["--resolution", "4x4"]])
+def test_datagen_refuses_bad_values_at_the_command_line(tmp_path, flags, capsys):
+    from datagen_bpy.__main__ import main as datagen_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        datagen_main(["--procedural", "1", "--out", str(tmp_path / "out"), *flags])
+    assert exit_info.value.code == 2 and flags[0] in capsys.readouterr().err
+
+
+def test_datagen_refuses_an_output_that_is_a_file_before_starting_blender(tmp_path, capsys):
+    from datagen_bpy.__main__ import main as datagen_main
+
+    (tmp_path / "a_file").write_text("")
+    for out in (tmp_path / "a_file", tmp_path / "a_file" / "sub"):
+        with pytest.raises(SystemExit) as exit_info:
+            datagen_main(["--procedural", "1", "--out", str(out)])
+        assert exit_info.value.code == 2 and "a_file" in capsys.readouterr().err

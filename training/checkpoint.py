@@ -1,0 +1,47 @@
+"""Checkpoints: saving atomically, the shipping weights, loading a trained model, starting
+from saved weights."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .model import GatedUNet
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_weights(checkpoint: str | Path, path: str | Path) -> None:
+    """Keep only the model and its config (no optimiser state): what ships, and what
+    `--init` starts from."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    atomic_save({"model": state["model"], "config": state["config"], "step": state["step"]}, Path(path))
+
+
+def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
+    """A trained model (eval mode) and its checkpoint's training config; ValueError naming the
+    file if it holds another architecture (e.g. one saved by an older version)."""
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    try:
+        config = TrainConfig.from_dict(state["config"])
+        model = GatedUNet(config.model).to(device)
+        model.load_state_dict(state["model"])
+    except (TypeError, RuntimeError) as exc:
+        raise ValueError(f"{checkpoint}: not a checkpoint of this model version ({exc})") from exc
+    return model.eval(), state["config"]
+
+
+def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
+    """Start from saved weights: every parameter whose name and shape match is copied (a
+    model grown by a layer keeps the rest). Returns the names left at their initialisation."""
+    saved = torch.load(weights, map_location="cpu", weights_only=False)["model"]
+    own = model.state_dict()
+    matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matching, strict=False)
+    return sorted(set(own) - set(matching))
