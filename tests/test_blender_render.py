@@ -91,3 +91,26 @@ def test_blender_round_trip_without_depth_edges(renderer, K_small):
     assert not hole[2:-2, 30:-2].any()  # frame border: see test_geometry
     valid = ~hole
     np.testing.assert_array_equal(sample["image_generated_left"][valid], image[valid])
+
+
+def test_emission_that_lights_nothing_renders_the_same_pixels(renderer, K_small):
+    """The grid's materials say emission_sampling = 'NONE' (no light structures over every
+    triangle, issue of speed only): with the default 'AUTO' the render is the same."""
+    import bpy
+
+    K = K_small
+    image = textured(K.height, K.width, seed=7)
+    depth = box_depth(K.height, K.width, 4.0, 1.3, (30, 90, 40, 80))
+    vertices, tris = grid_mesh(depth, K)
+    tag = (np.arange(len(tris)) % 3 == 0).astype(np.float32)
+    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K.width, K.height
+    renderer.set_mesh(vertices, tris, grid_uv(K.height, K.width), image / 255.0, tag)
+    renderer.set_camera(K, stereo_pose(B))
+    materials = [m for m in bpy.data.materials if m.users]
+    assert materials and all(m.cycles.emission_sampling == "NONE" for m in materials)
+    unlit = renderer.render()
+    for m in materials:
+        m.cycles.emission_sampling = "AUTO"
+    lit = renderer.render()
+    for name in ("rgb", "alpha", "depth", "tag"):
+        np.testing.assert_array_equal(getattr(unlit, name), getattr(lit, name))
