@@ -1,38 +1,46 @@
 """Regenerate the quality tables in docs/benchmarks.md and the contact sheets in docs/examples/.
 
-    python benchmarks/quality_report.py --checkpoint runs/X/best.pt [--ablation runs/Y/best.pt] \
-        [--real ../shared/data/realstereo] [--synthetic data/heldout]
+    python benchmarks/quality_report.py --model quality=models/quality.pt fast=models/fast.pt \
+        [--real ../shared/data/realstereo] [--val data/real/disocclusions] [--synthetic data/heldout]
 
-Every method on the real-stereo scenes and the synthetic held-out set (hole PSNR, SSIM, L1,
-gradient error), written between the markers of docs/benchmarks.md and as docs/quality.json;
-one contact sheet per real scene and for the first synthetic samples: warped input (holes in
-magenta), hole mask, each method's fill and the ground truth, hole PSNR under each.
+Every method (the named models, the first guess alone, Telea, Navier-Stokes, the background
+fill) on three sets: the real-stereo evaluation scenes (per scene), the validation scenes of
+the real training data (`datagen_bpy.real_data`'s disocclusions, split `val`, per scene) and
+the synthetic held-out set. Columns: hole PSNR, SSIM, L1, gradient error and the
+foreground bleed. Written between the markers of docs/benchmarks.md, a summary table (mean
+hole PSNR, SSIM and bleed per set) between those of README.md, and docs/quality.json; one
+contact sheet per real scene, per validation scene (left-to-right, full size) and for the
+first synthetic samples.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.baselines import all_methods  # noqa: E402
 from datagen_bpy.stereo_pairs import find_scenes, load_scene  # noqa: E402
-from training.benchmark import benchmark_all, scene_sample  # noqa: E402
-from datagen_bpy.writer import read_manifests  # noqa: E402
-from training.evaluate import format_table  # noqa: E402
+from datagen_bpy.writer import read_manifests, write_image, write_text  # noqa: E402
+from training.baselines import classical_methods, network_fill  # noqa: E402
+from training.benchmark import benchmark_scenes, scene_sample  # noqa: E402
+from training.evaluate import evaluate, format_table, mean_of_known  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
+SUMMARY_START, SUMMARY_END = "<!-- quality-summary:start -->", "<!-- quality-summary:end -->"
+COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed")
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
     """An RGB uint8 tile with a caption strip below."""
+    import cv2
+
     strip = np.full((18, image.shape[1], 3), 255, np.uint8)
     cv2.putText(strip, text, (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([image, strip], 0)
@@ -48,49 +56,104 @@ def contact_sheet(sample: dict, target: np.ndarray, scored: np.ndarray, methods:
         out = method(sample)
         tiles.append(labelled((out * 255).round().astype(np.uint8), f"{name} {psnr(out, target / 255.0, scored):.2f} dB"))
     tiles.append(labelled(target, "ground truth"))
-    columns = 5
+    columns = 4
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 255))
     rows = [np.concatenate(tiles[i:i + columns], 1) for i in range(0, len(tiles), columns)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(rows, 0)[..., ::-1])
+    write_image(path, np.concatenate(rows, 0))
+
+
+def overall(per_scene: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Mean over scenes of each method's metrics."""
+    scenes = [table for name, table in per_scene.items() if name != "overall"]
+    return {method: {k: mean_of_known([t[method][k] for t in scenes]) for k in scenes[0][method]}
+            for method in scenes[0]}
+
+
+def summary_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Methods x sets: mean hole PSNR / SSIM / bleed."""
+    sets = list(results)
+    lines = ["| method | " + " | ".join(f"{s}: PSNR dB / SSIM / bleed" for s in sets) + " |",
+             "|---" * (len(sets) + 1) + "|"]
+    for method in next(iter(results.values())):
+        cells = []
+        for s in sets:
+            m = results[s][method]
+            bleed = "n/a" if math.isnan(m["bleed"]) else f"{m['bleed']:.1%}"
+            cells.append(f"{m['hole_psnr']:.2f} / {m['hole_ssim']:.3f} / {bleed}")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def between(doc: str, start: str, end: str, text: str, heading: str) -> str:
+    block = f"{start}\n\n{text}\n\n{end}"
+    if start in doc:
+        return doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]
+    return doc + f"\n{heading}\n\n{block}\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint")
-    parser.add_argument("--ablation")
+    parser.add_argument("--model", nargs="*", default=[], metavar="NAME=CHECKPOINT",
+                        help="trained networks (.pt), shown under NAME")
     parser.add_argument("--real", default=str(REPO.parent / "shared" / "data" / "realstereo"))
-    parser.add_argument("--synthetic")
+    parser.add_argument("--val", help="real training data with a val split (datagen_bpy.real_data disocclusions)")
+    parser.add_argument("--synthetic", help="synthetic held-out data folder")
     parser.add_argument("--examples", type=int, default=3, help="synthetic contact sheets")
     args = parser.parse_args()
-    methods = all_methods(args.checkpoint, args.ablation)
-    real = args.real if Path(args.real).is_dir() else None
-    results, sections = benchmark_all(methods, real, args.synthetic)
+    methods = {}
+    for entry in args.model:
+        name, _, checkpoint = entry.partition("=")
+        methods[name] = network_fill(checkpoint)
+    methods |= classical_methods()
+    examples = REPO / "docs" / "examples"
+    sections, means, results = [], {}, {}
+
+    if Path(args.real).is_dir():
+        real = benchmark_scenes(Path(args.real), methods)
+        results["real"] = real
+        means["real stereo (evaluation scenes)"] = real["overall"]
+        sections += [(f"Real stereo: {scene}", table) for scene, table in real.items()]
+        for folder in find_scenes(Path(args.real)):
+            scene = load_scene(folder)
+            sample, scored = scene_sample(scene)
+            contact_sheet(sample, scene.right, scored, methods, examples / f"real_{scene.name}.png")
+    if args.val:
+        records = [r for r in read_manifests(Path(args.val)) if r.get("split") == "val"]
+        per_scene = {source: evaluate(args.val, methods, progress=False, split="val", source=source)
+                     for source in sorted({r["source"] for r in records})}
+        per_scene["overall"] = overall(per_scene)
+        results["val"] = per_scene
+        means["validation scenes of train/"] = per_scene["overall"]
+        sections += [(f"Validation scene of train/: {scene}", table) for scene, table in per_scene.items()]
+        for record in records:
+            if record.get("source_eye") == "left" and record.get("scale") == 1.0:
+                with np.load(Path(args.val) / record["file"]) as s:
+                    sample = {k: s[k] for k in s.files if k != "meta"}
+                scored = sample["hole_mask"].astype(bool) & sample["loss_mask"].astype(bool)
+                contact_sheet(sample, sample["org_left_image"], scored, methods, examples / f"val_{record['source']}.png")
     if args.synthetic:
+        synthetic = evaluate(args.synthetic, methods, progress=False)
+        results["synthetic"] = synthetic
+        means["synthetic held-out"] = synthetic
+        sections.append(("Synthetic held-out set", synthetic))
         for record in read_manifests(Path(args.synthetic))[:args.examples]:
             with np.load(Path(args.synthetic) / record["file"]) as s:
                 sample = {k: s[k] for k in s.files if k != "meta"}
             contact_sheet(sample, sample["org_left_image"], sample["hole_mask"].astype(bool), methods,
-                          REPO / "docs" / "examples" / f"synthetic_{record['name']}.png")
-    if real:
-        for folder in find_scenes(Path(real)):
-            scene = load_scene(folder)
-            sample, scored = scene_sample(scene)
-            contact_sheet(sample, scene.right, scored, methods, REPO / "docs" / "examples" / f"real_{scene.name}.png")
+                          examples / f"synthetic_{record['name']}.png")
 
-    (REPO / "docs" / "quality.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str))
+    write_text(REPO / "docs" / "quality.json", json.dumps(results, indent=2, sort_keys=True, default=str))
     command = "python benchmarks/quality_report.py " + " ".join(sys.argv[1:])
-    text = (f"{START}\n\nGenerated by `{command}`.\n\n"
-            + "\n\n".join(f"#### {title}\n\n{format_table(table)}" for title, table in sections) + f"\n\n{END}")
+    summary = f"Mean hole PSNR / SSIM / foreground bleed, from `{command}`:\n\n" + summary_table(means)
+    tables = (f"Generated by `{command}`.\n\n" + summary_table(means) + "\n\n"
+              + "\n\n".join(f"#### {title}\n\n{format_table(table, COLUMNS)}" for title, table in sections))
     bench = REPO / "docs" / "benchmarks.md"
-    doc = bench.read_text()
-    if START in doc:
-        doc = doc[:doc.index(START)] + text + doc[doc.index(END) + len(END):]
-    else:
-        doc += "\n## Quality: every method on real and synthetic holes\n\n" + text + "\n"
-    bench.write_text(doc)
-    print(text)
+    write_text(bench, between(bench.read_text(), START, END, tables,
+                              "## Quality: every method on real and synthetic holes"))
+    readme = REPO / "README.md"
+    write_text(readme, between(readme.read_text(), SUMMARY_START, SUMMARY_END, summary, "## Quality"))
+    print(summary)
 
 
 if __name__ == "__main__":

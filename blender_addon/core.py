@@ -26,7 +26,7 @@ class InfillError(Exception):
 
 @dataclass
 class View:
-    """A source view: linear RGB (H, W, 3), planar depth (H, W), intrinsics."""
+    """A source view: linear RGB (H, W, 3), planar depth in metres (H, W), intrinsics."""
 
     rgb: np.ndarray
     depth: np.ndarray
@@ -77,6 +77,12 @@ def scene_intrinsics(scene: bpy.types.Scene, width: int, height: int) -> Intrins
                                         r.pixel_aspect_y / r.pixel_aspect_x)
 
 
+def metres_per_unit(scene: bpy.types.Scene) -> float:
+    """What one Blender unit is in metres (Scene > Units > Unit Scale): the Depth pass, the
+    camera's interocular distance and the baseline setting are in Blender units."""
+    return float(scene.unit_settings.scale_length) or 1.0
+
+
 def baseline(settings, scene: bpy.types.Scene) -> float:
     """Metres; signed: positive makes the right eye."""
     value = settings.baseline
@@ -84,6 +90,7 @@ def baseline(settings, scene: bpy.types.Scene) -> float:
         value = scene.camera.data.stereo.interocular_distance
     if value <= 0:
         raise InfillError("The baseline must be positive")
+    value *= metres_per_unit(scene)
     return value if settings.eye == "RIGHT" else -value
 
 
@@ -100,7 +107,7 @@ def view_from_passes(path: str, scene: bpy.types.Scene, image_pass: str = "Combi
         raise InfillError(f"{os.path.basename(path)} has no {image_pass} pass")
     rgb = passes[image_pass][..., :3]
     h, w = rgb.shape[:2]
-    return View(rgb, passes["Depth"], scene_intrinsics(scene, w, h))
+    return View(rgb, passes["Depth"] * metres_per_unit(scene), scene_intrinsics(scene, w, h))
 
 
 def view_from_last_render(scene: bpy.types.Scene) -> View:
@@ -151,7 +158,7 @@ def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | Non
     if not image.is_float:  # byte images are stored display-referred: back to linear
         rgb = processing.srgb_to_linear(rgb)
     h, w = rgb.shape[:2]
-    return View(rgb, depth_px[..., 0], scene_intrinsics(scene, w, h))
+    return View(rgb, depth_px[..., 0] * metres_per_unit(scene), scene_intrinsics(scene, w, h))
 
 
 def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:

@@ -120,8 +120,10 @@ def _da3_preset(weights: Path | None) -> str:
     """Check that DA3 can be loaded from `weights`; the preset named in its config."""
     _require_da3_package()
     if weights is None or not (Path(weights) / "model.safetensors").is_file():
+        where = ("no Depth Anything 3 weights (no --depth-model-path given)" if weights is None
+                 else f"no Depth Anything 3 weights at {weights}")
         raise DepthModelError(
-            f"no Depth Anything 3 weights at {weights}: download a snapshot (for example "
+            f"{where}: download a snapshot (for example "
             "depth-anything/DA3NESTED-GIANT-LARGE) on a machine with internet and pass its "
             "folder (config.json + model.safetensors) as --depth-model-path")
     config = Path(weights) / "config.json"

@@ -25,12 +25,13 @@ class InputError(ValueError):
 
 def read_image(path: str | Path) -> np.ndarray:
     """An image as (H, W, 3) uint8 RGB: greyscale is repeated, alpha dropped, 16-bit scaled."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(path) as im:
             im.load()  # decodes everything: truncated files fail here
+            im = ImageOps.exif_transpose(im)  # as image viewers show it (and depth maps are made)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 grey = np.asarray(im, dtype=np.float64)
                 peak = 65535.0 if grey.max() > 255 else 255.0
@@ -67,7 +68,7 @@ def _read_exr_depth(path: Path) -> np.ndarray:
     for name in sorted(channels, key=lambda n: (n.split(".")[-1] not in ("Z", "Y", "R", "V"), n)):
         pixels = channels[name]
         return pixels if pixels.ndim == 2 else pixels[..., 0]
-    raise InputError(f"{path}: EXR file has no channels")
+    raise InputError(f"{path}: no readable channels in the EXR file (truncated or damaged?)")
 
 
 def read_depth(path: str | Path, png_scale: float = DEFAULT_PNG_DEPTH_SCALE) -> np.ndarray:
@@ -98,9 +99,15 @@ def read_depth(path: str | Path, png_scale: float = DEFAULT_PNG_DEPTH_SCALE) -> 
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read depth ({type(exc).__name__}: {exc})") from exc
-    depth = np.squeeze(np.asarray(depth))
-    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.number):
-        raise InputError(f"{path}: depth must be a 2-D numeric array, got shape {depth.shape}")
+    depth = np.asarray(depth)
+    if depth.ndim == 3 and 1 in (depth.shape[0], depth.shape[-1]):  # (1, H, W) or (H, W, 1)
+        depth = depth[0] if depth.shape[0] == 1 else depth[..., 0]
+    if not np.issubdtype(depth.dtype, np.number) or depth.dtype == np.bool_:
+        raise InputError(f"{path}: depth must be numbers (metres), got {depth.dtype} values")
+    if depth.ndim != 2:
+        raise InputError(f"{path}: depth must be a 2-D map, got an array of shape {depth.shape}")
+    if min(depth.shape) < 2:
+        raise InputError(f"{path}: depth map is {depth.shape[1]}x{depth.shape[0]}; it needs at least 2x2 pixels")
     return depth.astype(np.float32)
 
 

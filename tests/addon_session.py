@@ -18,11 +18,14 @@ BUNDLED = "bundled:"  # model argument "bundled:PATH": leave the model setting e
                       # extension's bundled model), compute expectations with PATH
 
 
-def build_scene(bpy, frames: int = 1):
+def build_scene(bpy, frames: int = 1, unit_scale: float = 1.0):
     """A camera at the origin looking down -z at a checker wall 4 m away and a checker box face
-    1.5 m away (emission, so renders are noise-free), Depth pass on."""
+    1.5 m away (emission, so renders are noise-free), Depth pass on. With `unit_scale` (metres
+    per Blender unit) the same scene is modelled in those units."""
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
+    scene.unit_settings.scale_length = unit_scale
+    u = 1.0 / unit_scale  # Blender units per metre
     scene.render.engine = "CYCLES"
     scene.cycles.samples = 1
     scene.cycles.use_denoising = False
@@ -33,6 +36,7 @@ def build_scene(bpy, frames: int = 1):
     scene.view_settings.view_transform = "Standard"
     camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
     camera.data.lens, camera.data.sensor_width = LENS_MM, SENSOR_MM
+    camera.data.clip_start, camera.data.clip_end = 0.1 * u, 100.0 * u
     scene.collection.objects.link(camera)
     scene.camera = camera
 
@@ -57,10 +61,10 @@ def build_scene(bpy, frames: int = 1):
         scene.collection.objects.link(obj)
         return obj
 
-    quad("wall", -4.0, 10.0, material("wall", 40.0))
-    box = quad("box", -1.5, 0.25, material("box", 8.0))
+    quad("wall", -4.0 * u, 10.0 * u, material("wall", 40.0))
+    box = quad("box", -1.5 * u, 0.25 * u, material("box", 8.0))
     for frame in range(1, frames + 1):  # the box slides sideways over the frames
-        box.location.x = 0.05 * (frame - 1)
+        box.location.x = 0.05 * u * (frame - 1)
         box.keyframe_insert("location", frame=frame)
     return scene
 
@@ -172,6 +176,21 @@ def render_still(bpy, model, work, result):
     result["psnr_telea"] = psnr(telea, truth, hole)
 
 
+def unit_scales(bpy, model, work, result):
+    """The same scene modelled in metres, centimetres and millimetres (Unit Scale 1, 0.01,
+    0.001; the baseline setting in scene units): the same other eye."""
+    images = {}
+    for scale in (1.0, 0.01, 0.001):
+        scene = build_scene(bpy, unit_scale=scale)
+        settings = configure(scene, model)
+        settings.baseline = BASELINE / scale
+        bpy.ops.render.render()
+        result[f"report_{scale}"] = run_operator(bpy.ops.image.infill_disocclusion)
+        images[scale] = image_srgb_uint8(bpy.data.images[RESULT_NAME]).astype(int)
+    result["max_diff_cm"] = int(np.abs(images[0.01] - images[1.0]).max())
+    result["max_diff_mm"] = int(np.abs(images[0.001] - images[1.0]).max())
+
+
 def errors(bpy, model, work, result):
     scene = build_scene(bpy)
     settings = configure(scene, os.path.join(work, "missing.onnx"))
@@ -228,7 +247,7 @@ def compositor(bpy, model, work, result):
     result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, errors, frames, compositor)}
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, errors, frames, compositor)}
 
 
 def main() -> None:

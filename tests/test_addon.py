@@ -79,6 +79,12 @@ def test_the_bundled_model_beats_telea_against_a_true_render_of_the_other_eye(bu
     assert outcome["psnr_network"] > outcome["psnr_telea"], outcome
 
 
+def test_millimetre_and_centimetre_scenes_give_the_metre_scenes_other_eye(built, tmp_path):
+    outcome = scenario(built, "unit_scales", tmp_path)
+    assert all(outcome[f"report_{s}"] == "{'FINISHED'}" for s in (1.0, 0.01, 0.001)), outcome
+    assert outcome["max_diff_cm"] <= 1 and outcome["max_diff_mm"] <= 1, outcome
+
+
 def test_errors_are_reported_not_raised(built, tmp_path):
     reports = scenario(built, "errors", tmp_path)["reports"]
     assert "Model not found" in reports["missing_model"]

@@ -87,3 +87,44 @@ def test_datagen_refuses_an_output_that_is_a_file_before_starting_blender(tmp_pa
         with pytest.raises(SystemExit) as exit_info:
             datagen_main(["--procedural", "1", "--out", str(out)])
         assert exit_info.value.code == 2 and "a_file" in capsys.readouterr().err
+
+
+def test_damaged_or_foreign_model_files_are_refused_in_one_line(view, tmp_path, capsys):
+    import torch
+
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    (tmp_path / "broken.pt").write_bytes(b"\x80\x04not a checkpoint")
+    torch.save({"stem.conv.weight": torch.zeros(1)}, tmp_path / "state_dict.pt")
+    for model, words in (("broken.onnx", "not a readable ONNX model"),
+                         ("broken.pt", "not a readable PyTorch checkpoint"),
+                         ("state_dict.pt", "not a checkpoint of this project")):
+        code = training_main(["infill", *view, "--checkpoint", str(tmp_path / model), "--out", str(tmp_path / "r.png")])
+        err = capsys.readouterr().err
+        assert code == 2 and model in err and words in err and "Traceback" not in err, err
+        data = write_numpy_dataset(tmp_path / "data", count=1)
+        assert training_main(["evaluate", "--checkpoint", str(tmp_path / model), "--data", str(data)]) == 2
+
+
+def test_a_checkpoint_that_would_run_code_when_loaded_is_refused(view, tmp_path, capsys):
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"model": Payload(), "config": {}}, f)
+    assert training_main(["infill", *view, "--checkpoint", str(tmp_path / "evil.pt"), "--out", str(tmp_path / "r.png")]) == 2
+    captured = capsys.readouterr()
+    assert "code ran" not in captured.out and "evil.pt" in captured.err
+
+
+def test_a_depth_infill_model_is_refused_for_the_other_eyes_image(view, tmp_path, capsys):
+    from training.config import ModelConfig, TrainConfig
+    from training.train import train
+
+    data = write_numpy_dataset(tmp_path / "data", count=2)
+    train(TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=1, batch_size=1, crop=32, target="depth",
+                      loader_workers=0, model=ModelConfig(width=8, levels=2, out_channels=1)), progress=False)
+    code = training_main(["infill", *view, "--checkpoint", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "r.png")])
+    assert code == 2 and "depth-infill model" in capsys.readouterr().err

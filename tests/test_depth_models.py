@@ -93,4 +93,4 @@ def test_datagen_names_the_missing_weights(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "datagen_bpy", "--images", str(tmp_path), "--depth-model", "da3",
          "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 2 and "no Depth Anything 3 weights" in result.stderr
+    assert result.returncode == 2 and "no Depth Anything 3 weights (no --depth-model-path given)" in result.stderr

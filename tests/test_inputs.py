@@ -149,3 +149,34 @@ def test_sample_photos_are_written_as_rgb_pngs(tmp_path):
     paths = write_photos(tmp_path)
     assert len(paths) == len(NAMES)
     assert read_image(paths[0]).shape[2] == 3 and read_image(paths[0]).dtype == np.uint8
+
+
+def test_exif_orientation_is_applied_as_image_viewers_do(tmp_path):
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[:, :10] = 255  # white on the left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to display"
+    Image.fromarray(pixels).save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    shown = read_image(tmp_path / "rotated.jpg")
+    assert shown.shape == (30, 20, 3)  # portrait, as displayed
+    assert shown[:10].mean() > 200 and shown[-10:].mean() < 50  # the white band is now on top
+
+
+@pytest.mark.parametrize("array,message", [
+    (np.ones((1, 1), np.float32), "1x1; it needs at least 2x2"),
+    (np.ones((1, 40), np.float32), "40x1; it needs at least 2x2"),
+    (np.ones((24, 32), bool), "must be numbers (metres), got bool"),
+    (np.ones((2, 24, 32), np.float32), "2-D map, got an array of shape (2, 24, 32)"),
+])
+def test_depth_maps_of_the_wrong_shape_or_kind_say_what_is_wrong(tmp_path, array, message):
+    np.save(tmp_path / "d.npy", array)
+    with pytest.raises(InputError, match=re_escape(message)):
+        read_depth(tmp_path / "d.npy")
+    np.save(tmp_path / "channel.npy", np.ones((24, 32, 1), np.float32))
+    assert read_depth(tmp_path / "channel.npy").shape == (24, 32)
+
+
+def re_escape(text: str) -> str:
+    import re
+
+    return re.escape(text)

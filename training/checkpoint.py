@@ -17,17 +17,34 @@ def atomic_save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def read_checkpoint(path: str | Path, device: str = "cpu") -> dict:
+    """A checkpoint's contents, loaded safely (`weights_only`: tensors and plain values, no
+    code runs); ValueError naming the file if it is missing, damaged or not a checkpoint of
+    this project (a bare state dict, say)."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except Exception as exc:  # torch raises many types for damaged or foreign files
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(state, dict) or not {"model", "config"} <= set(state):
+        raise ValueError(f"{path}: not a checkpoint of this project (it needs 'model' and 'config'; "
+                         "a bare state dict has no config)")
+    return state
+
+
 def save_weights(checkpoint: str | Path, path: str | Path) -> None:
     """Keep only the model and its config (no optimiser state): what ships, and what
     `--init` starts from."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = read_checkpoint(checkpoint)
     atomic_save({"model": state["model"], "config": state["config"], "step": state["step"]}, Path(path))
 
 
 def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, dict]:
     """A trained model (eval mode) and its checkpoint's training config; ValueError naming the
     file if it holds another architecture (e.g. one saved by an older version)."""
-    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state = read_checkpoint(checkpoint, device)
     try:
         config = TrainConfig.from_dict(state["config"])
         model = GatedUNet(config.model).to(device)
@@ -40,7 +57,7 @@ def load_model(checkpoint: str | Path, device: str = "cpu") -> tuple[GatedUNet, 
 def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
     """Start from saved weights: every parameter whose name and shape match is copied (a
     model grown by a layer keeps the rest). Returns the names left at their initialisation."""
-    saved = torch.load(weights, map_location="cpu", weights_only=False)["model"]
+    saved = read_checkpoint(weights)["model"]
     own = model.state_dict()
     matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(matching, strict=False)

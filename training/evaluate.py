@@ -16,15 +16,18 @@ COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_psnr
 
 
 def evaluate(data: str | Path, methods: dict[str, Method], limit: int | None = None,
-             progress: bool = True, split: str | None = None) -> dict[str, dict[str, float]]:
-    """Mean of each metric over the samples (with holes) of `data` (only those of `split`,
-    if given), per method, plus 'seconds' (mean time per sample). Scored inside the hole,
-    where the sample's `loss_mask` (if any) says the target is known."""
+             progress: bool = True, split: str | None = None,
+             source: str | None = None) -> dict[str, dict[str, float]]:
+    """Mean of each metric over the samples (with holes) of `data` (only those of `split`
+    and of `source`, if given), per method, plus 'seconds' (mean time per sample). Scored
+    inside the hole, where the sample's `loss_mask` (if any) says the target is known."""
     from tqdm import tqdm
 
     records = read_manifests(Path(data))
     if split is not None:
         records = [r for r in records if r.get("split") == split]
+    if source is not None:
+        records = [r for r in records if r.get("source") == source]
     records = records[:limit]
     sums: dict[str, dict[str, list[float]]] = {name: {} for name in methods}
     for record in tqdm(records, disable=not progress, unit="sample"):

@@ -20,6 +20,12 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "default.onnx"
 Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
 
 
+def refuse_depth_model(path: str, channels: int) -> None:
+    if channels != 3:
+        raise ValueError(f"{path}: a depth-infill model ({channels} output channel); the other eye's "
+                         "image needs an RGB model")
+
+
 @dataclass
 class OtherEye:
     image: np.ndarray      # (H, W, 3) uint8, infilled
@@ -43,17 +49,21 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
 
 
 def load_network(checkpoint: str) -> Network:
-    """A .pt checkpoint (PyTorch) or an exported .onnx model (ONNX Runtime)."""
+    """A .pt checkpoint (PyTorch) or an exported .onnx model (ONNX Runtime) that fills RGB;
+    ValueError naming the file for anything else (a depth-infill model, a damaged file)."""
     if str(checkpoint).endswith(".onnx"):
         from .onnx_runner import OnnxInfill
 
-        return OnnxInfill(checkpoint)
+        network = OnnxInfill(checkpoint)
+        refuse_depth_model(checkpoint, network.channels)
+        return network
     import torch
 
     from .checkpoint import load_model
     from .model import select_inputs
 
     model, config = load_model(checkpoint)
+    refuse_depth_model(checkpoint, model.config.out_channels)
 
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():

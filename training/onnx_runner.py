@@ -121,7 +121,11 @@ class OnnxInfill:
             options.intra_op_num_threads = threads
         # ORT's threads would otherwise spin after each run, taking the cores from numpy's part
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, NoSuchFile ...
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"{path}: not a readable ONNX model ({message})") from None
         inputs = [i.name for i in self.session.get_inputs()]
         if inputs not in (["pooled"], ["pooled", "detail"]):
             raise ValueError(f"{path}: inputs {inputs}, not ['pooled'(, 'detail')]: exported by an older "

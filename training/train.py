@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datagen_bpy.writer import read_manifests
 
-from .checkpoint import atomic_save, init_from
+from .checkpoint import atomic_save, init_from, read_checkpoint
 from .config import TrainConfig, parse_data
 from .dataset import SampleDataset, augment, split_by_source
 from .losses import PatchDiscriminator, hinge_d_loss, hinge_g_loss, infill_loss
@@ -147,7 +147,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     step, best_val, bad_steps = 0, math.inf, 0
     last = out / "last.pt"
     if resume and last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = read_checkpoint(last, device)
         raw_model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
