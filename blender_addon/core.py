@@ -94,26 +94,42 @@ def baseline(settings, scene: bpy.types.Scene) -> float:
     return value if settings.eye == "RIGHT" else -value
 
 
-def view_from_passes(path: str, scene: bpy.types.Scene, image_pass: str = "Combined") -> View:
-    """A view from a multilayer EXR holding the colour pass and Depth."""
+def source_layer(settings, scene: bpy.types.Scene) -> str:
+    """The view layer whose passes are used: the one named in the settings, else the active one."""
+    if settings.view_layer:
+        if settings.view_layer not in scene.view_layers:
+            raise InfillError(f"No view layer '{settings.view_layer}' in scene '{scene.name}'")
+        return settings.view_layer
+    window = bpy.context.window
+    active = window.view_layer if window is not None and window.scene == scene else None
+    return (active or scene.view_layers[0]).name
+
+
+def view_from_passes(path: str, scene: bpy.types.Scene, image_pass: str = "Combined",
+                     layer: str | None = None) -> View:
+    """A view from a multilayer EXR holding the colour pass and Depth (of `layer`, in a
+    render of several view layers)."""
     try:
-        passes = read_multilayer_exr(path)
+        passes = read_multilayer_exr(path, layer)
     except Exception as exc:
         raise InfillError(f"Cannot read {path}: {exc}") from exc
+    where = f" of view layer '{layer}'" if layer else ""
     if "Depth" not in passes:
-        raise InfillError(f"{os.path.basename(path)} has no Depth pass: enable View Layer > "
+        raise InfillError(f"{os.path.basename(path)} has no Depth pass{where}: enable View Layer > "
                           "Passes > Data > Z and render again")
     if image_pass not in passes:
-        raise InfillError(f"{os.path.basename(path)} has no {image_pass} pass")
+        raise InfillError(f"{os.path.basename(path)} has no {image_pass} pass{where}")
     rgb = passes[image_pass][..., :3]
     h, w = rgb.shape[:2]
     return View(rgb, passes["Depth"] * metres_per_unit(scene), scene_intrinsics(scene, w, h))
 
 
-def view_from_last_render(scene: bpy.types.Scene) -> View:
-    """The last render's Combined and Depth passes (saved to a temporary multilayer EXR)."""
-    if not scene.view_layers[0].use_pass_z:
-        raise InfillError("No Depth pass: enable View Layer > Passes > Data > Z and render again")
+def view_from_last_render(scene: bpy.types.Scene, layer: str) -> View:
+    """The last render's Combined and Depth passes of view layer `layer` (saved to a
+    temporary multilayer EXR)."""
+    if not scene.view_layers[layer].use_pass_z:
+        raise InfillError(f"No Depth pass in view layer '{layer}': enable View Layer > Passes > "
+                          "Data > Z and render again")
     result = bpy.data.images.get("Render Result")
     if result is None:
         raise InfillError("Nothing rendered yet: render a frame first (F12)")
@@ -131,7 +147,7 @@ def view_from_last_render(scene: bpy.types.Scene) -> View:
         settings.media_type, settings.file_format, settings.color_depth = saved
     if not os.path.isfile(path):
         raise InfillError("Nothing rendered yet: render a frame first (F12)")
-    view = view_from_passes(path, scene)
+    view = view_from_passes(path, scene, layer=layer)
     os.remove(path)
     return view
 

@@ -21,6 +21,9 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
     source: EnumProperty(name="Source", items=[
         ("RENDER", "Last Render", "Combined and Depth passes of the last render"),
         ("IMAGES", "Images", "An image and a depth image of your choice")])
+    view_layer: StringProperty(name="View Layer",
+                               description="The view layer whose Combined and Depth passes are used; "
+                                           "empty: the active one")
     image: PointerProperty(name="Image", type=bpy.types.Image)
     depth: PointerProperty(name="Depth", type=bpy.types.Image,
                            description="Planar depth in metres (e.g. a Depth pass saved as EXR)")
@@ -61,7 +64,8 @@ class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
         start = time.perf_counter()
         try:
             net = core.network(core.model_path(settings))
-            view = (core.view_from_last_render(scene) if settings.source == "RENDER"
+            view = (core.view_from_last_render(scene, core.source_layer(settings, scene))
+                    if settings.source == "RENDER"
                     else core.view_from_images(settings.image, settings.depth, scene))
             result = core.infill(view, core.baseline(settings, scene), net)
             shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
@@ -109,6 +113,7 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         try:
             self._net = core.network(core.model_path(settings))
             self._baseline = core.baseline(settings, scene)
+            self._layer = core.source_layer(settings, scene)
         except core.InfillError as exc:
             self.report({"ERROR"}, str(exc))
             return False
@@ -124,7 +129,8 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             if not os.path.isfile(path):
                 raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
                                        "as multilayer EXR with the Depth pass first)")
-            result = core.infill(core.view_from_passes(path, context.scene), self._baseline, self._net)
+            view = core.view_from_passes(path, context.scene, layer=self._layer)
+            result = core.infill(view, self._baseline, self._net)
             shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
             core.write_png(os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"), shown)
             self._done += 1
@@ -187,6 +193,7 @@ class DISOCCLUSION_PT_panel:
         layout, settings = self.layout, settings_of(context)
         layout.use_property_split = True
         layout.prop(settings, "source")
+        layout.prop_search(settings, "view_layer", context.scene, "view_layers")
         if settings.source == "IMAGES":
             layout.template_ID(settings, "image", open="image.open")
             layout.template_ID(settings, "depth", open="image.open")

@@ -16,16 +16,20 @@ def read_exr_channels(path: str) -> dict[str, np.ndarray]:
                 for name, channel in part.channels.items()}
 
 
-def read_multilayer_exr(path: str) -> dict[str, np.ndarray]:
+def read_multilayer_exr(path: str, layer: str | None = None) -> dict[str, np.ndarray]:
     """Passes of a Blender multilayer EXR by pass name ('Combined', 'Depth', an AOV's name),
     without the view layer prefix of renders ('ViewLayer.Depth.Z') or the single-channel
-    suffix ('.Z', '.X', '.V'); File Output node files ('Image', 'Depth.V') read the same way."""
+    suffix ('.Z', '.X', '.V'); File Output node files ('Image', 'Depth.V') read the same way.
+    With `layer`, only that view layer's passes of a render with several (so colour and depth
+    never come from different layers)."""
     passes = {}
     for name, pixels in read_exr_channels(path).items():
         parts = name.split(".")
         if pixels.ndim == 2 and len(parts) > 1 and parts[-1] in SINGLE_CHANNEL_SUFFIXES:
             parts = parts[:-1]
         if len(parts) > 1:
+            if layer is not None and parts[0] != layer:
+                continue
             parts = parts[1:]  # view layer
         passes[".".join(parts)] = pixels.astype(np.float32)
     return passes

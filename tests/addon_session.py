@@ -191,6 +191,23 @@ def unit_scales(bpy, model, work, result):
     result["max_diff_mm"] = int(np.abs(images[0.001] - images[1.0]).max())
 
 
+def view_layers(bpy, model, work, result):
+    """Two view layers, the Depth pass on only one: colour and depth come from one layer, the
+    active one or the one chosen, and a layer without Depth is named in the report."""
+    scene = build_scene(bpy)
+    settings = configure(scene, model)
+    first, second = scene.view_layers[0], scene.view_layers.new("Second")
+    second.use_pass_z, first.use_pass_z = True, False
+    bpy.context.window.view_layer = second
+    bpy.ops.render.render()
+    result["second_active"] = run_operator(bpy.ops.image.infill_disocclusion)
+    result["second_active_holes"] = float(image_srgb_uint8(bpy.data.images[RESULT_NAME]).std())
+    settings.view_layer = first.name
+    result["first_chosen"] = run_operator(bpy.ops.image.infill_disocclusion)
+    settings.view_layer = "Missing"
+    result["missing_chosen"] = run_operator(bpy.ops.image.infill_disocclusion)
+
+
 def errors(bpy, model, work, result):
     scene = build_scene(bpy)
     settings = configure(scene, os.path.join(work, "missing.onnx"))
@@ -247,7 +264,7 @@ def compositor(bpy, model, work, result):
     result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, errors, frames, compositor)}
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, errors, frames, compositor)}
 
 
 def main() -> None:

@@ -85,6 +85,13 @@ def test_millimetre_and_centimetre_scenes_give_the_metre_scenes_other_eye(built,
     assert outcome["max_diff_cm"] <= 1 and outcome["max_diff_mm"] <= 1, outcome
 
 
+def test_colour_and_depth_come_from_one_view_layer(built, tmp_path):
+    outcome = scenario(built, "view_layers", tmp_path)
+    assert outcome["second_active"] == "{'FINISHED'}" and outcome["second_active_holes"] > 0
+    assert "No Depth pass in view layer 'ViewLayer'" in outcome["first_chosen"]
+    assert "No view layer 'Missing'" in outcome["missing_chosen"]
+
+
 def test_errors_are_reported_not_raised(built, tmp_path):
     reports = scenario(built, "errors", tmp_path)["reports"]
     assert "Model not found" in reports["missing_model"]
