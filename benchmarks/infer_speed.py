@@ -2,11 +2,11 @@
 the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole's pixels;
 its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
-    python benchmarks/infer_speed.py [--width 8 --levels 4] [--repeats 10] [--profile]
+    python benchmarks/infer_speed.py [--width 8 --levels 4 --detail-channels 4] [--repeats 10] [--profile]
 
 The frame is a synthetic scene (a wall with boxes) warped to the other eye with the project's
-geometry, so the holes are typical disocclusions. Weights are random: speed does not depend
-on them.
+geometry, so the holes are typical disocclusions; the reprojection (`stereo_geometry.reproject`
+of that frame) is timed too. Weights are random: speed does not depend on them.
 """
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ from stereo_geometry.sample import network_input  # noqa: E402
 from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters, first_guess  # noqa: E402
 
 
-def typical_frame(width: int, height: int, seed: int = 0):
-    """Warped image, hole mask and network input of a wall with a dozen boxes."""
+def typical_view(width: int, height: int, seed: int = 0):
+    """Image, depth and intrinsics of a wall with a dozen boxes."""
     rng = np.random.default_rng(seed)
     K = Intrinsics.from_fov(width, height, 60.0)
     depth = np.full((height, width), 6.0)
@@ -38,7 +38,17 @@ def typical_frame(width: int, height: int, seed: int = 0):
         x, y = rng.integers(0, width - width // 8), rng.integers(0, height - height // 6)
         w, h = rng.integers(width // 25, width // 5), rng.integers(height // 15, height // 3)
         depth[y:y + h, x:x + w] = rng.uniform(0.8, 4.0)
-    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)))
+    return image, depth, K
+
+
+def warp_view(image, depth, K):
+    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)))
+
+
+def typical_frame(width: int, height: int, seed: int = 0):
+    """Warped image, hole mask and network input of a wall with a dozen boxes."""
+    image, depth, K = typical_view(width, height, seed)
+    warp = warp_view(image, depth, K)
     hole = warp.hole_mask
     g = masked_inputs(hole, warp.depth, K)
     x = network_input(warp.image, hole, g["normals_left_masked"], g["depth_masked"])[None]
@@ -55,7 +65,7 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def profile_onnx(path: Path, x: np.ndarray, runs: int) -> None:
+def profile_onnx(path: Path, feeds: dict[str, np.ndarray], runs: int) -> None:
     """ONNX Runtime's own profile: milliseconds per operator type, per run."""
     import json
     from collections import Counter
@@ -67,12 +77,13 @@ def profile_onnx(path: Path, x: np.ndarray, runs: int) -> None:
     options.profile_file_prefix = str(path.with_suffix(""))
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     for _ in range(runs):
-        session.run(None, {"pooled": x})
+        session.run(None, feeds)
     per_op: Counter = Counter()
     for event in json.loads(Path(session.end_profiling()).read_text()):
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             per_op[event["args"]["op_name"]] += event["dur"] / 1e3 / runs
-    print(f"ONNX Runtime profile at {x.shape[-1]}x{x.shape[-2]}: {sum(per_op.values()):.1f} ms per run")
+    x = feeds["pooled"]
+    print(f"ONNX Runtime profile at {x.shape[-1] * 2}x{x.shape[-2] * 2}: {sum(per_op.values()):.1f} ms per run")
     for op, ms in per_op.most_common(10):
         print(f"  {op:<16} {ms:7.1f} ms")
 
@@ -81,11 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=int, default=ModelConfig.width)
     parser.add_argument("--levels", type=int, default=ModelConfig.levels)
+    parser.add_argument("--detail-channels", type=int, default=ModelConfig.detail_channels)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--profile", action="store_true",
                         help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
-    config = ModelConfig(width=args.width, levels=args.levels)
+    config = ModelConfig(width=args.width, levels=args.levels, detail_channels=args.detail_channels)
     model = GatedUNet(config).eval()
     print(f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads); "
           f"model {config}: {count_parameters(model):,} parameters")
@@ -103,8 +115,10 @@ def main() -> None:
         export_onnx(ckpt, Path(tmp) / "m.onnx")
         onnx = OnnxInfill(str(Path(tmp) / "m.onnx"))
         print(f"{'frame':>9} {'holes':>6} {'GFLOPs':>7} {'guess ms':>9} {'torch ms':>9} {'onnx ms':>8} "
-              f"{'telea ms':>9} {'onnx/telea':>10}")
+              f"{'telea ms':>9} {'onnx/telea':>10} {'reproject ms':>12} {'reproj/telea':>12}")
         for width, height in ((512, 512), (1280, 720)):
+            view = typical_view(width, height)
+            t_warp = best_of(lambda: warp_view(*view), max(1, args.repeats // 3))
             warped, hole, x = typical_frame(width, height)
             xt = torch.from_numpy(x)
             with torch.no_grad():
@@ -114,11 +128,16 @@ def main() -> None:
             t_telea = best_of(lambda: cv2.inpaint(warped, hole, 3, cv2.INPAINT_TELEA), args.repeats)
             gflops = conv_flops(model, height, width) / 1e9
             print(f"{width}x{height:<4} {hole.mean():6.1%} {gflops:7.1f} {t_guess * 1e3:9.1f} {t_torch * 1e3:9.1f} "
-                  f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f}")
+                  f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f} "
+                  f"{t_warp * 1e3:12.1f} {t_warp / t_telea:12.1f}")
         if args.profile:
-            from training.onnx_runner import pad_to_multiple, prepare
+            from training.onnx_runner import fold_detail, pad_to_multiple, prepare
 
-            profile_onnx(Path(tmp) / "m.onnx", prepare(pad_to_multiple(x))[0], args.repeats)
+            padded = pad_to_multiple(x)
+            feeds = {"pooled": prepare(padded)[0]}
+            if config.detail_channels:
+                feeds["detail"] = fold_detail(padded, config.detail_channels)
+            profile_onnx(Path(tmp) / "m.onnx", feeds, args.repeats)
 
 
 if __name__ == "__main__":

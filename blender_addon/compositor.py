@@ -59,7 +59,8 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
     output: EnumProperty(name="Output", items=OUTPUTS)
     use_camera_baseline: BoolProperty(name="Camera Interocular Distance", default=True)
     baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, unit="LENGTH")
-    model_path: StringProperty(name="Model", subtype="FILE_PATH")
+    model: EnumProperty(name="Model", items=core.MODEL_CHOICES, default="QUALITY")
+    model_path: StringProperty(name="Model File", subtype="FILE_PATH")
 
     def init(self, context):
         self.node_tree = _inner_tree(self)
@@ -72,7 +73,7 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
             bpy.data.node_groups.remove(self.node_tree)
 
     def draw_buttons(self, context, layout):
-        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model_path"):
+        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model", "model_path"):
             layout.prop(self, name)
 
     def sync_save_path(self) -> None:

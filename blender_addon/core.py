@@ -17,7 +17,10 @@ from .stereo_geometry import Intrinsics, to_uint8
 from .training.infill import other_eye
 from .training.onnx_runner import OnnxInfill
 
-BUNDLED_MODEL = Path(__file__).parent / "models" / "default.onnx"
+BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
+                  "FAST": Path(__file__).parent / "models" / "fast.onnx"}
+MODEL_CHOICES = [("QUALITY", "Quality", "The bundled quality model (the larger network)"),
+                 ("FAST", "Fast", "The bundled fast model (about 2x Telea's time on a CPU)")]
 
 
 class InfillError(Exception):
@@ -45,9 +48,18 @@ class Result:
 _networks: dict[str, OnnxInfill] = {}
 
 
+def bundled_model(choice: str) -> Path | None:
+    """The bundled model of a choice ("QUALITY" or "FAST"), else the other bundled one."""
+    for name in [choice] + [n for n in BUNDLED_MODELS if n != choice]:
+        if BUNDLED_MODELS[name].is_file():
+            return BUNDLED_MODELS[name]
+    return None
+
+
 def model_path(settings) -> Path:
-    path = Path(bpy.path.abspath(settings.model_path)) if settings.model_path else BUNDLED_MODEL
-    if not path.is_file():
+    """The model file of the settings: a chosen .onnx file wins over the bundled choice."""
+    path = Path(bpy.path.abspath(settings.model_path)) if settings.model_path else bundled_model(settings.model)
+    if path is None or not path.is_file():
         raise InfillError(f"Model not found: {path}" if settings.model_path else
                           "No bundled model in this build: choose a model file (.onnx from "
                           "'python -m training export')")

@@ -32,8 +32,10 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
     baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, soft_max=1.0, unit="LENGTH",
                             description="Distance between the eyes")
     eye: EnumProperty(name="Make", items=EYES)
-    model_path: StringProperty(name="Model", subtype="FILE_PATH",
-                               description="An .onnx model; empty: the bundled default")
+    model: EnumProperty(name="Model", items=core.MODEL_CHOICES, default="QUALITY",
+                        description="Which bundled network fills the holes")
+    model_path: StringProperty(name="Model File", subtype="FILE_PATH",
+                               description="An .onnx model of your own; wins over the bundled choice")
     output: EnumProperty(name="Output", items=OUTPUTS)
     save_path: StringProperty(name="Save To", subtype="FILE_PATH",
                               description="Also write the result here as PNG (optional)")
@@ -202,8 +204,9 @@ class DISOCCLUSION_PT_panel:
         row = layout.row()
         row.enabled = not settings.use_camera_baseline
         row.prop(settings, "baseline")
+        layout.prop(settings, "model")
         layout.prop(settings, "model_path")
-        if not settings.model_path and not core.BUNDLED_MODEL.is_file():
+        if not settings.model_path and core.bundled_model(settings.model) is None:
             layout.label(text="No bundled model: choose one", icon="ERROR")
         layout.prop(settings, "output")
         layout.prop(settings, "save_path")

@@ -1,6 +1,6 @@
 """Build and validate the Blender extension zip:
 
-    python packaging/build_extension.py [--out dist] [--model model.onnx]
+    python packaging/build_extension.py [--out dist]
 
 Stages `blender_manifest.toml` and `blender_addon/` with the parts of the project the add-on
 imports (the geometry core, the torch-free infill and ONNX runner, the EXR reader), downloads
@@ -29,7 +29,12 @@ VENDORED = {  # repo path -> path inside the extension
     "training/onnx_runner.py": "training/onnx_runner.py",
     "datagen_bpy/exr.py": "exr.py",
 }
-DEFAULT_MODEL = REPO / "models" / "default.onnx"
+SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality")}
+
+
+def shipped_models() -> dict[str, Path]:
+    """The models/{fast,quality}.onnx that exist: the extension bundles them."""
+    return {name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
 
 
 def extension_tool() -> Path:
@@ -62,7 +67,7 @@ def download_wheels(cache: Path) -> dict[str, list[Path]]:
     return wheels
 
 
-def stage(staging: Path, wheels: dict[str, list[Path]], model: Path | None) -> None:
+def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path]) -> None:
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(REPO / "blender_addon", staging, ignore=shutil.ignore_patterns("__pycache__"))
@@ -73,9 +78,10 @@ def stage(staging: Path, wheels: dict[str, list[Path]], model: Path | None) -> N
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dst)
-    if model is not None:
+    if models:
         (staging / "models").mkdir()
-        shutil.copy2(model, staging / "models" / "default.onnx")
+        for name, path in models.items():
+            shutil.copy2(path, staging / "models" / f"{name}.onnx")
     (staging / "wheels").mkdir()
     names = []
     for files in wheels.values():
@@ -89,11 +95,12 @@ def stage(staging: Path, wheels: dict[str, list[Path]], model: Path | None) -> N
     (staging / "blender_manifest.toml").write_text(manifest)
 
 
-def build(out: Path, model: Path | None = None) -> Path:
-    """Stage, build and validate; returns the zip's path."""
+def build(out: Path, models: dict[str, Path] | None = None) -> Path:
+    """Stage, build and validate, bundling `models` ({"fast"|"quality": .onnx}); returns the
+    zip's path."""
     wheels = download_wheels(REPO / "build" / "wheels")
     staging = REPO / "build" / "extension"
-    stage(staging, wheels, model)
+    stage(staging, wheels, models or {})
     out.mkdir(parents=True, exist_ok=True)
     tool = str(extension_tool())
     subprocess.run([sys.executable, tool, "build", "--source-dir", str(staging), "--output-dir", str(out)],
@@ -106,10 +113,8 @@ def build(out: Path, model: Path | None = None) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None,
-                        help="ONNX model bundled as the default (default: models/default.onnx if present)")
     args = parser.parse_args()
-    print(build(args.out, args.model))
+    print(build(args.out, shipped_models()))
 
 
 if __name__ == "__main__":

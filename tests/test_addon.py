@@ -18,7 +18,7 @@ def built(tmp_path_factory):
     """The extension zip (bundling the trained default model when there is one) and a small
     exported model."""
     sys.path.insert(0, str(REPO / "packaging"))
-    from build_extension import build
+    from build_extension import build, shipped_models
 
     from training.export import export_onnx
     from training.model import ModelConfig
@@ -30,7 +30,7 @@ def built(tmp_path_factory):
     train(TrainConfig(data=str(data), out=str(root / "run"), steps=2, batch_size=2, crop=32,
                       loader_workers=0, model=ModelConfig(width=8, levels=2)), progress=False)
     export_onnx(root / "run" / "last.pt", root / "small.onnx")
-    return build(root / "dist", DEFAULT_MODEL if DEFAULT_MODEL.is_file() else None), root / "small.onnx"
+    return build(root / "dist", shipped_models()), root / "small.onnx"
 
 
 def scenario(built, name, tmp_path, model=None, size="96x64") -> dict:
@@ -68,9 +68,9 @@ def test_button_makes_the_other_eye_of_the_last_render(built, tmp_path):
     assert outcome["max_diff_to_expected"] <= 1
 
 
-@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no trained default model yet (models/default.onnx)")
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model (models/fast.onnx or quality.onnx)")
 def test_the_bundled_model_beats_telea_against_a_true_render_of_the_other_eye(built, tmp_path):
-    # No model chosen: the extension runs the model it bundles (models/default.onnx). Rendered
+    # No model file chosen: the extension runs the bundled model it defaults to. Rendered
     # at the training samples' size (320x240): at 96x64 the holes are 2 px wide and Telea
     # wins (docs/benchmarks.md).
     outcome = scenario(built, "render_still", tmp_path, model=f"bundled:{DEFAULT_MODEL}", size="320x240")

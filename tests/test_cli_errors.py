@@ -128,3 +128,14 @@ def test_a_depth_infill_model_is_refused_for_the_other_eyes_image(view, tmp_path
                       loader_workers=0, model=ModelConfig(width=8, levels=2, out_channels=1)), progress=False)
     code = training_main(["infill", *view, "--checkpoint", str(tmp_path / "run" / "last.pt"), "--out", str(tmp_path / "r.png")])
     assert code == 2 and "depth-infill model" in capsys.readouterr().err
+
+
+def test_infill_runs_each_shipped_model_by_name_and_a_checkpoint_wins(view, tmp_path, capsys):
+    from training.infill import SHIPPED_MODELS
+
+    for name, path in SHIPPED_MODELS.items():
+        code = training_main(["infill", *view, "--model", name, "--out", str(tmp_path / f"{name}.png")])
+        assert code == (0 if path.is_file() else 2), capsys.readouterr().err
+    assert training_main(["infill", *view, "--model", "fast", "--checkpoint", str(tmp_path / "mine.onnx"),
+                          "--out", str(tmp_path / "r.png")]) == 2
+    assert "mine.onnx" in capsys.readouterr().err

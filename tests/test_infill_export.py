@@ -134,7 +134,7 @@ def test_infill_without_a_checkpoint_uses_the_shipped_model_or_says_it_is_missin
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "none.onnx" in missing.stderr
     if not DEFAULT_MODEL.is_file():
-        pytest.skip("no shipped model (models/default.onnx)")
+        pytest.skip("no shipped model (models/fast.onnx or quality.onnx)")
     result = subprocess.run(args, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     right = np.asarray(Image.open(tmp_path / "right.png"))

@@ -12,7 +12,7 @@ import numpy as np
 from datagen_bpy.arguments import field_of_view, positive_float
 
 from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_data
-from .infill import DEFAULT_MODEL
+from .infill import SHIPPED_MODELS, default_model_name
 
 
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
@@ -163,8 +163,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("infill", help="turn one view into the other eye of a stereo pair")
-    p.add_argument("--checkpoint", default=str(DEFAULT_MODEL),
-                   help=".pt checkpoint or exported .onnx (default: the shipped models/default.onnx)")
+    p.add_argument("--model", choices=sorted(SHIPPED_MODELS), default=default_model_name(),
+                   help=f"which shipped model fills the holes (default {default_model_name()})")
+    p.add_argument("--checkpoint", help=".pt checkpoint or exported .onnx; wins over --model")
     p.add_argument("--image", required=True, help="the source view")
     p.add_argument("--depth", required=True, help="its metric depth (npy, exr, pfm, 16-bit png)")
     p.add_argument("--out", required=True, help="the other eye's image")
@@ -192,6 +193,7 @@ def run_infill(args: argparse.Namespace) -> int:
 
     from .infill import load_network, other_eye
 
+    args.checkpoint = args.checkpoint or str(SHIPPED_MODELS[args.model])
     if not Path(args.checkpoint).is_file():
         return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
     if not cv2.haveImageWriter(str(args.out)):

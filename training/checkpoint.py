@@ -2,19 +2,22 @@
 from saved weights."""
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import torch
+
+from datagen_bpy.writer import atomic_write_bytes
 
 from .config import TrainConfig
 from .model import GatedUNet
 
 
-def atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """torch.save, atomically (`datagen_bpy.writer.atomic_write_bytes`)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def read_checkpoint(path: str | Path, device: str = "cpu") -> dict:

@@ -1,13 +1,15 @@
 """`python -m training export`: a checkpoint to ONNX, checked against PyTorch."""
 from __future__ import annotations
 
+import io
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from datagen_bpy.writer import atomic_write_bytes
 
 from .checkpoint import load_model
 from .model import GatedUNet, fold_detail, pool_inputs, select_inputs
@@ -47,8 +49,6 @@ def export_onnx(checkpoint: str | Path, path: str | Path) -> float:
     """Write the ONNX model (atomically) and return the largest absolute difference between
     `OnnxInfill` and PyTorch over three frame sizes (two needing padding)."""
     model, config = load_model(checkpoint)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
     x = torch.from_numpy(check_input(128, 192))
     example, names = (pool_inputs(x),), ["pooled"]
     if model.config.detail_channels:
@@ -56,16 +56,16 @@ def export_onnx(checkpoint: str | Path, path: str | Path) -> float:
     sides = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's tracer and deprecation notes
-        torch.onnx.export(_Core(model), example, str(tmp), input_names=names,
+        exported = io.BytesIO()
+        torch.onnx.export(_Core(model), example, exported, input_names=names,
                           output_names=["residual", "guess"], opset_version=OPSET, dynamo=False,
                           dynamic_axes={name: sides for name in names + ["residual", "guess"]})
     import onnx
 
-    proto = onnx.load(str(tmp))
+    proto = onnx.load_model_from_string(exported.getvalue())
     entry = proto.metadata_props.add()
     entry.key, entry.value = "train_config", json.dumps(config)
-    onnx.save(proto, str(tmp))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, proto.SerializeToString())
 
     runner = OnnxInfill(str(path))
     worst = 0.0
