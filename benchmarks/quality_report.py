@@ -35,6 +35,7 @@ from training.metrics import psnr  # noqa: E402
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
 SUMMARY_START, SUMMARY_END = "<!-- quality-summary:start -->", "<!-- quality-summary:end -->"
 COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed")
+TILE_WIDTH = 360
 
 
 def labelled(image: np.ndarray, text: str) -> np.ndarray:
@@ -47,15 +48,22 @@ def labelled(image: np.ndarray, text: str) -> np.ndarray:
 
 
 def contact_sheet(sample: dict, target: np.ndarray, scored: np.ndarray, methods: dict, path: Path) -> None:
+    """Warped input (holes in magenta), hole mask, each method's fill with its hole PSNR and
+    the truth, tiles at most TILE_WIDTH wide, as a JPEG (small enough to keep in the repository)."""
+    import cv2
+
     hole = sample["hole_mask"].astype(bool)
     warped = sample["image_generated_left"].copy()
     warped[hole] = (255, 0, 255)
-    tiles = [labelled(warped, "warped input"),
-             labelled(np.repeat(hole[..., None] * 255, 3, -1).astype(np.uint8), f"holes {hole.mean():.1%}")]
+    images = [(warped, "warped input"),
+              (np.repeat(hole[..., None] * 255, 3, -1).astype(np.uint8), f"holes {hole.mean():.1%}")]
     for name, method in methods.items():
         out = method(sample)
-        tiles.append(labelled((out * 255).round().astype(np.uint8), f"{name} {psnr(out, target / 255.0, scored):.2f} dB"))
-    tiles.append(labelled(target, "ground truth"))
+        images.append(((out * 255).round().astype(np.uint8), f"{name} {psnr(out, target / 255.0, scored):.2f} dB"))
+    images.append((target, "ground truth"))
+    h, w = target.shape[:2]
+    size = (min(w, TILE_WIDTH), round(h * min(w, TILE_WIDTH) / w))
+    tiles = [labelled(cv2.resize(image, size, interpolation=cv2.INTER_AREA), text) for image, text in images]
     columns = 4
     while len(tiles) % columns:
         tiles.append(np.full_like(tiles[0], 255))
@@ -117,7 +125,7 @@ def main() -> None:
         for folder in find_scenes(Path(args.real)):
             scene = load_scene(folder)
             sample, scored = scene_sample(scene)
-            contact_sheet(sample, scene.right, scored, methods, examples / f"real_{scene.name}.png")
+            contact_sheet(sample, scene.right, scored, methods, examples / f"real_{scene.name}.jpg")
     if args.val:
         records = [r for r in read_manifests(Path(args.val)) if r.get("split") == "val"]
         per_scene = {source: evaluate(args.val, methods, progress=False, split="val", source=source)
@@ -131,7 +139,7 @@ def main() -> None:
                 with np.load(Path(args.val) / record["file"]) as s:
                     sample = {k: s[k] for k in s.files if k != "meta"}
                 scored = sample["hole_mask"].astype(bool) & sample["loss_mask"].astype(bool)
-                contact_sheet(sample, sample["org_left_image"], scored, methods, examples / f"val_{record['source']}.png")
+                contact_sheet(sample, sample["org_left_image"], scored, methods, examples / f"val_{record['source']}.jpg")
     if args.synthetic:
         synthetic = evaluate(args.synthetic, methods, progress=False)
         results["synthetic"] = synthetic
@@ -141,7 +149,7 @@ def main() -> None:
             with np.load(Path(args.synthetic) / record["file"]) as s:
                 sample = {k: s[k] for k in s.files if k != "meta"}
             contact_sheet(sample, sample["org_left_image"], sample["hole_mask"].astype(bool), methods,
-                          examples / f"synthetic_{record['name']}.png")
+                          examples / f"synthetic_{record['name']}.jpg")
 
     write_text(REPO / "docs" / "quality.json", json.dumps(results, indent=2, sort_keys=True, default=str))
     command = "python benchmarks/quality_report.py " + " ".join(sys.argv[1:])

@@ -258,3 +258,27 @@ def test_only_the_detail_input_sees_texture_finer_than_the_pooled_input():
         with torch.no_grad():
             a, b = model(x)[hole], model(swapped)[hole]
         assert torch.allclose(a, b, atol=1e-6) != sees_it, detail
+
+
+def test_resume_chooses_best_anew_when_the_validation_samples_changed(tmp_path):
+    data = write_numpy_dataset(tmp_path / "data", count=8)
+    train(small_config(data, tmp_path / "run", steps=2), progress=False)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["best_val"] < float("inf")
+    (tmp_path / "run" / "last.pt").write_bytes(_with_best(tmp_path / "run" / "last.pt", 1e-9))
+    more = write_numpy_dataset(tmp_path / "more", count=12, seed=3)  # other validation samples
+    train(small_config(more, tmp_path / "run", steps=4), resume=True, progress=False)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert state["step"] == 4 and set(state["val_sets"]) == {"more"}
+    # the first validation after the resume sets a new best, whatever the old one was
+    assert torch.load(tmp_path / "run" / "best.pt", weights_only=False)["step"] == 4
+
+
+def _with_best(path, best: float) -> bytes:
+    """The checkpoint's bytes with its best validation loss set to `best`."""
+    import io
+
+    state = torch.load(path, weights_only=False)
+    state["best_val"] = best
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()

@@ -145,6 +145,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
         d_optimizer = torch.optim.AdamW(discriminator.parameters(), lr=config.lr, betas=(0.5, 0.999))
 
     step, best_val, bad_steps = 0, math.inf, 0
+    val_fingerprint = {name: sorted(r["name"] for r in samples.records) for name, samples in val_sets.items()}
     last = out / "last.pt"
     if resume and last.exists():
         state = read_checkpoint(last, device)
@@ -155,6 +156,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
             discriminator.load_state_dict(state["discriminator"])
             d_optimizer.load_state_dict(state["d_optimizer"])
         step, best_val = state["step"], state["best_val"]
+        if state.get("val_sets") != val_fingerprint:
+            best_val = math.inf  # other validation samples: the old best is not comparable
+            if rank == 0:
+                print("--resume: the validation samples changed; best.pt is chosen anew", flush=True)
     elif config.init:
         fresh = init_from(raw_model, config.init)
         if fresh and rank == 0:
@@ -166,6 +171,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
     def checkpoint(path: Path) -> None:
         state = {"model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
                  "scaler": scaler.state_dict(), "step": step, "best_val": best_val,
+                 "val_sets": val_fingerprint,
                  "config": asdict(config)}
         if discriminator is not None:
             state |= {"discriminator": discriminator.state_dict(), "d_optimizer": d_optimizer.state_dict()}
