@@ -139,3 +139,14 @@ def test_infill_runs_each_shipped_model_by_name_and_a_checkpoint_wins(view, tmp_
     assert training_main(["infill", *view, "--model", "fast", "--checkpoint", str(tmp_path / "mine.onnx"),
                           "--out", str(tmp_path / "r.png")]) == 2
     assert "mine.onnx" in capsys.readouterr().err
+
+
+def test_preview_draws_a_contact_sheet_of_a_data_folder(tmp_path, capsys):
+    from datagen_bpy.preview import main as preview_main
+
+    data = write_numpy_dataset(tmp_path / "data", count=3)
+    assert preview_main([str(data), "--count", "2"]) == 0
+    sheet = np.asarray(Image.open(data / "preview.jpg"))
+    assert sheet.shape[1] == 5 * 256 and sheet.shape[0] > 2 * 16  # five tiles a row, two rows
+    (tmp_path / "empty").mkdir()
+    assert preview_main([str(tmp_path / "empty")]) == 2 and "no samples" in capsys.readouterr().err
