@@ -91,13 +91,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.images is None:
             parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR "
                          "or --depth-model")
-        if args.depth_dir is None and args.depth_model is None:
-            parser.error(f"--images {args.images} needs depth: pass --depth-dir DIR (metric depth "
-                         "maps beside the photos), --depth-model da3|unik3d, or use --procedural N")
-        if args.depth_model is not None:
-            from .depth_models import DepthModelError, check_depth_model
+        if args.depth_model is not None or args.depth_dir is None:
+            from .depth_models import DEFAULT_DA3_REPO, DepthModelError, check_depth_model, hub_da3_weights
 
             try:
+                if args.depth_model is None:  # photos alone: Depth Anything 3 from the hub's cache
+                    print(f"no --depth-dir: estimating depth with Depth Anything 3 ({DEFAULT_DA3_REPO})",
+                          file=sys.stderr)
+                    args.depth_model, args.depth_model_path = "da3", hub_da3_weights()
                 check_depth_model(args.depth_model, args.depth_model_path)
             except DepthModelError as exc:
                 parser.exit(2, f"error: {exc}\n")

@@ -188,6 +188,40 @@ LOADERS = {"da3": load_da3, "unik3d": load_unik3d}
 _CHECKS = {"da3": _da3_preset, "unik3d": _check_unik3d}
 
 
+#: The Depth Anything 3 snapshot used when photos come without depth and no weights are given.
+DEFAULT_DA3_REPO = "depth-anything/DA3METRIC-LARGE"
+WAYS_FORWARD = (
+    "ways forward: pass --depth-dir DIR with metric depth maps beside the photos; or download a "
+    f"Depth Anything 3 snapshot (e.g. {DEFAULT_DA3_REPO}) on a machine with internet and pass its "
+    "folder as --depth-model-path; or run once where the Hugging Face hub is reachable (the "
+    "snapshot is kept in its cache, HF_HOME); or make scenes with --procedural N")
+
+
+def hub_da3_weights(repo: str = DEFAULT_DA3_REPO) -> Path:
+    """The folder of a DA3 snapshot from the Hugging Face cache, fetched from the hub on first
+    use (unless HF_HUB_OFFLINE is set); DepthModelError naming the ways forward otherwise."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise DepthModelError('Depth Anything 3 needs the optional extra: pip install -e ".[da3]" '
+                              "&& pip install --no-deps depth-anything-3==0.1.1; " + WAYS_FORWARD) from None
+    patterns = ["config.json", "model.safetensors"]
+    try:
+        return Path(snapshot_download(repo, allow_patterns=patterns, local_files_only=True))
+    except Exception:  # not in the cache yet
+        pass
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise DepthModelError(f"photos without depth: {repo} is not in the Hugging Face cache and "
+                              f"HF_HUB_OFFLINE is set; {WAYS_FORWARD}")
+    try:
+        return Path(snapshot_download(repo, allow_patterns=patterns, etag_timeout=10))
+    except Exception as exc:
+        raise DepthModelError(f"photos without depth: cannot fetch {repo} from the Hugging Face hub "
+                              f"({type(exc).__name__}); {WAYS_FORWARD}") from None
+
+
 def check_depth_model(name: str, weights: Path | None) -> None:
     """Raise DepthModelError (saying what to install or pass) unless `name` can load."""
     if name not in LOADERS:

@@ -1,5 +1,6 @@
 """Monocular depth adapters: pre/post-processing on a randomly initialised real network."""
 import json
+import os
 import subprocess
 import sys
 
@@ -87,6 +88,45 @@ def test_datagen_with_a_depth_model_makes_samples(tiny_da3_weights, tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
     assert record["depth_source"] == "model:da3"
+
+
+def hub_cache(root, weights_folder, repo="depth-anything/DA3METRIC-LARGE"):
+    """A Hugging Face cache (HF_HOME) holding `weights_folder` as the snapshot of `repo`."""
+    import shutil
+
+    commit = "0" * 40
+    model = root / "hub" / ("models--" + repo.replace("/", "--"))
+    snapshot = model / "snapshots" / commit
+    shutil.copytree(weights_folder, snapshot)
+    (model / "refs").mkdir(parents=True)
+    (model / "refs" / "main").write_text(commit)
+    return root
+
+
+def datagen_photos_only(tmp_path, hf_home):
+    (tmp_path / "images").mkdir(exist_ok=True)
+    Image.fromarray(textured(96, 128)).save(tmp_path / "images" / "photo.png")
+    env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "datagen_bpy", "--images", str(tmp_path / "images"),
+                           "--out", str(tmp_path / "out"), "--resolution", "96x64", "--no-progress"],
+                          cwd=REPO, capture_output=True, text=True, env=env)
+
+
+def test_photos_alone_offline_and_not_cached_fail_at_once_naming_the_ways_forward(tmp_path):
+    result = datagen_photos_only(tmp_path, tmp_path / "empty_hf_home")
+    assert result.returncode == 2
+    for way in ("--depth-dir", "--depth-model-path", "HF_HOME", "--procedural"):
+        assert way in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out" / "samples").exists()
+
+
+@pytest.mark.blender
+def test_photos_alone_use_depth_anything_3_from_the_hub_cache(tiny_da3_weights, tmp_path):
+    folder, _ = tiny_da3_weights
+    result = datagen_photos_only(tmp_path, hub_cache(tmp_path / "hf_home", folder))
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
+    assert record["depth_source"] == "model:da3" and "Depth Anything 3" in result.stderr
 
 
 def test_datagen_names_the_missing_weights(tmp_path):
