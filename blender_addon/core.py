@@ -147,21 +147,20 @@ def view_from_last_render(scene: bpy.types.Scene, layer: str) -> View:
         raise InfillError("Nothing rendered yet: render a frame first (F12)")
     settings = scene.render.image_settings
     saved = (settings.media_type, settings.file_format, settings.color_depth)
-    path = os.path.join(tempfile.mkdtemp(prefix="disocclusion_"), "render.exr")
-    try:
-        settings.media_type = "MULTI_LAYER_IMAGE"
-        settings.file_format = "OPEN_EXR_MULTILAYER"
-        settings.color_depth = "32"
-        result.save_render(filepath=path, scene=scene)
-    except RuntimeError as exc:
-        raise InfillError(f"Cannot read the last render ({exc}): render a frame first") from exc
-    finally:
-        settings.media_type, settings.file_format, settings.color_depth = saved
-    if not os.path.isfile(path):
-        raise InfillError("Nothing rendered yet: render a frame first (F12)")
-    view = view_from_passes(path, scene, layer=layer)
-    os.remove(path)
-    return view
+    with tempfile.TemporaryDirectory(prefix="disocclusion_") as folder:  # removed whatever happens
+        path = os.path.join(folder, "render.exr")
+        try:
+            settings.media_type = "MULTI_LAYER_IMAGE"
+            settings.file_format = "OPEN_EXR_MULTILAYER"
+            settings.color_depth = "32"
+            result.save_render(filepath=path, scene=scene)
+        except RuntimeError as exc:
+            raise InfillError(f"Cannot read the last render ({exc}): render a frame first") from exc
+        finally:
+            settings.media_type, settings.file_format, settings.color_depth = saved
+        if not os.path.isfile(path):
+            raise InfillError("Nothing rendered yet: render a frame first (F12)")
+        return view_from_passes(path, scene, layer=layer)
 
 
 def image_pixels(image: bpy.types.Image) -> np.ndarray:
@@ -224,18 +223,29 @@ def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:
 
 
 def write_png(path: str, srgb: np.ndarray) -> None:
-    """Write an sRGB image as 8-bit PNG, atomically (temporary file, then rename)."""
+    """Write an sRGB image as 8-bit PNG, atomically (temporary file, then rename); InfillError
+    naming the path if it cannot be written (a folder, a folder under a file, no space), and
+    nothing partial left."""
     h, w = srgb.shape[:2]
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if os.path.isdir(path):
+        raise InfillError(f"Cannot save to {path}: it is a folder; give a file name (e.g. right.png)")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as exc:
+        raise InfillError(f"Cannot save to {path}: {exc.strerror} (its folder cannot be made)") from exc
     image = bpy.data.images.new(".disocclusion_write", w, h, alpha=False)
+    tmp = path + ".partial.png"
     try:
         rgba = np.ones((h, w, 4), dtype=np.float32)
         rgba[..., :3] = srgb
         image.pixels.foreach_set(rgba[::-1].ravel())
-        tmp = path + ".partial.png"
         image.filepath_raw = tmp
         image.file_format = "PNG"
         image.save()
         os.replace(tmp, path)
+    except (RuntimeError, OSError) as exc:
+        raise InfillError(f"Cannot save to {path}: {exc}") from exc
     finally:
         bpy.data.images.remove(image)
+        if os.path.exists(tmp):
+            os.remove(tmp)

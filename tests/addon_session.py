@@ -191,6 +191,26 @@ def unit_scales(bpy, model, work, result):
     result["max_diff_mm"] = int(np.abs(images[0.001] - images[1.0]).max())
 
 
+def save_paths(bpy, model, work, result):
+    """Save To: a folder, a path under a file, a new folder; no temporary file or folder left."""
+    import glob
+    import tempfile
+
+    tempfile.tempdir = os.path.join(work, "tmp")
+    os.makedirs(tempfile.tempdir)
+    scene = build_scene(bpy)
+    settings = configure(scene, model)
+    bpy.ops.render.render()
+    open(os.path.join(work, "a_file"), "w").close()
+    for name, path in (("folder", work), ("under_a_file", os.path.join(work, "a_file", "right.png")),
+                       ("new_folder", os.path.join(work, "new", "right.png"))):
+        settings.save_path = path
+        result[name] = run_operator(bpy.ops.image.infill_disocclusion)
+    result["written"] = os.path.isfile(os.path.join(work, "new", "right.png"))
+    result["partial"] = glob.glob(os.path.join(work, "**", "*.partial*"), recursive=True)
+    result["temporary"] = os.listdir(tempfile.tempdir)
+
+
 def view_layers(bpy, model, work, result):
     """Two view layers, the Depth pass on only one: colour and depth come from one layer, the
     active one or the one chosen, and a layer without Depth is named in the report."""
@@ -264,7 +284,7 @@ def compositor(bpy, model, work, result):
     result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, errors, frames, compositor)}
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames, compositor)}
 
 
 def main() -> None:

@@ -92,6 +92,13 @@ def test_colour_and_depth_come_from_one_view_layer(built, tmp_path):
     assert "No view layer 'Missing'" in outcome["missing_chosen"]
 
 
+def test_save_paths_that_cannot_be_written_are_reported_and_nothing_is_left_behind(built, tmp_path):
+    outcome = scenario(built, "save_paths", tmp_path)
+    assert "it is a folder" in outcome["folder"] and "Cannot save to" in outcome["under_a_file"]
+    assert outcome["new_folder"] == "{'FINISHED'}" and outcome["written"]
+    assert outcome["partial"] == [] and outcome["temporary"] == []
+
+
 def test_errors_are_reported_not_raised(built, tmp_path):
     reports = scenario(built, "errors", tmp_path)["reports"]
     assert "Model not found" in reports["missing_model"]
