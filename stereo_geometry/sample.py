@@ -66,13 +66,21 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8)
 
 
+def inverse_depth_scale(depth: np.ndarray, valid: np.ndarray) -> float:
+    """The median inverse depth over the `valid` pixels with depth (1 where there are none):
+    what `normalise_depth` divides by."""
+    ok = valid & (depth > 0)
+    return float(np.median(1.0 / depth[ok].astype(np.float32))) if ok.any() else 1.0
+
+
 def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Inverse depth divided by its median over `valid` pixels (0 elsewhere): scale-free."""
+    """Inverse depth divided by `inverse_depth_scale` (0 where not `valid` or no depth):
+    scale-free."""
     inv = np.zeros_like(depth, dtype=np.float32)
     ok = valid & (depth > 0)
     if ok.any():
-        inv[ok] = 1.0 / depth[ok]
-        inv[ok] /= np.median(inv[ok])
+        inv[ok] = 1.0 / depth[ok].astype(np.float32)
+        inv[ok] /= np.float32(inverse_depth_scale(depth, valid))
     return inv
 
 

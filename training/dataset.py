@@ -8,14 +8,13 @@ import torch
 from torch.utils.data import Dataset
 
 from datagen_bpy.writer import read_manifests
-from stereo_geometry.sample import network_input
+from stereo_geometry.sample import inverse_depth_scale, network_input
 
 
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The depth-infill target: inverse depth on the scale `stereo_geometry.normalise_depth`
     gives the input."""
-    valid = ~hole & (depth_masked > 0)
-    scale = np.median(1.0 / depth_masked[valid]) if valid.any() else 1.0
+    scale = inverse_depth_scale(depth_masked, ~hole)
     return (1.0 / np.maximum(org_depth, 1e-6) / scale).astype(np.float32)[None]
 
 
