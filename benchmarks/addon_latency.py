@@ -5,8 +5,7 @@
 Builds the extension, installs it into a temporary user folder, renders the test scene of
 tests/addon_session.py with Cycles, and runs the operator; prints the total and its split into
 reprojection (geometry core: mesh, z-buffer, normals) and inference (ONNX Runtime) as the
-operator reports them. The model is the default architecture with random weights (speed does
-not depend on them).
+operator reports them, for each shipped model (models/fast.onnx, models/quality.onnx).
 """
 from __future__ import annotations
 
@@ -45,35 +44,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "packaging"))
-    sys.path.insert(0, str(REPO))
-    from dataclasses import asdict
+    from build_extension import build, shipped_models
 
-    from build_extension import build
-
-    from training.export import export_onnx
-    from training.model import GatedUNet, ModelConfig
-    from training.checkpoint import atomic_save
-    from training.config import TrainConfig
-
+    models = shipped_models()
+    if not models:
+        raise SystemExit("no shipped model (models/fast.onnx or models/quality.onnx)")
+    print(f"{os.cpu_count()} cores, {args.width}x{args.height} render, ONNX Runtime")
     with tempfile.TemporaryDirectory() as work:
-        ckpt = Path(work) / "m.pt"
-        atomic_save({"model": GatedUNet(ModelConfig()).state_dict(),
-                     "config": asdict(TrainConfig(data="", out=""))}, ckpt)
-        export_onnx(ckpt, Path(work) / "m.onnx")
-        zip_path = build(Path(work) / "dist")
-        code = SESSION.format(tests=str(REPO / "tests"), work=work, width=args.width,
-                              height=args.height, zip=str(zip_path), model=str(Path(work) / "m.onnx"),
-                              repeats=args.repeats)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    reports = re.findall(r"filled in ([\d.]+) s \(reprojection ([\d.]+) s, network ([\d.]+) s\)", out.stdout + out.stderr)
-    totals = [float(t) for t in re.findall(r"TOTAL ([\d.]+)", out.stdout)]
-    if not totals:
-        raise SystemExit(out.stdout[-2000:] + out.stderr[-2000:])
-    print(f"{os.cpu_count()} cores, {args.width}x{args.height} render, default model (ONNX Runtime)")
-    for total, (filled, reproject, infer) in zip(totals, reports):
-        other = total - float(reproject) - float(infer)
-        print(f"button to result {total:.2f} s = reprojection {reproject} s + inference {infer} s "
-              f"+ reading passes and storing the image {other:.2f} s")
+        zip_path = build(Path(work) / "dist", models)
+        for name, path in models.items():
+            code = SESSION.format(tests=str(REPO / "tests"), work=work, width=args.width,
+                                  height=args.height, zip=str(zip_path), model=str(path),
+                                  repeats=args.repeats)
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+            reports = re.findall(r"filled in ([\d.]+) s \(reprojection ([\d.]+) s, network ([\d.]+) s\)",
+                                 out.stdout + out.stderr)
+            totals = [float(t) for t in re.findall(r"TOTAL ([\d.]+)", out.stdout)]
+            if not totals:
+                raise SystemExit(out.stdout[-2000:] + out.stderr[-2000:])
+            for total, (_, reproject, infer) in zip(totals, reports):
+                other = total - float(reproject) - float(infer)
+                print(f"{name}: button to result {total:.2f} s = reprojection {reproject} s + inference "
+                      f"{infer} s + reading passes and storing the image {other:.2f} s")
 
 
 if __name__ == "__main__":
