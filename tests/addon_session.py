@@ -302,7 +302,7 @@ def main() -> None:
         ops = bpy.ops.image
         result["registered"] = {
             "infill": ops.infill_disocclusion.get_rna_type().name == "Infill Disocclusion",
-            "frames": hasattr(ops, "infill_disocclusion_frames"),
+            "frames": ops.infill_disocclusion_frames.get_rna_type().name == "Infill Frame Range",
             "image_panel": hasattr(bpy.types, "IMAGE_PT_disocclusion_infill"),
             "node_panel": hasattr(bpy.types, "NODE_PT_disocclusion_infill"),
             "node": bpy.types.Node.bl_rna_get_subclass_py("CompositorNodeDisocclusionInfill") is not None,

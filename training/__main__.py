@@ -15,14 +15,34 @@ from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_
 from .infill import SHIPPED_MODELS, default_model_name
 
 
+TRAIN_HELP = {
+    "target": "what the network fills: the image (rgb) or normalised inverse depth (depth)",
+    "inputs": "all, or rgb_mask: the RGB+mask ablation (normals and depth zeroed, also in the first guess)",
+    "steps": "optimiser steps in all (the learning-rate schedule spans them)",
+    "batch_size": "crops per step", "crop": "crop side in pixels (less where samples are smaller)",
+    "lr": "peak learning rate (AdamW)", "weight_decay": "AdamW weight decay",
+    "warmup": "steps of linear warm-up", "grad_clip": "gradient norm clipping",
+    "val_fraction": "share of source images held out for validation (data without a fixed split)",
+    "val_every": "validate every N steps", "checkpoint_every": "write OUT/last.pt every N steps",
+    "image_every": "TensorBoard image grid every N steps", "seed": "run seed (batches, crops, flips)",
+    "loader_workers": "data-loading processes", "init": "start from these weights (.pt); layers that do not fit start fresh",
+    "max_bad_steps": "stop after this many non-finite losses in a row",
+    "width": "model: channels at quarter resolution (multiples of 8 run fastest)",
+    "levels": "model: UNet levels", "dilations": "model: dilations of the bottleneck's gated convolutions",
+    "detail_channels": "model: the first N input channels also enter at full detail, folded 4x4 (4: RGB + mask)",
+    "ablate": "model: keep the normals or the depth from the UNet, the first guess unchanged (the ablations)",
+}
+
+
 def add_train_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a Gated-UNet on samples from datagen_bpy")
+    p = sub.add_parser("train", help="train a Gated-UNet on samples from datagen_bpy",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", required=True, nargs="+", metavar="DIR[:WEIGHT]",
                    help="folders made by python -m datagen_bpy (or datagen_bpy.real_data); each "
                         "step's samples are drawn from them in proportion to WEIGHT (default 1)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, TensorBoard logs)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     defaults = TrainConfig(data="", out="")
     for f in fields(TrainConfig):
         if f.name in ("data", "out", "model", "losses"):
@@ -30,25 +50,22 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
         value = getattr(defaults, f.name)
         kwargs = {"choices": ("rgb", "depth")} if f.name == "target" else {}
         if f.name == "inputs":
-            kwargs = {"choices": ("all", RGB_MASK_ONLY), "help": "rgb_mask: the RGB+mask ablation"}
-        p.add_argument("--" + f.name.replace("_", "-"), type=type(value), default=value, **kwargs)
+            kwargs = {"choices": ("all", RGB_MASK_ONLY)}
+        p.add_argument("--" + f.name.replace("_", "-"), type=type(value), default=value,
+                       help=TRAIN_HELP[f.name], **kwargs)
     for f in fields(ModelConfig):
         if f.name in ("in_channels", "out_channels"):
             continue
         value = getattr(ModelConfig(), f.name)
         if isinstance(value, tuple):
-            p.add_argument("--" + f.name, type=int, nargs="+", default=list(value))
+            p.add_argument("--" + f.name, type=int, nargs="+", default=list(value), help=TRAIN_HELP[f.name])
         else:
-            help_text = {"detail_channels": "model: the first N input channels also enter at full "
-                                            "detail, folded 4x4 (4: RGB + mask)",
-                         "ablate": "model: keep the normals or the depth from the UNet (the first "
-                                   "guess unchanged): the ablations"}.get(f.name, "model")
             kwargs = {"choices": ("", "normals", "depth")} if f.name == "ablate" else {}
-            p.add_argument("--" + f.name.replace("_", "-"), type=type(value), default=value, help=help_text,
-                           **kwargs)
+            p.add_argument("--" + f.name.replace("_", "-"), type=type(value), default=value,
+                           help=TRAIN_HELP[f.name], **kwargs)
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name.replace('_', '-')}", type=float,
-                       default=getattr(LossWeights(), f.name), help="loss weight")
+                       default=getattr(LossWeights(), f.name), help=f"loss weight of {f.name.replace('_', ' ')}")
 
 
 def run_train(args: argparse.Namespace) -> int:

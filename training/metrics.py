@@ -112,10 +112,14 @@ def foreground_bleed(output: np.ndarray, target: np.ndarray, image: np.ndarray,
 
 def hole_and_ring_metrics(output: np.ndarray, target: np.ndarray, hole: np.ndarray,
                           sample: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """Metrics inside the hole ('hole_*') and in the ring around it ('ring_*'); with the
-    `sample` (its warped image and depth), the foreground 'bleed' too."""
+    """Metrics inside the hole ('hole_*', over `hole`: the scored hole pixels) and in the ring
+    of known pixels around it ('ring_*': where seams show); with the `sample` (its warped
+    image, hole mask and depth), the ring leaves out all of its hole, and the foreground
+    'bleed' is added."""
     inside = region_metrics(output, target, hole)
-    around = region_metrics(output, target, ring(hole))
+    # the ring is known pixels only: with the sample, none of its hole (scored or not)
+    whole_hole = sample["hole_mask"].astype(bool) | hole if sample is not None else hole
+    around = region_metrics(output, target, ring(whole_hole))
     metrics = {f"hole_{k}": v for k, v in inside.items()} | {f"ring_{k}": v for k, v in around.items()}
     if sample is not None:
         image = sample["image_generated_left"].astype(np.float32) / 255.0
