@@ -127,3 +127,19 @@ def test_hole_inputs_are_masked_consistently(K_small, baseline):
     assert not s["normals_left_masked"][~hole].any()
     assert not s["depth_masked"][hole].any()
     assert (s["depth_masked"][~hole] > 0).all()
+
+
+def test_the_geometry_core_and_the_runtime_import_neither_torch_nor_bpy():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import sys\n"
+            "import stereo_geometry, training.config, training.infill, training.onnx_runner, datagen_bpy.writer\n"
+            "import datagen_bpy.stereo_pairs, datagen_bpy.readers, datagen_bpy.exr\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'bpy'))\n"
+            "print(heavy)\n"
+            "sys.exit(1 if heavy else 0)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
