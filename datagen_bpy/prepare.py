@@ -19,6 +19,7 @@ from .readers import InputError
 DEFAULT_MIN_VALID = 0.5
 DEFAULT_MAX_DEPTH = 100.0
 MIN_DEPTH = 0.05
+MAX_CROP_FACTOR = 8  # views whose centre crop would keep less than 1/8 of them are refused
 
 
 def fill_invalid_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -30,6 +31,22 @@ def fill_invalid_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     # Labels number the valid (zero-distance) pixels in raster order, from 1.
     valid_values = depth[valid]
     return np.where(valid, depth, valid_values[labels - 1]).astype(np.float32)
+
+
+def check_depth_scale(valid_depth: np.ndarray, name: str, max_depth: float = DEFAULT_MAX_DEPTH) -> None:
+    """InputError for depth that would make a useless sample: constant (no edges, so no
+    disocclusions), mostly beyond `max_depth` (millimetres read as metres?) or mostly closer
+    than MIN_DEPTH (metres read as kilometres, or a normalised map?)."""
+    median = float(np.median(valid_depth))
+    if float(valid_depth.max() - valid_depth.min()) <= 1e-6 * max(median, 1e-12):
+        raise InputError(f"{name}: the depth is constant ({median:g} everywhere): no depth edges, "
+                         "so no disocclusions")
+    if median > max_depth:
+        raise InputError(f"{name}: median depth {median:g} m is beyond --max-depth {max_depth:g} m; "
+                         "is it in millimetres? (16-bit PNGs: --depth-png-scale 0.001; else convert to metres)")
+    if median < MIN_DEPTH:
+        raise InputError(f"{name}: median depth {median:g} m is closer than {MIN_DEPTH:g} m; "
+                         "is it metric depth in metres (not disparity or a normalised map)?")
 
 
 def match_depth_size(depth: np.ndarray, height: int, width: int, name: str) -> np.ndarray:
@@ -54,11 +71,16 @@ def prepare_view(image: np.ndarray, depth: np.ndarray, K: Intrinsics, width: int
     if valid.mean() < min_valid:
         raise InputError(f"{name}: only {valid.mean():.1%} of the depth map is valid "
                          f"(need {min_valid:.0%})")
+    check_depth_scale(depth[valid], name, max_depth)
     # Stretch the axis with the smaller focal length so that pixels become square.
     ax, ay = max(K.fy / K.fx, 1.0), max(K.fx / K.fy, 1.0)
     scale = max(width / (w * ax), height / (h * ay))
     new_w = max(width, math.ceil(w * ax * scale - 1e-6))
     new_h = max(height, math.ceil(h * ay * scale - 1e-6))
+    if new_w * new_h > MAX_CROP_FACTOR * width * height:
+        aspect = f" with pixel aspect fx/fy = {K.fx / K.fy:.3g}" if abs(K.fx / K.fy - 1) > 0.01 else ""
+        raise InputError(f"{name}: a {w}x{h} view{aspect} is too far from the {width}x{height} "
+                         f"sample's shape (the crop would keep under 1/{MAX_CROP_FACTOR} of it)")
     shrink = new_w * new_h < w * h
     image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     depth = cv2.resize(np.where(valid, depth, 0).astype(np.float32), (new_w, new_h),

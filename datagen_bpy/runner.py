@@ -133,6 +133,9 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
         signed_baseline = -baseline if swap else baseline
         arrays = make_sample(renderer, image, depth, K, signed_baseline, toe_in,
                              options.max_angle_deg, options.min_growth_px)
+        if arrays["hole_mask"].all():
+            raise InputError(f"{task.image or task.name}: every pixel of the sample is a hole "
+                             "(depth far too small for the baseline?)")
         meta = {
             "name": task.name, "file": f"samples/{task.name}.npz", "source": task.source,
             "depth_source": (str(task.depth) if task.depth else "procedural" if task.image is None

@@ -50,6 +50,7 @@ def test_datagen_with_a_depth_model_makes_samples(tiny_da3_weights, tmp_path):
     folder, _ = tiny_da3_weights
     (tmp_path / "images").mkdir()
     Image.fromarray(textured(96, 128)).save(tmp_path / "images" / "photo.png")
+    write_intrinsics(tmp_path / "images" / "photo.json")
     result = subprocess.run(
         [sys.executable, "-m", "datagen_bpy", "--images", str(tmp_path / "images"), "--depth-model",
          "da3", "--depth-model-path", str(folder), "--out", str(tmp_path / "out"),
@@ -57,6 +58,12 @@ def test_datagen_with_a_depth_model_makes_samples(tiny_da3_weights, tmp_path):
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
     assert record["depth_source"] == "model:da3"
+
+
+def write_intrinsics(path):
+    """A sidecar camera for the photo: the randomly initialised network's own intrinsics are
+    arbitrary (their pixel aspect, too), and a sidecar wins over them."""
+    path.write_text(json.dumps({"fx": 110.0, "fy": 110.0, "cx": 63.5, "cy": 47.5}))
 
 
 def hub_cache(root, weights_folder, repo="depth-anything/DA3METRIC-LARGE"):
@@ -75,6 +82,7 @@ def hub_cache(root, weights_folder, repo="depth-anything/DA3METRIC-LARGE"):
 def datagen_photos_only(tmp_path, hf_home):
     (tmp_path / "images").mkdir(exist_ok=True)
     Image.fromarray(textured(96, 128)).save(tmp_path / "images" / "photo.png")
+    write_intrinsics(tmp_path / "images" / "photo.json")
     env = dict(os.environ, HF_HOME=str(hf_home), HF_HUB_OFFLINE="1")
     return subprocess.run([sys.executable, "-m", "datagen_bpy", "--images", str(tmp_path / "images"),
                            "--out", str(tmp_path / "out"), "--resolution", "96x64", "--no-progress"],

@@ -180,3 +180,20 @@ def re_escape(text: str) -> str:
     import re
 
     return re.escape(text)
+
+
+@pytest.mark.parametrize("depth,message", [
+    (np.full((48, 64), 2.0, np.float32), "the depth is constant"),
+    (np.random.default_rng(0).uniform(800, 4000, (48, 64)).astype(np.float32), "is it in millimetres?"),
+    (np.random.default_rng(0).uniform(1e-5, 1e-4, (48, 64)).astype(np.float32), "closer than"),
+])
+def test_depth_that_would_make_a_useless_sample_is_refused_by_name(depth, message):
+    with pytest.raises(InputError, match=re_escape(message)) as error:
+        prepare_view(np.zeros((48, 64, 3), np.uint8), depth, Intrinsics.from_fov(64, 48, 60), 32, 24, "room_depth.png")
+    assert "room_depth.png" in str(error.value)
+
+
+def test_a_view_far_from_the_samples_shape_is_refused_instead_of_blown_up():
+    depth = np.random.default_rng(0).uniform(1, 3, (20, 4000)).astype(np.float32)
+    with pytest.raises(InputError, match="too far from the 512x384 sample's shape"):
+        prepare_view(np.zeros((20, 4000, 3), np.uint8), depth, Intrinsics.from_fov(4000, 20, 60), 512, 384, "strip.png")
