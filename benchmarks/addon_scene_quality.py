@@ -1,7 +1,7 @@
 """Hole PSNR on the add-on test scene (tests/addon_session.py: a checker box before a checker
 wall, rendered with Cycles) against a true render from the other eye, by render size.
 
-    python benchmarks/addon_scene_quality.py [--model models/default.onnx] [--sizes 96x64 320x240]
+    python benchmarks/addon_scene_quality.py [--model models/quality.onnx] [--sizes 96x64 320x240]
 
 Runs the repository's pipeline (geometry core + network), OpenCV Telea and Navier-Stokes and
 the network's first guess alone on the same holes.
