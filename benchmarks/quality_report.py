@@ -29,7 +29,7 @@ from datagen_bpy.stereo_pairs import find_scenes, load_scene  # noqa: E402
 from datagen_bpy.writer import read_manifests, write_image, write_text  # noqa: E402
 from training.baselines import classical_methods, network_fill  # noqa: E402
 from training.benchmark import benchmark_scenes, scene_sample  # noqa: E402
-from training.evaluate import evaluate, format_table, mean_of_known  # noqa: E402
+from training.evaluate import evaluate, format_table, mean_over_scenes  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 
 START, END = "<!-- quality:start -->", "<!-- quality:end -->"
@@ -69,13 +69,6 @@ def contact_sheet(sample: dict, target: np.ndarray, scored: np.ndarray, methods:
         tiles.append(np.full_like(tiles[0], 255))
     rows = [np.concatenate(tiles[i:i + columns], 1) for i in range(0, len(tiles), columns)]
     write_image(path, np.concatenate(rows, 0))
-
-
-def overall(per_scene: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """Mean over scenes of each method's metrics."""
-    scenes = [table for name, table in per_scene.items() if name != "overall"]
-    return {method: {k: mean_of_known([t[method][k] for t in scenes]) for k in scenes[0][method]}
-            for method in scenes[0]}
 
 
 def summary_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -130,7 +123,7 @@ def main() -> None:
         records = [r for r in read_manifests(Path(args.val)) if r.get("split") == "val"]
         per_scene = {source: evaluate(args.val, methods, progress=False, split="val", source=source)
                      for source in sorted({r["source"] for r in records})}
-        per_scene["overall"] = overall(per_scene)
+        per_scene["overall"] = mean_over_scenes(per_scene)
         results["val"] = per_scene
         means["validation scenes of train/"] = per_scene["overall"]
         sections += [(f"Validation scene of train/: {scene}", table) for scene, table in per_scene.items()]

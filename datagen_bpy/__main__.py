@@ -57,21 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def writable_folder(folder: Path) -> str | None:
-    """Make `folder` if missing; what is wrong with writing into it, or None."""
-    import os
-
-    if folder.exists() and not folder.is_dir():
-        return "is a file, not a folder"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"cannot create it ({exc.strerror})"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return "is not writable"
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     from .runner import Options, run
     from .sources import BaselineSpec, find_images, make_tasks, parse_shard, shard
@@ -104,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.exit(2, f"error: {exc}\n")
     if args.depth_dir is not None and not args.depth_dir.is_dir():
         parser.error(f"--depth-dir {args.depth_dir}: not a folder")
+    from .writer import writable_folder
+
     problem = writable_folder(args.out)
     if problem:
         parser.exit(2, f"error: --out {args.out}: {problem}\n")

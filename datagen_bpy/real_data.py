@@ -30,7 +30,8 @@ import numpy as np
 
 from .readers import InputError
 from .stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
-from .writer import TMP_SUFFIX, atomic_write_bytes, read_meta, write_image, write_jsonl, write_sample, write_text
+from .writer import (TMP_SUFFIX, atomic_write_bytes, read_meta, writable_folder, write_image, write_jsonl,
+                     write_sample, write_text)
 
 DEFAULT_SCALES = (1.0, 0.8, 0.6, 0.45)
 VAL_FRACTION = 0.2
@@ -166,7 +167,6 @@ def _scales(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .__main__ import writable_folder
     from .arguments import resolution
 
     p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])

@@ -2,7 +2,9 @@
 failures. The main process never imports bpy."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import math
 import os
@@ -15,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -287,20 +290,15 @@ def _run_pool(tasks: list[Task], options: Options, workers: int, finished, stop)
     return suspects
 
 
-def _manifest_lock(manifest: Path):
+@contextlib.contextmanager
+def _manifest_lock(manifest: Path) -> Iterator[None]:
     """An exclusive lock on `manifest` (a `.lock` file beside it) for rewrites and appends."""
-    import contextlib
-    import fcntl
-
-    @contextlib.contextmanager
-    def locked():
-        with open(manifest.with_name(manifest.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-    return locked()
+    with open(manifest.with_name(manifest.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _append_manifest(manifest: Path, record: dict) -> None:

@@ -115,7 +115,7 @@ def read_disparity(path: Path, divisor: float) -> np.ndarray:
     return disparity
 
 
-def read_rig(folder: Path, width: int) -> Rig | None:
+def read_rig(folder: Path) -> Rig | None:
     """The calibration quoted in SOURCE.txt (Middlebury 2014 calib.txt), or None."""
     source = folder / "SOURCE.txt"
     match = _CALIB.search(source.read_text(errors="replace")) if source.is_file() else None
@@ -130,7 +130,7 @@ def default_rig(width: int, height: int) -> Rig:
     return Rig(f, (width - 1) / 2, (width - 1) / 2, (height - 1) / 2, DEFAULT_BASELINE_M)
 
 
-def load_scene(folder: Path, use_calibration: bool = True) -> StereoScene:
+def load_scene(folder: Path) -> StereoScene:
     """Read a scene folder; InputError naming the file if something cannot be used."""
     folder = Path(folder)
     try:
@@ -146,7 +146,7 @@ def load_scene(folder: Path, use_calibration: bool = True) -> StereoScene:
     for path, a in ((folder / left, left_image), (folder / right, right_image)):
         if a.shape[:2] != (h, w):
             raise InputError(f"{path}: {a.shape[1]}x{a.shape[0]}, but the disparity is {w}x{h}")
-    rig = read_rig(folder, w) if use_calibration else None
+    rig = read_rig(folder)
     return StereoScene(
         name=meta.get("name", folder.name), left=left_image, right=right_image, disp_left=disparity,
         disp_right=read_disparity(folder / disp_right, divisor)

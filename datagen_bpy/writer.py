@@ -36,6 +36,19 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def writable_folder(folder: Path) -> str | None:
+    """Make `folder` if missing; what is wrong with writing into it, or None."""
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create it ({exc.strerror})"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "is not writable"
+    return None
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write a text file atomically (see `atomic_write_bytes`)."""
     atomic_write_bytes(path, text.encode())

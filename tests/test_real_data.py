@@ -51,10 +51,10 @@ def write_pair(folder, name, rig: Rig | None = None, with_right_disparity: bool 
 
 def test_calibration_is_read_from_the_middlebury_2014_source_note(tmp_path):
     (tmp_path / "SOURCE.txt").write_text(CALIB)
-    rig = read_rig(tmp_path, W)
+    rig = read_rig(tmp_path)
     assert rig == Rig(100.0, 38.5, 42.5, 29.5, 0.15) and rig.doffs == 4.0
     (tmp_path / "SOURCE.txt").write_text("no calibration here")
-    assert read_rig(tmp_path, W) is None
+    assert read_rig(tmp_path) is None
 
 
 def test_depth_with_doffs_is_f_b_over_d_plus_doffs_and_reprojects_by_d():

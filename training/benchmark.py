@@ -20,7 +20,7 @@ import numpy as np
 from datagen_bpy.stereo_pairs import StereoScene, find_scenes, load_scene, reprojected_pair
 
 from .baselines import Method
-from .evaluate import mean_of_known
+from .evaluate import mean_over_scenes
 from .metrics import hole_and_ring_metrics
 
 
@@ -43,9 +43,7 @@ def benchmark_scenes(root: Path, methods: dict[str, Method]) -> dict[str, dict[s
             metrics["hole_fraction"] = float(scored.mean())
             results[scene.name][name] = metrics
     if results:
-        results["overall"] = {name: {k: mean_of_known([results[s][name][k] for s in results])
-                                     for k in next(iter(results.values()))[name]}
-                              for name in methods}
+        results["overall"] = mean_over_scenes(results)
     return results
 
 

@@ -56,6 +56,14 @@ def mean_of_known(values: list[float]) -> float:
     return float(np.mean(known)) if known else math.nan
 
 
+def mean_over_scenes(per_scene: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """{method: metrics} averaged over the scenes of {scene: {method: metrics}} (an
+    'overall' entry, if there is one, left out)."""
+    scenes = [table for name, table in per_scene.items() if name != "overall"]
+    return {method: {k: mean_of_known([t[method][k] for t in scenes]) for k in scenes[0][method]}
+            for method in scenes[0]}
+
+
 def format_table(results: dict[str, dict[str, float]], columns: tuple[str, ...] = COLUMNS) -> str:
     """A Markdown table: one row per method, one column per metric."""
     lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
