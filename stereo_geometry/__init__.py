@@ -1,7 +1,8 @@
-"""The project's geometry core (pure numpy): cameras, pixel-grid meshes, stretched-face
-tagging, normals from depth and the reference z-buffer warp. Shared by data generation,
+"""The project's geometry core (numpy): cameras, pixel-grid meshes, stretched-face tagging,
+normals from depth and the reference z-buffer warp, with compiled kernels (numba, where
+installed) that give the same results bit for bit. Shared by data generation,
 training/evaluation and the Blender add-on, so all of them make the same holes. Imports numpy
-only: never torch, bpy or the project's other packages."""
+and, optionally, numba: never torch, bpy or the project's other packages."""
 from .camera import Intrinsics, project, stereo_pose, translation, unproject, world_to_camera
 from .mesh import (DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, face_normals, footprint_growth_px, grid_mesh, grid_triangles, grid_uv,
                    normals_from_depth, tag_stretched_faces, view_angle_deg)

@@ -1,9 +1,13 @@
 """Pixel-grid meshes from depth, their normals, and the tagging of stretched faces."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .camera import Intrinsics, pixel_grid, project, transform, unproject
+from .compiled import footprint_growth as compiled_growth
+from .compiled import grid_triangles as compiled_triangles
 
 # Defaults of `tag_stretched_faces`: see docs/geometry.md ("Which faces are holes").
 DEFAULT_MAX_ANGLE_DEG = 80.0
@@ -12,19 +16,27 @@ BORDER_PAD_PX = 0.01
 
 
 def grid_triangles(valid: np.ndarray) -> np.ndarray:
-    """Triangles (M, 3) of vertex indices joining neighbouring pixel centres of an (H, W) grid.
+    """Triangles (M, 3) of int32 vertex indices joining neighbouring pixel centres of an
+    (H, W) grid.
 
     Each cell (r, c)-(r+1, c+1) is split along the same diagonal into two triangles whose
-    `face_normals` point towards the camera. Triangles touching a pixel where `valid` is
-    False are left out.
+    `face_normals` point towards the camera: first the (r, c), (r+1, c), (r+1, c+1) halves of
+    all cells in row-major order, then the (r, c), (r+1, c+1), (r, c+1) halves. Triangles
+    touching a pixel where `valid` is False are left out.
     """
+    if compiled_triangles is not None:
+        return compiled_triangles(np.ascontiguousarray(valid, dtype=np.bool_))
     h, w = valid.shape
-    idx = np.arange(h * w, dtype=np.int64).reshape(h, w)
-    v00, v01 = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel()
-    v10, v11 = idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
-    tris = np.concatenate([np.stack([v00, v10, v11], 1), np.stack([v00, v11, v01], 1)])
-    keep = valid.ravel()[tris].all(axis=1)
-    return tris[keep]
+    idx = np.arange(h * w, dtype=np.int32).reshape(h, w)
+    v00, v01, v10, v11 = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
+    ok00, ok01, ok10, ok11 = valid[:-1, :-1], valid[:-1, 1:], valid[1:, :-1], valid[1:, 1:]
+    halves = []
+    for corners, keep in (((v00, v10, v11), ok00 & ok10 & ok11), ((v00, v11, v01), ok00 & ok11 & ok01)):
+        half = np.empty((int(keep.sum()), 3), dtype=np.int32)
+        for k, corner in enumerate(corners):
+            half[:, k] = corner[keep]
+        halves.append(half)
+    return np.concatenate(halves)
 
 
 def face_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -55,6 +67,15 @@ def footprint_growth_px(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
     faces span one pixel in the source view."""
     u_src, v_src, _ = project(vertices, K)
     u_dst, v_dst, _ = project(transform(vertices, src_to_dst), K)
+    return footprint_growth(u_src, v_src, u_dst, v_dst, tris)
+
+
+def footprint_growth(u_src: np.ndarray, v_src: np.ndarray, u_dst: np.ndarray,
+                     v_dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """`footprint_growth_px` of triangles over their vertices' pixel coordinates in the
+    source camera (`u_src`, `v_src`) and in the target camera (`u_dst`, `v_dst`)."""
+    if compiled_growth is not None:
+        return compiled_growth(u_src, v_src, u_dst, v_dst, np.ascontiguousarray(tris))
 
     def extent(coord: np.ndarray) -> np.ndarray:
         a, b, c = coord[tris[:, 0]], coord[tris[:, 1]], coord[tris[:, 2]]
@@ -71,9 +92,20 @@ def tag_stretched_faces(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
     also grow by more than `min_growth_px` pixels in the target view (so that they cover
     pixels there with smeared colours). These faces span depth discontinuities; in the
     target view they cover the disocclusions."""
-    stretched = footprint_growth_px(vertices, tris, K, src_to_dst) > min_growth_px
+    growth = footprint_growth_px(vertices, tris, K, src_to_dst)
+    return tag_grown_faces(growth, tris, lambda index: vertices[index], max_angle_deg, min_growth_px)
+
+
+def tag_grown_faces(growth: np.ndarray, tris: np.ndarray,
+                    vertices_at: Callable[[np.ndarray], np.ndarray], max_angle_deg: float,
+                    min_growth_px: float) -> np.ndarray:
+    """`tag_stretched_faces` from each face's `footprint_growth`; `vertices_at(index)` gives
+    the source-camera vertices of flat vertex indices (only the grown faces' are asked for)."""
+    stretched = growth > min_growth_px
     grown = np.nonzero(stretched)[0]  # few: only these need the angle
-    stretched[grown] = view_angle_deg(vertices, tris[grown], np.zeros(3)) > max_angle_deg
+    corners = tris[grown].ravel()
+    own = np.arange(corners.size).reshape(-1, 3)
+    stretched[grown] = view_angle_deg(vertices_at(corners), own, np.zeros(3)) > max_angle_deg
     return stretched
 
 
@@ -98,7 +130,14 @@ def normals_from_depth(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
 
 def grid_mesh(depth: np.ndarray, K: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
     """Camera-space vertices (H*W, 3) and triangles of the pixel-grid mesh of `depth`
-    (pixels whose depth is not finite and positive are left out).
+    (pixels whose depth is not finite and positive are left out)."""
+    return grid_vertices(depth, K), grid_triangles(np.isfinite(depth) & (depth > 0))
+
+
+def grid_vertices(depth: np.ndarray, K: Intrinsics, index: np.ndarray | None = None) -> np.ndarray:
+    """Camera-space vertices (H*W, 3) of the pixel-grid mesh of `depth`, or only those of the
+    flat vertex indices `index` (N,) -> (N, 3). Unknown depth (not finite and positive) is
+    set to 1 m: no triangle uses those vertices.
 
     Vertices sit on the rays through the pixel centres, except that the frame's outermost
     rows and columns are pushed `BORDER_PAD_PX` outwards: rendered from the same rows (a
@@ -106,15 +145,16 @@ def grid_mesh(depth: np.ndarray, K: Intrinsics) -> tuple[np.ndarray, np.ndarray]
     instead of exactly on them, so Cycles and the numpy warp agree on covering them.
     """
     h, w = depth.shape
-    valid = np.isfinite(depth) & (depth > 0)
-    u, v = pixel_grid(h, w)
-    u[:, 0] -= BORDER_PAD_PX
-    u[:, -1] += BORDER_PAD_PX
-    v[0, :] -= BORDER_PAD_PX
-    v[-1, :] += BORDER_PAD_PX
-    z = np.where(valid, depth, 1.0).astype(np.float64)
-    vertices = np.stack([(u - K.cx) / K.fx * z, (v - K.cy) / K.fy * z, z], axis=-1)
-    return vertices.reshape(-1, 3), grid_triangles(valid)
+    index = np.arange(h * w) if index is None else np.asarray(index)
+    rows, cols = np.divmod(index, w)
+    u, v = cols.astype(np.float64), rows.astype(np.float64)
+    u[cols == 0] -= BORDER_PAD_PX
+    u[cols == w - 1] += BORDER_PAD_PX
+    v[rows == 0] -= BORDER_PAD_PX
+    v[rows == h - 1] += BORDER_PAD_PX
+    d = depth.ravel()[index]
+    z = np.where(np.isfinite(d) & (d > 0), d, 1.0).astype(np.float64)
+    return np.stack([(u - K.cx) / K.fx * z, (v - K.cy) / K.fy * z, z], axis=-1)
 
 
 def grid_uv(height: int, width: int) -> np.ndarray:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics, project, transform
-from .mesh import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, grid_mesh, tag_stretched_faces
+from .compiled import grid_projection, zbuffer
+from .compiled import nearest_texels as compiled_texels
+from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, footprint_growth, grid_mesh,
+                   grid_triangles, grid_vertices, tag_grown_faces, tag_stretched_faces)
 
 _NEAR = 1e-6
 _CHUNK = 2_000_000  # candidate (triangle, pixel) pairs tested at once
@@ -34,9 +37,23 @@ class Raster:
 
 def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics) -> Raster:
     """Render camera-space `vertices` (N, 3) and triangles (M, 3) into an image of K's size,
-    sampling each pixel at its centre and keeping the nearest triangle."""
-    h, w = K.height, K.width
+    sampling each pixel at its centre and keeping the nearest triangle (of equally near
+    ones, the first). Runs the compiled z-buffer where numba is installed (the same
+    arithmetic, see `zbuffer`), else the chunked numpy form."""
     u, v, z = project(vertices, K)
+    if zbuffer is None:
+        return rasterize_numpy(u, v, z, tris, K)
+    face, depth, bary = zbuffer(u, v, z, np.ascontiguousarray(tris), K.height,
+                                K.width, _NEAR, _EPS)
+    return Raster(face.reshape(K.height, K.width), depth.reshape(K.height, K.width),
+                  bary.reshape(K.height, K.width, 3))
+
+
+def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
+                    K: Intrinsics) -> Raster:
+    """`rasterize` in numpy over projected vertices (`u`, `v`, `z`): every (triangle, pixel)
+    pair of the triangles' bounding boxes, `_CHUNK` pairs at a time."""
+    h, w = K.height, K.width
     ahead = z > _NEAR
     in_front = np.nonzero(ahead[tris[:, 0]] & ahead[tris[:, 1]] & ahead[tris[:, 2]])[0]
     tu, tv, tz = u[tris[in_front]], v[tris[in_front]], z[tris[in_front]]
@@ -125,25 +142,68 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     where `src_to_dst` maps source camera coordinates to target camera coordinates.
 
     Faces are tagged with `tag_stretched_faces` (growth measured with K_src); texture lookup
-    is nearest-texel, as Blender's 'Closest' interpolation.
+    is nearest-texel, as Blender's 'Closest' interpolation. A target camera that is the
+    source camera shifted (a parallel rig) takes the compiled grid path, which builds no
+    vertex array; it gives the same result as the general path, bit for bit.
     """
-    vertices, tris = grid_mesh(depth, K_src)
-    stretched_face = tag_stretched_faces(vertices, tris, K_src, src_to_dst, max_angle_deg,
-                                         min_growth_px)
-    raster = rasterize(transform(vertices, src_to_dst), tris, K_dst)
+    shift = _pure_shift(src_to_dst) if K_src == K_dst and grid_projection is not None else None
+    if shift is None:
+        vertices, tris = grid_mesh(depth, K_src)
+        stretched_face = tag_stretched_faces(vertices, tris, K_src, src_to_dst, max_angle_deg,
+                                             min_growth_px)
+        raster = rasterize(transform(vertices, src_to_dst), tris, K_dst)
+    else:
+        tris, stretched_face, raster = _shifted_grid_raster(depth, K_src, shift, max_angle_deg,
+                                                            min_growth_px)
     covered = raster.covered
-    face = np.where(covered, raster.face, 0)
-    corners = tris[face]  # (H, W, 3) source vertex indices
-    src_w = K_src.width
-    src_u = np.einsum("hwk,hwk->hw", raster.bary, (corners % src_w).astype(np.float64))
-    src_v = np.einsum("hwk,hwk->hw", raster.bary, (corners // src_w).astype(np.float64))
-    col = np.clip(np.floor(src_u + 0.5), 0, src_w - 1).astype(np.int64)
-    row = np.clip(np.floor(src_v + 0.5), 0, K_src.height - 1).astype(np.int64)
-    mask = covered[..., None] if image.ndim == 3 else covered
-    warped = np.where(mask, image[row, col], 0).astype(image.dtype)
+    texel = nearest_texels(raster, tris, K_src.width, K_src.height)
+    warped = image.reshape(K_src.height * K_src.width, -1)[texel.ravel()]
+    warped[~covered.ravel()] = 0
     return Reprojection(
-        image=warped,
+        image=warped.reshape(covered.shape + image.shape[2:]),
         depth=np.where(covered, raster.depth, 0.0).astype(np.float32),
-        stretched=covered & stretched_face[face],
+        stretched=covered & stretched_face[np.maximum(raster.face, 0)],
         covered=covered,
     )
+
+
+def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
+    """The translation of a transform without rotation, else None."""
+    if np.array_equal(src_to_dst[:3, :3], np.eye(3)) and np.array_equal(src_to_dst[3], (0, 0, 0, 1)):
+        return tuple(float(t) for t in src_to_dst[:3, 3])
+    return None
+
+
+def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, float, float],
+                         max_angle_deg: float, min_growth_px: float):
+    """Triangles, stretched-face tags and raster of the grid mesh of `depth` seen from the
+    camera K shifted by `shift`: the general path's steps over vertices projected by one
+    compiled pass (`compiled.grid_projection`)."""
+    camera = (K.fx, K.fy, K.cx, K.cy)
+    u_src, v_src, u_dst, v_dst, z_dst = grid_projection(
+        np.ascontiguousarray(depth, dtype=np.float64), BORDER_PAD_PX, camera, shift, camera)
+    tris = grid_triangles(np.isfinite(depth) & (depth > 0))
+    growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
+    stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K, index),
+                                     max_angle_deg, min_growth_px)
+    face, z, bary = zbuffer(u_dst, v_dst, z_dst, tris, K.height, K.width, _NEAR, _EPS)
+    shape = (K.height, K.width)
+    return tris, stretched_face, Raster(face.reshape(shape), z.reshape(shape), bary.reshape(shape + (3,)))
+
+
+def nearest_texels(raster: Raster, tris: np.ndarray, src_width: int, src_height: int) -> np.ndarray:
+    """Flat index (H, W) of the source pixel nearest to where each pixel's point lies on a
+    grid mesh of `src_width` x `src_height` vertices (0 where the raster is uncovered)."""
+    if compiled_texels is not None:
+        texel = compiled_texels(raster.face.ravel(), raster.bary.reshape(-1, 3),
+                                np.ascontiguousarray(tris), src_width, src_height)
+        return texel.reshape(raster.face.shape)
+    corners = tris[np.maximum(raster.face, 0)].astype(np.int64)  # (H, W, 3) source vertex indices
+    bary = raster.bary
+
+    def at(coord: np.ndarray) -> np.ndarray:
+        return (bary[..., 0] * coord[..., 0] + bary[..., 1] * coord[..., 1]) + bary[..., 2] * coord[..., 2]
+
+    col = np.clip(np.floor(at((corners % src_width).astype(np.float64)) + 0.5), 0, src_width - 1)
+    row = np.clip(np.floor(at((corners // src_width).astype(np.float64)) + 0.5), 0, src_height - 1)
+    return row.astype(np.int64) * src_width + col.astype(np.int64)
