@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     import bpy
 
-    from stereo_geometry import masked_inputs, reproject, stereo_pose, world_to_camera
+    from stereo_geometry import reproject, stereo_pose, warped_inputs, world_to_camera
 
     print(f"{'size':>8} {'holes':>6} {'network':>8} {'telea':>6} {'ns':>6} {'guess':>6}  (hole PSNR, dB)")
     for size in args.sizes:
@@ -49,10 +49,8 @@ def main() -> None:
         source, depth, K = scene_setup.pipeline_view(rgb, depth)
         warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(scene_setup.BASELINE)))
         assert np.array_equal(warp.hole_mask, result.hole_mask)
-        geometric = masked_inputs(result.hole_mask, warp.depth, K)
-        sample = {"image_generated_left": result.warped, "hole_mask": result.hole_mask,
-                  "normals_left_masked": geometric["normals_left_masked"],
-                  "depth_masked": geometric["depth_masked"]}
+        sample = warped_inputs(warp, K)
+        assert np.array_equal(sample["image_generated_left"], result.warped)
         scores = [psnr(result.image / 255.0, truth, hole),
                   psnr(opencv_fill(cv2.INPAINT_TELEA)(sample), truth, hole),
                   psnr(opencv_fill(cv2.INPAINT_NS)(sample), truth, hole),

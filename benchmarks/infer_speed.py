@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stereo_geometry import Intrinsics, masked_inputs, reproject, stereo_pose, world_to_camera  # noqa: E402
-from stereo_geometry.sample import network_input  # noqa: E402
+from stereo_geometry import (Intrinsics, network_input, reproject, stereo_pose, warped_inputs,  # noqa: E402
+                             world_to_camera)
 from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters, first_guess  # noqa: E402
 
 
@@ -48,11 +48,8 @@ def warp_view(image, depth, K):
 def typical_frame(width: int, height: int, seed: int = 0):
     """Warped image, hole mask and network input of a wall with a dozen boxes."""
     image, depth, K = typical_view(width, height, seed)
-    warp = warp_view(image, depth, K)
-    hole = warp.hole_mask
-    g = masked_inputs(hole, warp.depth, K)
-    x = network_input(warp.image, hole, g["normals_left_masked"], g["depth_masked"])[None]
-    return warp.image, hole, x
+    inputs = warped_inputs(warp_view(image, depth, K), K)
+    return inputs["image_generated_left"], inputs["hole_mask"], network_input(**inputs)[None]
 
 
 def best_of(fn, repeats: int) -> float:

@@ -7,12 +7,12 @@ from .camera import Intrinsics, project, stereo_pose, translation, unproject, wo
 from .mesh import (DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, face_normals, footprint_growth_px, grid_mesh, grid_triangles, grid_uv,
                    normals_from_depth, tag_stretched_faces, view_angle_deg)
 from .sample import (SAMPLE_ARRAYS, disocclusion_sample, masked_inputs, network_input,
-                     normalise_depth, to_uint8)
+                     normalise_depth, to_uint8, warped_inputs)
 from .warp import Raster, Reprojection, rasterize, reproject
 
 __all__ = [
     "DEFAULT_MAX_ANGLE_DEG", "DEFAULT_MIN_GROWTH_PX", "footprint_growth_px", "Intrinsics", "Raster", "Reprojection", "SAMPLE_ARRAYS",
     "disocclusion_sample", "face_normals", "grid_mesh", "grid_triangles", "grid_uv",
     "masked_inputs", "network_input", "normalise_depth", "normals_from_depth", "project", "rasterize", "reproject", "stereo_pose", "to_uint8",
-    "tag_stretched_faces", "translation", "unproject", "view_angle_deg", "world_to_camera",
+    "tag_stretched_faces", "translation", "unproject", "view_angle_deg", "warped_inputs", "world_to_camera",
 ]

@@ -12,11 +12,18 @@ targets that are the source camera shifted (parallel rigs).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+#: Set (to anything but "") to run the numpy forms even where numba is installed.
+NUMPY_ONLY = "STEREO_GEOMETRY_NUMPY_ONLY"
+
 try:
+    if os.environ.get(NUMPY_ONLY):
+        raise ImportError(NUMPY_ONLY)
     import numba
-except ImportError:  # the numpy path in warp.py stands in
+except ImportError:  # the numpy forms in warp.py and mesh.py stand in
     numba = None
 
 

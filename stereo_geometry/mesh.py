@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from .camera import Intrinsics, pixel_grid, project, transform, unproject
+from .camera import Intrinsics, pixel_grid, project, transform
 from .compiled import footprint_growth as compiled_growth
 from .compiled import grid_triangles as compiled_triangles
 
@@ -109,23 +109,37 @@ def tag_grown_faces(growth: np.ndarray, tris: np.ndarray,
     return stretched
 
 
-def normals_from_depth(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
-    """Camera-space unit normals (H, W, 3) pointing towards the camera, from central
+def normals_from_depth(depth: np.ndarray, K: Intrinsics, where: np.ndarray | None = None) -> np.ndarray:
+    """Camera-space unit normals (H, W, 3) float32 pointing towards the camera, from central
     differences of the unprojected depth (one-sided at the border). Pixels whose depth or
-    neighbours are not finite and positive get a zero normal."""
+    neighbours are not finite and positive get a zero normal; so do those outside the
+    (H, W) mask `where`, if given (only its pixels are computed)."""
+    h, w = depth.shape
     valid = np.isfinite(depth) & (depth > 0)
-    points = unproject(np.where(valid, depth, 0.0), K)
-    du = np.gradient(points, axis=1)
-    dv = np.gradient(points, axis=0)
+    z = np.where(valid, depth, 0.0)
+    index = np.arange(h * w) if where is None else np.flatnonzero(where)
+    rows, cols = np.divmod(index, w)
+
+    def point(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # as `unproject`
+        zz = z[r, c].astype(np.float64)
+        return np.stack([(c - K.cx) / K.fx * zz, (r - K.cy) / K.fy * zz, zz], axis=-1)
+
+    def difference(r0, c0, r1, c1, inner: np.ndarray) -> np.ndarray:  # as `np.gradient`
+        d = point(r1, c1) - point(r0, c0)
+        return np.where(inner[:, None], d / 2.0, d)
+
+    left, right = np.maximum(cols - 1, 0), np.minimum(cols + 1, w - 1)
+    up, down = np.maximum(rows - 1, 0), np.minimum(rows + 1, h - 1)
+    du = difference(rows, left, rows, right, (cols > 0) & (cols < w - 1))
+    dv = difference(up, cols, down, cols, (rows > 0) & (rows < h - 1))
     n = np.cross(dv, du)
-    length = np.linalg.norm(n, axis=-1, keepdims=True)
+    length = np.sqrt((n[:, 0] * n[:, 0] + n[:, 1] * n[:, 1]) + n[:, 2] * n[:, 2])[:, None]
     n = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
-    ok = valid.copy()
-    ok[:, 1:] &= valid[:, :-1]
-    ok[:, :-1] &= valid[:, 1:]
-    ok[1:, :] &= valid[:-1, :]
-    ok[:-1, :] &= valid[1:, :]
-    return np.where(ok[..., None], n, 0.0).astype(np.float32)
+    ok = (valid[rows, cols] & valid[rows, left] & valid[rows, right] & valid[up, cols]
+          & valid[down, cols])
+    normals = np.zeros((h * w, 3), np.float32)
+    normals[index] = np.where(ok[:, None], n, 0.0)
+    return normals.reshape(h, w, 3)
 
 
 def grid_mesh(depth: np.ndarray, K: Intrinsics) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .camera import Intrinsics, stereo_pose, world_to_camera
 from .mesh import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, normals_from_depth
-from .warp import reproject
+from .warp import Reprojection, reproject
 
 #: Arrays of a sample, in the order the network input is built from the first four.
 SAMPLE_ARRAYS = (
@@ -36,6 +36,20 @@ def masked_inputs(hole_mask: np.ndarray, depth_generated: np.ndarray,
         "normals_generated_left": normals.astype(np.float16),
         "normals_left_masked": np.where(hole[..., None], normals, 0).astype(np.float16),
         "depth_masked": np.where(hole, 0, depth_generated).astype(np.float32),
+    }
+
+
+def warped_inputs(warp: Reprojection, K: Intrinsics) -> dict[str, np.ndarray]:
+    """What the network sees of a reprojection into camera K, named as in a sample: the warped
+    image, its hole mask, the normals of its depth inside the holes (computed there only,
+    float16 as stored in samples) and its depth outside them. `network_input(**...)` takes it."""
+    hole_mask = warp.hole_mask
+    hole = hole_mask.astype(bool)
+    return {
+        "image_generated_left": warp.image,
+        "hole_mask": hole_mask,
+        "normals_left_masked": normals_from_depth(warp.depth, K, where=hole).astype(np.float16),
+        "depth_masked": np.where(hole, 0, warp.depth).astype(np.float32),
     }
 
 
@@ -84,14 +98,14 @@ def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return inv
 
 
-def network_input(image: np.ndarray, hole_mask: np.ndarray, normals_masked: np.ndarray,
-                  depth_masked: np.ndarray) -> np.ndarray:
+def network_input(image_generated_left: np.ndarray, hole_mask: np.ndarray,
+                  normals_left_masked: np.ndarray, depth_masked: np.ndarray) -> np.ndarray:
     """The 8-channel (8, H, W) float32 input, channel planes contiguous: RGB in [0, 1], hole
     mask, normals inside holes, normalised inverse depth outside holes."""
     hole = hole_mask.astype(bool)
     x = np.empty((8,) + hole.shape, np.float32)
-    np.divide(image.transpose(2, 0, 1), np.float32(255.0), out=x[:3], dtype=np.float32)
+    np.divide(image_generated_left.transpose(2, 0, 1), np.float32(255.0), out=x[:3], dtype=np.float32)
     x[3] = hole
-    x[4:7] = normals_masked.transpose(2, 0, 1)
+    x[4:7] = normals_left_masked.transpose(2, 0, 1)
     x[7] = normalise_depth(depth_masked.astype(np.float32), ~hole)
     return x

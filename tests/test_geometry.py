@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import box_depth, textured
-from stereo_geometry import (Intrinsics, disocclusion_sample, grid_mesh, normals_from_depth,
+from stereo_geometry import (Intrinsics, disocclusion_sample, grid_mesh, normals_from_depth, unproject,
                              rasterize, reproject, stereo_pose, tag_stretched_faces,
                              view_angle_deg, world_to_camera)
 
@@ -117,6 +117,27 @@ def test_normals_from_depth_of_a_tilted_plane_match_the_plane_normal():
     normals = normals_from_depth(depth, K)
     assert not normals[10, 9:12].any() and not normals[9:12, 10].any()
     assert normals[9, 9].any()
+
+
+def test_normals_are_central_differences_and_only_computed_where_asked():
+    """The definition with numpy's own gradient and cross product; a mask computes its pixels
+    only, with the same values."""
+    rng = np.random.default_rng(3)
+    K = Intrinsics(70.0, 72.0, 40.3, 29.1, 83, 61)
+    depth = rng.uniform(0.5, 5.0, (61, 83)).astype(np.float32)
+    depth[rng.random(depth.shape) < 0.03] = np.nan
+    valid = np.isfinite(depth) & (depth > 0)
+    points = unproject(np.where(valid, depth, 0.0), K)
+    n = np.cross(np.gradient(points, axis=0), np.gradient(points, axis=1))
+    with np.errstate(invalid="ignore"):  # unknown depth: no normal, masked by `ok`
+        n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    ok = valid & np.roll(valid, 1, 0) & np.roll(valid, -1, 0) & np.roll(valid, 1, 1) & np.roll(valid, -1, 1)
+    inner = (slice(1, -1), slice(1, -1))  # np.roll wraps around: compare away from the border
+    normals = normals_from_depth(depth, K)
+    np.testing.assert_array_equal(normals[inner], np.where(ok[..., None], n, 0).astype(np.float32)[inner])
+    where = rng.random(depth.shape) < 0.1
+    np.testing.assert_array_equal(normals_from_depth(depth, K, where=where),
+                                  np.where(where[..., None], normals, 0))
 
 
 @pytest.mark.parametrize("baseline", [B, -B])

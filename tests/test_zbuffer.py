@@ -1,10 +1,14 @@
 """The compiled geometry kernels give the numpy reference's results bit for bit, on every rig."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import stereo_geometry.mesh as mesh
 import stereo_geometry.warp as warp
-from conftest import box_depth, textured
+from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, grid_mesh, reproject, stereo_pose, world_to_camera
 from stereo_geometry.camera import project, transform
 
@@ -118,3 +122,25 @@ def test_triangles_behind_the_camera_or_without_area_are_skipped_by_both():
     reference = warp.rasterize_numpy(*project(vertices, K), tris, K)
     np.testing.assert_array_equal(compiled.face, reference.face)
     assert set(np.unique(compiled.face)) == {-1, 0}
+
+
+def test_the_numpy_forms_run_alone_where_numba_is_switched_off():
+    """As in a Python without numba (Blender's): the whole other-eye chain, numpy only."""
+    code = ("import sys, numpy as np\n"
+            "from stereo_geometry import Intrinsics, reproject, stereo_pose, world_to_camera, warped_inputs\n"
+            "import stereo_geometry.compiled as c\n"
+            "K = Intrinsics.from_fov(64, 48, 60)\n"
+            "depth = np.full((48, 64), 3.0); depth[10:30, 20:40] = 1.0\n"
+            "warp = reproject(np.zeros((48, 64, 3), np.uint8), depth, K, K, world_to_camera(stereo_pose(0.063)))\n"
+            "inputs = warped_inputs(warp, K)\n"
+            "print(c.numba is None, 'numba' in sys.modules, int(warp.hole_mask.sum()))\n")
+    env = {**os.environ, "STEREO_GEOMETRY_NUMPY_ONLY": "1"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    switched_off, imported, holes = result.stdout.split()
+    assert (switched_off, imported) == ("True", "False") and int(holes) > 0
+    K = Intrinsics.from_fov(64, 48, 60)
+    depth = np.full((48, 64), 3.0)
+    depth[10:30, 20:40] = 1.0
+    warp = reproject(np.zeros((48, 64, 3), np.uint8), depth, K, K, world_to_camera(stereo_pose(B)))
+    assert int(holes) == int(warp.hole_mask.sum())

@@ -11,8 +11,8 @@ from typing import Callable
 
 import numpy as np
 
-from stereo_geometry import (Intrinsics, masked_inputs, network_input, reproject, stereo_pose,
-                             to_uint8, world_to_camera)
+from stereo_geometry import (Intrinsics, network_input, reproject, stereo_pose, to_uint8,
+                             warped_inputs, world_to_camera)
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 #: The shipped models (ONNX, so the add-on and torch-free callers run them too): `fast`
@@ -49,13 +49,12 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
     holes filled by `network`. `depth` must be finite and positive (see
     `datagen_bpy.prepare.fill_invalid_depth`)."""
     warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)))
-    hole = warp.hole_mask
-    geometric = masked_inputs(hole, warp.depth, K)
-    x = network_input(warp.image, hole, geometric["normals_left_masked"], geometric["depth_masked"])
-    out = network(x[None])[0]
-    filled = to_uint8(out.transpose(1, 2, 0))
-    filled[hole == 0] = warp.image[hole == 0]
-    return OtherEye(filled, warp.image, hole)
+    inputs = warped_inputs(warp, K)
+    out = network(network_input(**inputs)[None])[0]
+    hole = inputs["hole_mask"].astype(bool)
+    filled = warp.image.copy()
+    filled[hole] = to_uint8(out[:, hole].T)
+    return OtherEye(filled, warp.image, inputs["hole_mask"])
 
 
 def load_network(checkpoint: str) -> Network:
