@@ -154,6 +154,8 @@ def test_the_loss_counts_only_where_the_target_is_known():
     terms = infill_loss(raw, torch.where(hole > 0, raw, target), target, hole, LossWeights(), known)
     assert float(terms["total"]) == 0.0
     assert float(infill_loss(raw, raw, target, hole, LossWeights())["hole_l1"]) == pytest.approx(0.5)
+    half = raw * 0.5  # squared error: 0.25 on half the hole
+    assert float(infill_loss(half, half, target, hole, LossWeights())["hole_l2"]) == pytest.approx(0.125)
 
 
 def test_training_draws_from_several_folders_by_weight_and_keeps_fixed_splits(tmp_path):

@@ -130,6 +130,25 @@ def test_augmentation_mirrors_normals_with_the_image():
         np.testing.assert_allclose(at, ref[:3])
 
 
+def test_colour_augmentation_recolours_input_and_target_alike_and_leaves_geometry():
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 6, 6)).astype(np.float32)
+    target = np.concatenate([x[:3], np.ones((1, 6, 6), np.float32)])  # RGB target + loss mask
+    changed = 0
+    for seed in range(12):
+        ax, at = augment(x, target, np.random.default_rng(seed), crop=None, colour=1.0)
+        np.testing.assert_array_equal(at[:3], ax[:3])  # the same recolouring of both
+        np.testing.assert_array_equal(at[3], 1)        # the loss mask is no colour
+        np.testing.assert_array_equal(np.abs(ax[3:]).sum(), np.abs(x[3:]).sum())  # mask, normals, depth: only mirrored
+        plain, _ = augment(x, target, np.random.default_rng(seed), crop=None)
+        changed += not np.allclose(ax[:3], plain[:3])
+    assert changed >= 10
+    depth_target = np.concatenate([x[7:8], np.ones((1, 6, 6), np.float32)])
+    ax, at = augment(x, depth_target, np.random.default_rng(0), crop=None, colour=1.0)
+    plain, _ = augment(x, depth_target, np.random.default_rng(0), crop=None)
+    np.testing.assert_array_equal(ax, plain)  # no recolouring for depth targets
+
+
 def test_split_keeps_every_source_on_one_side():
     records = [{"source": f"img{i // 3}", "name": str(i)} for i in range(30)]
     train_r, val_r = split_by_source(records, 0.2)

@@ -34,6 +34,7 @@ class ModelConfig:
 @dataclass
 class LossWeights:
     hole_l1: float = 1.0
+    hole_l2: float = 0.0    # squared error inside the hole: what PSNR measures
     valid_l1: float = 0.1   # the raw prediction outside the hole (identity); composited away
     gradient: float = 0.2
     ssim: float = 0.1
@@ -72,6 +73,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     image_every: int = 500
     seed: int = 0
+    colour_augment: float = 0.0        # chance per crop of another RGB order and brightness
     loader_workers: int = 2
     init: str = ""                     # start from these weights (a checkpoint's "model")
     max_bad_steps: int = 20            # consecutive non-finite losses before giving up

@@ -36,11 +36,14 @@ def split_by_source(records: list[dict], val_fraction: float, seed: int = 0) -> 
 
 
 def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
-            crop: int | tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+            crop: int | tuple[int, int] | None,
+            colour: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Random crop and flips that keep the geometry consistent: a horizontal mirror negates
     the normals' x (channel 4), a vertical one their y (channel 5). A mirrored sample is a
     valid sample of the mirrored scene, with the other eye on the other side. `target`'s
-    channels (the target and its loss mask) are cropped and flipped alike."""
+    channels (the target and its loss mask) are cropped and flipped alike. With chance
+    `colour`, an RGB target and the input's RGB also get one random channel order and
+    brightness (x0.8-1.2, clipped to [0, 1])."""
     if crop is not None:
         h, w = x.shape[-2:]
         crop_h, crop_w = (crop, crop) if isinstance(crop, int) else crop
@@ -53,6 +56,11 @@ def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
     if rng.random() < 0.5:
         x, target = x[:, ::-1].copy(), target[:, ::-1].copy()
         x[5] = -x[5]
+    if colour and target.shape[0] == 4 and rng.random() < colour:
+        order, gain = rng.permutation(3), np.float32(rng.uniform(0.8, 1.2))
+        x, target = x.copy(), target.copy()
+        x[:3] = np.clip(x[order] * gain, 0, 1)
+        target[:3] = np.clip(target[order] * gain, 0, 1)
     return np.ascontiguousarray(x), np.ascontiguousarray(target)
 
 

@@ -1,4 +1,4 @@
-"""Training losses: L1 inside and outside the hole, image gradients, SSIM, and an optional
+"""Training losses: L1 (and squared error) inside the hole, L1 outside, image gradients, SSIM, and an optional
 SN-PatchGAN adversarial term (no pretrained networks: none can be downloaded here)."""
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def infill_loss(raw: torch.Tensor, output: torch.Tensor, target: torch.Tensor, h
     all_known = 1 - dilate(1 - known, SSIM_WINDOW // 2)  # SSIM windows wholly known
     terms = {
         "hole_l1": masked_mean((raw - target).abs(), hole * known),
+        "hole_l2": masked_mean((raw - target).square(), hole * known),
         "valid_l1": masked_mean((raw - target).abs(), (1 - hole) * known),
         "gradient": gradient_l1(output, target, ring, known),
         "ssim": masked_mean(1 - ssim_map(output, target, SSIM_WINDOW), ring * all_known),
