@@ -104,43 +104,51 @@ def _footprint_growth(u_src: np.ndarray, v_src: np.ndarray, u_dst: np.ndarray,
     return growth
 
 
-def _nearest_texels(face: np.ndarray, bary: np.ndarray, tris: np.ndarray, src_width: int,
-                    src_height: int) -> np.ndarray:
-    """`warp.nearest_texels` for a raster's `face` (P,) and `bary` (P, 3)."""
-    texel = np.zeros(face.shape[0], dtype=np.int64)
+def _surface_lookup(face: np.ndarray, bary: np.ndarray, tris: np.ndarray, src_width: int,
+                    src_height: int, colours: np.ndarray, stretched_face: np.ndarray):
+    """`warp.surface_lookup` for a raster's `face` (P,) and `bary` (P, 3), the source
+    `colours` (N, C) and the faces' tags."""
+    image = np.zeros((face.shape[0], colours.shape[1]), dtype=colours.dtype)
+    stretched = np.zeros(face.shape[0], dtype=np.bool_)
     for p in numba.prange(face.shape[0]):
         t = face[p]
         if t < 0:
-            t = 0
+            continue
         a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
-        u = (bary[p, 0] * float(a % src_width) + bary[p, 1] * float(b % src_width)) + bary[p, 2] * float(c % src_width)
-        v = (bary[p, 0] * float(a // src_width) + bary[p, 1] * float(b // src_width)) + bary[p, 2] * float(c // src_width)
+        ra, rb, rc = a // src_width, b // src_width, c // src_width
+        u = (bary[p, 0] * float(a - ra * src_width) + bary[p, 1] * float(b - rb * src_width)) + bary[p, 2] * float(c - rc * src_width)
+        v = (bary[p, 0] * float(ra) + bary[p, 1] * float(rb)) + bary[p, 2] * float(rc)
         col = min(max(np.floor(u + 0.5), 0.0), src_width - 1.0)
         row = min(max(np.floor(v + 0.5), 0.0), src_height - 1.0)
-        texel[p] = int(row) * src_width + int(col)
-    return texel
+        image[p] = colours[int(row) * src_width + int(col)]
+        stretched[p] = stretched_face[t]
+    return image, stretched
 
 
 def _grid_triangles(valid: np.ndarray) -> np.ndarray:
-    """`mesh.grid_triangles`."""
+    """`mesh.grid_triangles`: each half of each row of cells counted, then filled, in parallel."""
     h, w = valid.shape
-    halves = np.zeros((2, h - 1, w - 1), dtype=np.bool_)
-    for r in range(h - 1):
+    rows = max(h - 1, 0)
+    counts = np.zeros(2 * rows, dtype=np.int64)
+    for k in numba.prange(2 * rows):
+        half = k // rows
+        r = k - half * rows
         for c in range(w - 1):
-            if valid[r, c] and valid[r + 1, c + 1]:
-                halves[0, r, c] = valid[r + 1, c]
-                halves[1, r, c] = valid[r, c + 1]
-    tris = np.empty((halves.sum(), 3), dtype=np.int32)
-    t = 0
-    for half in range(2):
-        for r in range(h - 1):
-            for c in range(w - 1):
-                if halves[half, r, c]:
-                    v00 = r * w + c
-                    tris[t, 0] = v00
-                    tris[t, 1] = v00 + w + 1 if half else v00 + w
-                    tris[t, 2] = v00 + 1 if half else v00 + w + 1
-                    t += 1
+            if valid[r, c] and valid[r + 1, c + 1] and (valid[r, c + 1] if half else valid[r + 1, c]):
+                counts[k] += 1
+    starts = np.cumsum(counts) - counts
+    tris = np.empty((counts.sum(), 3), dtype=np.int32)
+    for k in numba.prange(2 * rows):
+        half = k // rows
+        r = k - half * rows
+        t = starts[k]
+        for c in range(w - 1):
+            if valid[r, c] and valid[r + 1, c + 1] and (valid[r, c + 1] if half else valid[r + 1, c]):
+                v00 = r * w + c
+                tris[t, 0] = v00
+                tris[t, 1] = v00 + w + 1 if half else v00 + w
+                tris[t, 2] = v00 + 1 if half else v00 + w + 1
+                t += 1
     return tris
 
 
@@ -191,6 +199,6 @@ def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
 
 zbuffer = None if numba is None else _zbuffer_in_bands
 footprint_growth = _compile(_footprint_growth)
-nearest_texels = _compile(_nearest_texels)
+surface_lookup = _compile(_surface_lookup)
 grid_triangles = _compile(_grid_triangles)
 grid_projection = _compile(_grid_projection)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .camera import Intrinsics, project, transform
 from .compiled import grid_projection, zbuffer
-from .compiled import nearest_texels as compiled_texels
+from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, footprint_growth, grid_mesh,
                    grid_triangles, grid_vertices, tag_grown_faces, tag_stretched_faces)
 
@@ -156,15 +156,9 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
         tris, stretched_face, raster = _shifted_grid_raster(depth, K_src, shift, max_angle_deg,
                                                             min_growth_px)
     covered = raster.covered
-    texel = nearest_texels(raster, tris, K_src.width, K_src.height)
-    warped = image.reshape(K_src.height * K_src.width, -1)[texel.ravel()]
-    warped[~covered.ravel()] = 0
-    return Reprojection(
-        image=warped.reshape(covered.shape + image.shape[2:]),
-        depth=np.where(covered, raster.depth, 0.0).astype(np.float32),
-        stretched=covered & stretched_face[np.maximum(raster.face, 0)],
-        covered=covered,
-    )
+    warped, stretched = surface_lookup(raster, tris, stretched_face, image)
+    return Reprojection(image=warped, depth=np.where(covered, raster.depth, 0.0).astype(np.float32),
+                        stretched=stretched, covered=covered)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
@@ -191,19 +185,30 @@ def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, f
     return tris, stretched_face, Raster(face.reshape(shape), z.reshape(shape), bary.reshape(shape + (3,)))
 
 
-def nearest_texels(raster: Raster, tris: np.ndarray, src_width: int, src_height: int) -> np.ndarray:
-    """Flat index (H, W) of the source pixel nearest to where each pixel's point lies on a
-    grid mesh of `src_width` x `src_height` vertices (0 where the raster is uncovered)."""
-    if compiled_texels is not None:
-        texel = compiled_texels(raster.face.ravel(), raster.bary.reshape(-1, 3),
-                                np.ascontiguousarray(tris), src_width, src_height)
-        return texel.reshape(raster.face.shape)
-    corners = tris[np.maximum(raster.face, 0)].astype(np.int64)  # (H, W, 3) source vertex indices
-    bary = raster.bary
+def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,
+                   image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What each pixel of a raster of the grid mesh of `image` shows: the colour of the source
+    pixel nearest to where its point lies on the mesh, and whether its face is stretched
+    (both 0 where uncovered)."""
+    h, w = image.shape[:2]
+    colours = image.reshape(h * w, -1)
+    if compiled_lookup is not None:
+        warped, stretched = compiled_lookup(raster.face.ravel(), raster.bary.reshape(-1, 3),
+                                            np.ascontiguousarray(tris), w, h,
+                                            np.ascontiguousarray(colours), stretched_face)
+    else:
+        covered = raster.covered.ravel()
+        face = np.maximum(raster.face.ravel(), 0)
+        corners = tris[face].astype(np.int64)  # (P, 3) source vertex indices
+        bary = raster.bary.reshape(-1, 3)
 
-    def at(coord: np.ndarray) -> np.ndarray:
-        return (bary[..., 0] * coord[..., 0] + bary[..., 1] * coord[..., 1]) + bary[..., 2] * coord[..., 2]
+        def at(coord: np.ndarray) -> np.ndarray:
+            return (bary[:, 0] * coord[:, 0] + bary[:, 1] * coord[:, 1]) + bary[:, 2] * coord[:, 2]
 
-    col = np.clip(np.floor(at((corners % src_width).astype(np.float64)) + 0.5), 0, src_width - 1)
-    row = np.clip(np.floor(at((corners // src_width).astype(np.float64)) + 0.5), 0, src_height - 1)
-    return row.astype(np.int64) * src_width + col.astype(np.int64)
+        col = np.clip(np.floor(at((corners % w).astype(np.float64)) + 0.5), 0, w - 1).astype(np.int64)
+        row = np.clip(np.floor(at((corners // w).astype(np.float64)) + 0.5), 0, h - 1).astype(np.int64)
+        warped = colours[row * w + col]
+        warped[~covered] = 0
+        stretched = covered & stretched_face[face]
+    shape = raster.face.shape
+    return warped.reshape(shape + image.shape[2:]), stretched.reshape(shape)

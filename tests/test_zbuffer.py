@@ -40,7 +40,7 @@ CAMERAS = {
 SCENES = {"boxes": _scene, "plane with integer shift": _plane_with_integer_shift}
 
 
-KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "compiled_texels"),
+KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "compiled_lookup"),
            (mesh, "compiled_growth"), (mesh, "compiled_triangles"))
 
 
