@@ -38,8 +38,8 @@ class View:
 
 @dataclass
 class Result:
-    source_srgb: np.ndarray  # (H, W, 3) in [0, 1]
-    other_srgb: np.ndarray
+    source_srgb: np.ndarray  # (H, W, 3) uint8
+    other_srgb: np.ndarray   # (H, W, 3) uint8
     hole_fraction: float
     reproject_seconds: float
     infer_seconds: float
@@ -203,27 +203,26 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
     start = time.perf_counter()
     eye = other_eye(source, depth, view.K, signed_baseline, timed_network)
     total = time.perf_counter() - start
-    return Result(source / 255.0, eye.image / 255.0, float(eye.hole_mask.mean()),
+    return Result(source, eye.image, float(eye.hole_mask.mean()),
                   total - timings["infer"], timings["infer"])
 
 
 def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:
-    """Create or update a float image datablock holding `srgb` (converted to linear)."""
+    """Create or update a float image datablock holding the uint8 sRGB image `srgb`
+    (converted to linear)."""
     h, w = srgb.shape[:2]
     image = bpy.data.images.get(name)
     if image is None or tuple(image.size) != (w, h):
         if image is not None:
             bpy.data.images.remove(image)
         image = bpy.data.images.new(name, w, h, alpha=True, float_buffer=True)
-    rgba = np.ones((h, w, 4), dtype=np.float32)
-    rgba[..., :3] = processing.srgb_to_linear(srgb)
-    image.pixels.foreach_set(rgba[::-1].ravel())
+    image.pixels.foreach_set(processing.pixels_bottom_up(srgb, linear=True))
     image.update()
     return image
 
 
 def write_png(path: str, srgb: np.ndarray) -> None:
-    """Write an sRGB image as 8-bit PNG, atomically (temporary file, then rename); InfillError
+    """Write a uint8 sRGB image as 8-bit PNG, atomically (temporary file, then rename); InfillError
     naming the path if it cannot be written (a folder, a folder under a file, no space), and
     nothing partial left."""
     h, w = srgb.shape[:2]
@@ -236,9 +235,7 @@ def write_png(path: str, srgb: np.ndarray) -> None:
     image = bpy.data.images.new(".disocclusion_write", w, h, alpha=False)
     tmp = path + ".partial.png"
     try:
-        rgba = np.ones((h, w, 4), dtype=np.float32)
-        rgba[..., :3] = srgb
-        image.pixels.foreach_set(rgba[::-1].ravel())
+        image.pixels.foreach_set(processing.pixels_bottom_up(srgb, linear=False))
         image.filepath_raw = tmp
         image.file_format = "PNG"
         image.save()

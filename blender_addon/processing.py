@@ -36,6 +36,19 @@ def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
 
 
+def pixels_bottom_up(srgb: np.ndarray, linear: bool) -> np.ndarray:
+    """An (H, W, 3) uint8 sRGB image as the flat RGBA float32 buffer of an image datablock
+    (rows bottom up, alpha 1), in linear light (`linear`, a float image) or as sRGB values
+    (a byte image). One table lookup per pixel; no other full-frame copy."""
+    h, w = srgb.shape[:2]
+    codes = np.arange(256) / 255.0
+    table = (srgb_to_linear(codes) if linear else codes).astype(np.float32)
+    rgba = np.empty((h, w, 4), dtype=np.float32)
+    rgba[..., 3] = 1.0
+    np.take(table, srgb[::-1], out=rgba[..., :3])
+    return rgba.reshape(-1)
+
+
 def clean_depth(depth: np.ndarray) -> np.ndarray:
     """Planar depth with no-hit and invalid pixels pushed to FAR_DEPTH (no disparity)."""
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, FAR_DEPTH)

@@ -170,7 +170,7 @@ def _grid_projection(depth: np.ndarray, pad: float, src: tuple, shift: tuple, ds
             u = float(c) - pad if c == 0 else float(c)
             if c == w - 1:
                 u += pad
-            z = depth[r, c]
+            z = float(depth[r, c])
             if not (np.isfinite(z) and z > 0):
                 z = 1.0
             x = (u - cx) / fx * z

@@ -175,7 +175,7 @@ def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, f
     compiled pass (`compiled.grid_projection`)."""
     camera = (K.fx, K.fy, K.cx, K.cy)
     u_src, v_src, u_dst, v_dst, z_dst = grid_projection(
-        np.ascontiguousarray(depth, dtype=np.float64), BORDER_PAD_PX, camera, shift, camera)
+        np.ascontiguousarray(depth), BORDER_PAD_PX, camera, shift, camera)
     tris = grid_triangles(np.isfinite(depth) & (depth > 0))
     growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
     stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K, index),
