@@ -21,6 +21,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def nonzero_float(text: str) -> float:
+    """A finite number other than 0 (its sign says a side)."""
+    value = _number(text)
+    if not (math.isfinite(value) and value != 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number other than 0, got '{text}'")
+    return value
+
+
 def field_of_view(text: str) -> float:
     """A horizontal field of view in degrees, strictly between 0 and 180."""
     value = positive_float(text)

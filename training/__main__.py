@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen_bpy.arguments import field_of_view, positive_float
+from datagen_bpy.arguments import field_of_view, fraction, nonzero_float, positive_float
 
 from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_data
 from .infill import SHIPPED_MODELS, default_model_name
@@ -184,10 +184,21 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", choices=sorted(SHIPPED_MODELS), default=default_model_name(),
                    help=f"which shipped model fills the holes (default {default_model_name()})")
     p.add_argument("--checkpoint", help=".pt checkpoint or exported .onnx; wins over --model")
-    p.add_argument("--image", required=True, help="the source view")
-    p.add_argument("--depth", required=True, help="its metric depth (npy, exr, pfm, 16-bit png)")
-    p.add_argument("--out", required=True, help="the other eye's image")
-    p.add_argument("--baseline", type=positive_float, default=0.063, help="metres (default 0.063)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", help="the source view (with --depth)")
+    source.add_argument("--sequence", metavar="DIR",
+                        help="a folder of frames: NNNN.png, NNNN_depth.npy (or .exr; metres), NNNN.json "
+                             "({fx, fy, cx, cy, camera_to_world}: 4x4 row-major, OpenCV axes); writes "
+                             "OUT/NNNN.png, filling each frame's holes first from the frames that saw them")
+    p.add_argument("--depth", help="the source view's metric depth (npy, exr, pfm, 16-bit png)")
+    p.add_argument("--out", required=True, help="the other eye's image (with --sequence: a folder)")
+    p.add_argument("--baseline", type=nonzero_float, default=0.063,
+                   help="metres to the other eye along the camera's x axis; negative: the left eye (default 0.063)")
+    p.add_argument("--window", type=int, default=4,
+                   help="--sequence: frames before and after each frame that fill its holes (default 4; 0: none)")
+    p.add_argument("--no-progress", action="store_true", help="--sequence: no progress bar")
+    p.add_argument("--carry", type=fraction, default=0.75,
+                   help="--sequence: weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0.75)")
     focal = p.add_mutually_exclusive_group()
     focal.add_argument("--focal", type=positive_float, help="focal length in pixels")
     focal.add_argument("--fov", type=field_of_view, default=60.0, help="horizontal field of view, degrees (default 60)")
@@ -197,6 +208,25 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
     p.add_argument("--save-intermediates", action="store_true",
                    help="also write OUT_warped.png and OUT_hole_mask.png")
+
+
+def run_sequence(args: argparse.Namespace, network) -> int:
+    from .sequence import fill_sequence
+
+    if args.window < 0:
+        return fail(f"--window must be 0 or more, got {args.window}")
+    if not Path(args.sequence).is_dir():
+        return fail(f"--sequence {args.sequence}: no such folder")
+    baseline = args.baseline if args.direction == "right" else -args.baseline
+    try:
+        problems, written = fill_sequence(args.sequence, args.out, network, baseline, args.window,
+                                          args.carry, progress=not args.no_progress)
+    except (OSError, ValueError) as exc:
+        return fail(str(exc))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    print(f"wrote {written} frames to {args.out}" + (f"; {len(problems)} could not be read" if problems else ""))
+    return 1 if problems else 0
 
 
 def run_infill(args: argparse.Namespace) -> int:
@@ -214,6 +244,13 @@ def run_infill(args: argparse.Namespace) -> int:
     args.checkpoint = args.checkpoint or str(SHIPPED_MODELS[args.model])
     if not Path(args.checkpoint).is_file():
         return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
+    if args.sequence:
+        try:
+            return run_sequence(args, load_network(args.checkpoint))
+        except ValueError as exc:
+            return fail(str(exc))
+    if not args.depth:
+        return fail("--image needs --depth")
     if not cv2.haveImageWriter(str(args.out)):
         return fail(f"--out {args.out}: cannot write images of type '{Path(args.out).suffix}' (use .png, .jpg, .tif, ...)")
     problem = output_problem(args.out)

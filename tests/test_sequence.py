@@ -1,0 +1,87 @@
+"""Sequences: the other eye of every frame, its holes filled first from the frames that saw them."""
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO, box_depth, textured
+from stereo_geometry import Intrinsics, reproject, translation, world_to_camera
+from training.infill import SHIPPED_MODELS, load_network, other_eye
+from training.sequence import SequenceInfill, far_side_depth, frame_stems, read_frame
+
+B = 0.063
+K = Intrinsics.from_fov(96, 64, 60)
+STEP = 0.015  # camera motion per frame, metres to the right
+
+
+def _scene():
+    """A static scene: the mesh of a wide view (a wall 4 m away, a box 1.5 m away) at the origin."""
+    K_wide = Intrinsics.from_fov(192, 128, 100)
+    depth = box_depth(128, 192, 4.0, 1.5, (44, 84, 80, 112))
+    return textured(128, 192, seed=5), depth, K_wide
+
+
+def _view(pose: np.ndarray):
+    image, depth, K_wide = _scene()
+    seen = reproject(image, depth, K_wide, K, world_to_camera(pose))
+    assert seen.covered.all()
+    return seen.image, seen.depth
+
+
+@pytest.fixture
+def sequence(tmp_path):
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    for t in range(7):
+        pose = translation(STEP * t)
+        image, depth = _view(pose)
+        cv2.imwrite(str(folder / f"{t + 1:04d}.png"), image[..., ::-1])
+        np.save(folder / f"{t + 1:04d}_depth.npy", depth)
+        (folder / f"{t + 1:04d}.json").write_text(json.dumps(
+            {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "camera_to_world": pose.tolist()}))
+    return folder
+
+
+def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
+    frames = [read_frame(stem) for stem in frame_stems(sequence).values()]
+    network = load_network(str(SHIPPED_MODELS["fast"]))
+    t = 2
+    result = SequenceInfill(network, B, window=4).step(frames[t], frames[t + 1:] + frames[:t])
+    truth, _ = _view(translation(STEP * t + B))
+    hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
+    assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
+    inner = seen & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    exact = (result.image[inner] == truth[inner]).all(axis=-1).mean()
+    assert exact > 0.9, exact
+    np.testing.assert_array_equal(result.image[~hole], reproject(
+        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B))).image[~hole])
+
+
+def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):
+    frame = read_frame(frame_stems(sequence)[3])
+    network = load_network(str(SHIPPED_MODELS["fast"]))
+    result = SequenceInfill(network, B, window=0, carry=0.0).step(frame, [])
+    single = other_eye(frame.image, frame.depth, frame.K, B, network)
+    assert not result.from_frames.any()
+    np.testing.assert_array_equal(result.image, single.image)
+
+
+def test_far_side_depth_fills_each_hole_from_the_farther_side():
+    depth = np.array([[1.0, 1.0, 0.0, 0.0, 4.0, 4.0]], np.float32)
+    hole = depth == 0
+    np.testing.assert_array_equal(far_side_depth(depth, hole), [[1, 1, 4, 4, 4, 4]])
+
+
+def test_the_command_writes_every_frame_and_names_a_broken_one(sequence, tmp_path):
+    (sequence / "0005_depth.npy").write_bytes(b"not an array")
+    out = tmp_path / "right"
+    run = subprocess.run([sys.executable, "-m", "training", "infill", "--sequence", str(sequence),
+                          "--out", str(out), "--model", "fast", "--window", "2", "--no-progress"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "0005_depth.npy" in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"{n:04d}.png" for n in (1, 2, 3, 4, 6, 7)]
+    assert cv2.imread(str(out / "0006.png")).shape == (64, 96, 3)

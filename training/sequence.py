@@ -1,0 +1,225 @@
+"""The other eye of every frame of a sequence, filled first from the frames that saw it.
+
+A sequence folder holds, per frame, `NNNN.png` (the view), `NNNN_depth.npy` (float32 planar
+depth in metres; or `NNNN_depth.exr`) and `NNNN.json`: `{"fx", "fy", "cx", "cy",
+"camera_to_world"}`, the last a 4x4 row-major matrix in metres with OpenCV camera axes (x
+right, y down, z forward). The other eye sits at +baseline along the camera's own x axis.
+
+For frame t (`SequenceInfill.step`):
+1. its own view is reprojected into the other eye (the holes the network was trained on);
+2. the views of the frames within `window` of t are reprojected into the same camera with
+   their depth and pose, those whose camera was nearest the other eye first; a hole pixel
+   that one of them shows as a surface (covered, not a stretched face) takes its colour and
+   depth;
+3. the previous frame's result (its other eye, with the filled holes' depth taken from the
+   far side) is reprojected too: where it covers a hole that no frame saw, it is blended with
+   the network's fill (`carry`), so the fill does not flicker;
+4. the network fills what is left, seeing the pixels that other frames supplied as known.
+
+Exact for static scenes. Moving objects: a neighbour's pixels are taken as they are (no
+motion vectors), so a moving object's trail can show in a hole; set `window=0` for such shots.
+Memory stays bounded: only the frames within the window are held (a rolling cache).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stereo_geometry import (Intrinsics, Reprojection, network_input, reproject, to_uint8,
+                             translation, warped_inputs, world_to_camera)
+
+from .infill import Network
+
+FRAME_NAME = re.compile(r"^(\d+)\.png$")
+
+
+@dataclass
+class Frame:
+    image: np.ndarray   # (H, W, 3) uint8
+    depth: np.ndarray   # (H, W) float32, finite and positive
+    K: Intrinsics
+    pose: np.ndarray    # 4x4 camera-to-world, OpenCV axes
+
+
+@dataclass
+class FilledFrame:
+    image: np.ndarray       # the other eye, holes filled
+    hole_mask: np.ndarray   # 1 where the own view left a hole
+    from_frames: np.ndarray  # 1 where another frame filled the hole
+    depth: np.ndarray       # the other eye's depth, filled holes from the far side
+
+
+def frame_stems(folder: str | Path) -> dict[int, Path]:
+    """Frame number -> path without suffix (`folder/NNNN`) of every NNNN.png of a sequence
+    folder, in ascending order."""
+    found = {int(m.group(1)): p.with_suffix("") for p in Path(folder).iterdir()
+             if (m := FRAME_NAME.match(p.name))}
+    return dict(sorted(found.items()))
+
+
+def read_frame(stem: Path) -> Frame:
+    """The frame `stem`.png, `stem`_depth.npy (or .exr) and `stem`.json; ValueError naming
+    the file for anything missing or malformed."""
+    from datagen_bpy.prepare import fill_invalid_depth
+    from datagen_bpy.readers import InputError, read_depth, read_image
+
+    try:
+        image = read_image(stem.with_suffix(".png"))
+        depth_path = next((p for p in (Path(f"{stem}_depth.npy"), Path(f"{stem}_depth.exr")) if p.is_file()), None)
+        if depth_path is None:
+            raise ValueError(f"{stem}_depth.npy: missing (nor {stem.name}_depth.exr)")
+        depth = read_depth(depth_path)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    meta_path = Path(f"{stem}.json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        pose = np.array(meta["camera_to_world"], dtype=np.float64).reshape(4, 4)
+        K = Intrinsics(float(meta["fx"]), float(meta["fy"]), float(meta["cx"]), float(meta["cy"]),
+                       image.shape[1], image.shape[0])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{meta_path}: {exc}") from None
+    if depth.shape != image.shape[:2]:
+        raise ValueError(f"{depth_path} is {depth.shape[1]}x{depth.shape[0]}, the image "
+                         f"{image.shape[1]}x{image.shape[0]}")
+    valid = np.isfinite(depth) & (depth > 0)
+    if not valid.any():
+        raise ValueError(f"{depth_path} has no valid depth")
+    return Frame(image, fill_invalid_depth(depth, valid).astype(np.float32), K, pose)
+
+
+def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`depth` with each hole pixel given the farther of the nearest known depths to its left
+    and right on its row (a disocclusion shows what lies behind the edge)."""
+    h, w = depth.shape
+    known = ~hole
+    cols = np.arange(w)
+    left = np.maximum.accumulate(np.where(known, cols, -1), axis=1)
+    right = np.minimum.accumulate(np.where(known, cols, w)[:, ::-1], axis=1)[:, ::-1]
+    rows = np.arange(h)[:, None]
+    from_left = np.where(left >= 0, depth[rows, np.maximum(left, 0)], 0)
+    from_right = np.where(right < w, depth[rows, np.minimum(right, w - 1)], 0)
+    filled = np.maximum(from_left, from_right)
+    return np.where(hole, np.where(filled > 0, filled, depth.max(initial=1.0)), depth).astype(np.float32)
+
+
+class SequenceInfill:
+    """Fills the other eye frame by frame (`step`), holding the frames within `window` of the
+    current one and the previous result."""
+
+    def __init__(self, network: Network, baseline: float, window: int = 4, carry: float = 0.75) -> None:
+        self.network, self.baseline, self.window, self.carry = network, baseline, window, carry
+        self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None
+
+    def other_camera(self, frame: Frame) -> np.ndarray:
+        return frame.pose @ translation(self.baseline)
+
+    def _seen_by_neighbours(self, frame: Frame, neighbours: list[Frame], to_eye: np.ndarray,
+                            hole: np.ndarray):
+        """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
+        (P,)), or None: of the neighbours that show a surface there (covered, not a stretched
+        face), the one whose colour is nearest their median (a mixed colour at one view's
+        silhouette is outvoted)."""
+        index = np.flatnonzero(hole)
+        colours, depths, valid = [], [], []
+        for other in neighbours:
+            seen = reproject(other.image, other.depth, other.K, frame.K, to_eye @ other.pose)
+            colours.append(seen.image.reshape(-1, 3)[index].astype(np.float32))
+            depths.append(seen.depth.ravel()[index])
+            valid.append((seen.covered & ~seen.stretched).ravel()[index])
+        if not valid or not np.any(valid):
+            return None
+        any_seen = np.any(valid, axis=0)
+        colours = np.stack(colours)[:, any_seen]
+        depths, valid = np.stack(depths)[:, any_seen], np.stack(valid)[:, any_seen]
+        pick, columns = _medoid(colours, valid), np.arange(int(any_seen.sum()))
+        taken = np.zeros(hole.size, bool)
+        taken[index[any_seen]] = True
+        return taken.reshape(hole.shape), colours[pick, columns].astype(np.uint8), depths[pick, columns]
+
+    def step(self, frame: Frame, neighbours: list[Frame]) -> FilledFrame:
+        """The other eye of `frame`; `neighbours` are the frames within the window."""
+        eye = self.other_camera(frame)
+        to_eye = world_to_camera(eye)
+        own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)))
+        hole = own.hole_mask.astype(bool)
+        image, depth = own.image.copy(), own.depth.copy()
+        seen_from_frames = self._seen_by_neighbours(frame, neighbours, to_eye, hole)
+        if seen_from_frames is not None:
+            taken, colours, depths = seen_from_frames
+            image[taken], depth[taken] = colours, depths
+            open_ = hole & ~taken
+        else:
+            open_ = hole.copy()
+        merged = Reprojection(image=image, depth=depth, stretched=open_ & own.covered,
+                              covered=own.covered | (hole & ~open_))
+        out = self.network(network_input(**warped_inputs(merged, frame.K))[None])[0]
+        fill = out[:, open_].T
+        if self.previous is not None and self.carry > 0:
+            last, last_K, last_eye = self.previous
+            carried = reproject(last.image, last.depth, last_K, frame.K, to_eye @ last_eye)
+            keep = (carried.covered & ~carried.stretched)[open_]
+            fill[keep] = self.carry * (carried.image[open_][keep] / 255.0) + (1 - self.carry) * fill[keep]
+        image[open_] = to_uint8(fill)
+        result = FilledFrame(image=image, hole_mask=hole.astype(np.uint8),
+                             from_frames=(hole & ~open_).astype(np.uint8),
+                             depth=far_side_depth(depth, open_))
+        self.previous = (result, frame.K, eye)
+        return result
+
+
+def _medoid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per column p, the index of the valid candidate `values[:, p]` (N, P, C) nearest the
+    per-channel median of the valid ones."""
+    masked = np.where(valid[..., None], values, np.nan)
+    median = np.nanmedian(masked, axis=0)
+    distance = np.where(valid, np.abs(values - median).sum(-1), np.inf)
+    return np.argmin(distance, axis=0)
+
+
+def fill_sequence(folder: str | Path, out: str | Path, network: Network, baseline: float,
+                  window: int = 4, carry: float = 0.75, progress: bool = True) -> tuple[list[str], int]:
+    """Write the other eye of every frame of `folder` as `out/NNNN.png` (atomically); returns
+    the problems (one line each, naming the file) of frames that could not be read, and the
+    number of frames written. Frames are read once each and dropped when they leave the
+    window."""
+    from tqdm import tqdm
+
+    from datagen_bpy.writer import write_image
+
+    stems = frame_stems(folder)
+    if not stems:
+        raise ValueError(f"{folder}: no frames (NNNN.png with NNNN_depth.npy and NNNN.json)")
+    numbers = list(stems)
+    infill = SequenceInfill(network, baseline, window, carry)
+    cache: dict[int, Frame | None] = {}
+    problems: list[str] = []
+    written = 0
+    Path(out).mkdir(parents=True, exist_ok=True)
+    for i, number in enumerate(tqdm(numbers, unit="frame", disable=not progress)):
+        near = numbers[max(0, i - window):i + window + 1]
+        for n in list(cache):
+            if n not in near:
+                del cache[n]
+        for n in near:
+            if n not in cache:
+                try:
+                    cache[n] = read_frame(stems[n])
+                except ValueError as exc:
+                    cache[n] = None
+                    problems.append(str(exc))
+        frame = cache[number]
+        if frame is None:
+            infill.previous = None
+            continue
+        neighbours = [cache[n] for n in sorted(near, key=lambda n: abs(n - number))
+                      if n != number and cache[n] is not None
+                      and cache[n].image.shape == frame.image.shape]
+        result = infill.step(frame, neighbours)
+        write_image(Path(out) / f"{stems[number].name}.png", result.image)
+        written += 1
+    return problems, written
