@@ -22,7 +22,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import addon_session as scene_setup  # noqa: E402
 from training.baselines import opencv_fill, pull_push_fill  # noqa: E402
-from training.infill import DEFAULT_MODEL  # noqa: E402
+from stereo_geometry.infill import DEFAULT_MODEL  # noqa: E402
 from training.metrics import psnr  # noqa: E402
 
 

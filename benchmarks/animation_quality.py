@@ -9,7 +9,7 @@ the camera slides right by 1.5 cm and turns 0.15 degrees per frame; the other ey
 the camera's right. The left views go into a sequence folder as `python -m training infill
 --sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json). Methods, each on every frame:
 - per-frame network: the frame's own reprojection, the network fills every hole;
-- multi-frame + network: `training.sequence` (frames within the window first, the previous
+- multi-frame + network: `stereo_geometry.sequence` (frames within the window first, the previous
   result carried, the network for the rest);
 - Telea per frame.
 Reported per method: hole PSNR against the true other eye (mean over frames; the holes of the
@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datagen_bpy.arguments import resolution  # noqa: E402
+from stereo_geometry.arguments import resolution  # noqa: E402
 
 
 def camera_path(frames: int) -> list[np.ndarray]:
@@ -123,8 +123,9 @@ def main() -> None:
     args = parser.parse_args()
     import cv2
 
-    from training.infill import SHIPPED_MODELS, load_network
-    from training.sequence import SequenceInfill, frame_stems, read_frame
+    from stereo_geometry.infill import SHIPPED_MODELS
+    from training import load_network
+    from stereo_geometry.sequence import SequenceInfill, frame_stems, read_frame
 
     baseline = 0.063
     network = load_network(str(SHIPPED_MODELS.get(args.model, args.model)))

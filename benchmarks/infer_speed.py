@@ -100,7 +100,7 @@ def main() -> None:
           f"model {config}: {count_parameters(model):,} parameters")
 
     from training.export import export_onnx
-    from training.onnx_runner import OnnxInfill
+    from stereo_geometry.onnx_runner import OnnxInfill
     from training.checkpoint import atomic_save
     from training.config import TrainConfig
     from dataclasses import asdict
@@ -128,7 +128,7 @@ def main() -> None:
                   f"{t_onnx * 1e3:8.1f} {t_telea * 1e3:9.1f} {t_onnx / t_telea:10.1f} "
                   f"{t_warp * 1e3:12.1f} {t_warp / t_telea:12.1f}")
         if args.profile:
-            from training.onnx_runner import fold_detail, pad_to_multiple, prepare
+            from stereo_geometry.onnx_runner import fold_detail, pad_to_multiple, prepare
 
             padded = pad_to_multiple(x)
             feeds = {"pooled": prepare(padded)[0]}

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from datagen_bpy.arguments import resolution  # noqa: E402
+from stereo_geometry.arguments import resolution  # noqa: E402
 from infer_speed import typical_view  # noqa: E402
 
 PLAIN_CLASSICAL = """

@@ -25,8 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from datagen_bpy.stereo_pairs import find_scenes, load_scene  # noqa: E402
-from datagen_bpy.writer import read_manifests, write_image, write_text  # noqa: E402
+from stereo_geometry.stereo_pairs import find_scenes, load_scene  # noqa: E402
+from stereo_geometry.writer import read_manifests, write_image, write_text  # noqa: E402
 from training.baselines import classical_methods, network_fill  # noqa: E402
 from training.benchmark import benchmark_scenes, scene_sample  # noqa: E402
 from training.evaluate import evaluate, format_table, mean_over_scenes  # noqa: E402

@@ -2,17 +2,9 @@
 disocclusions with the project's Gated-UNet (through ONNX Runtime)."""
 from __future__ import annotations
 
-import importlib
-import sys
+import bpy
 
-# The extension vendors the project's geometry core; the vendored `training.infill` imports
-# it by its top-level name, so make that name point at the vendored copy.
-if "stereo_geometry" not in sys.modules:
-    sys.modules["stereo_geometry"] = importlib.import_module(".stereo_geometry", __package__)
-
-import bpy  # noqa: E402
-
-from . import compositor, operators  # noqa: E402
+from . import compositor, operators
 
 
 def register() -> None:

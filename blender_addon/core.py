@@ -12,10 +12,10 @@ import bpy
 import numpy as np
 
 from . import processing
-from .exr import read_multilayer_exr
+from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry import Intrinsics, to_uint8
-from .training.infill import other_eye
-from .training.onnx_runner import OnnxInfill
+from .stereo_geometry.infill import other_eye
+from .stereo_geometry.onnx_runner import OnnxInfill
 
 BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
                   "FAST": Path(__file__).parent / "models" / "fast.onnx"}

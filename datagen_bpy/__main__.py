@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .arguments import field_of_view, fraction, positive_float, resolution
-from .readers import DEFAULT_PNG_DEPTH_SCALE
+from stereo_geometry.arguments import field_of_view, fraction, positive_float, resolution
+from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID
 from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.exit(2, f"error: {exc}\n")
     if args.depth_dir is not None and not args.depth_dir.is_dir():
         parser.error(f"--depth-dir {args.depth_dir}: not a folder")
-    from .writer import writable_folder
+    from stereo_geometry.writer import writable_folder
 
     problem = writable_folder(args.out)
     if problem:

@@ -14,23 +14,12 @@ import numpy as np
 
 from stereo_geometry import Intrinsics
 
-from .readers import InputError
+from stereo_geometry.readers import InputError, fill_invalid_depth
 
 DEFAULT_MIN_VALID = 0.5
 DEFAULT_MAX_DEPTH = 100.0
 MIN_DEPTH = 0.05
 MAX_CROP_FACTOR = 8  # views whose centre crop would keep less than 1/8 of them are refused
-
-
-def fill_invalid_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each invalid pixel takes the depth of its nearest valid pixel (Euclidean distance)."""
-    if valid.all():
-        return depth.copy()
-    _, labels = cv2.distanceTransformWithLabels(valid.astype(np.uint8) ^ 1, cv2.DIST_L2, 5,
-                                                labelType=cv2.DIST_LABEL_PIXEL)
-    # Labels number the valid (zero-distance) pixels in raster order, from 1.
-    valid_values = depth[valid]
-    return np.where(valid, depth, valid_values[labels - 1]).astype(np.float32)
 
 
 def check_depth_scale(valid_depth: np.ndarray, name: str, max_depth: float = DEFAULT_MAX_DEPTH) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .writer import read_manifests, write_image
+from stereo_geometry.writer import read_manifests, write_image
 
 TILE_WIDTH = 256
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .readers import InputError
-from .stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
-from .writer import (TMP_SUFFIX, atomic_write_bytes, read_meta, writable_folder, write_image, write_jsonl,
+from stereo_geometry.readers import InputError
+from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
+from stereo_geometry.writer import (TMP_SUFFIX, atomic_write_bytes, read_meta, writable_folder, write_image, write_jsonl,
                      write_sample, write_text)
 
 DEFAULT_SCALES = (1.0, 0.8, 0.6, 0.45)
@@ -167,7 +167,7 @@ def _scales(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .arguments import resolution
+    from stereo_geometry.arguments import resolution
 
     p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, required=True,

@@ -13,7 +13,7 @@ import mathutils
 
 from stereo_geometry import Intrinsics
 
-from .exr import read_multilayer_exr
+from stereo_geometry.exr import read_multilayer_exr
 from .timing import stage
 
 # OpenCV camera/world axes (x right, y down, z forward) to Blender's (x right, y up, -z forward).

@@ -24,10 +24,10 @@ import numpy as np
 from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, Intrinsics
 
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
-from .readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
+from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
 from .sources import BaselineSpec, Task
 from . import timing
-from .writer import TMP_SUFFIX, read_meta, write_jsonl, write_sample
+from stereo_geometry.writer import TMP_SUFFIX, read_meta, write_jsonl, write_sample
 
 PROCEDURAL_FOV_DEG = (50.0, 75.0)
 

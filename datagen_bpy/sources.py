@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .readers import DEPTH_EXTENSIONS, IMAGE_EXTENSIONS
+from stereo_geometry.readers import DEPTH_EXTENSIONS, IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)

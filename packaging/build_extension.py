@@ -2,8 +2,8 @@
 
     python packaging/build_extension.py [--out dist]
 
-Stages `blender_manifest.toml` and `blender_addon/` with the parts of the project the add-on
-imports (the geometry core, the torch-free infill and ONNX runner, the EXR reader), downloads
+Stages `blender_manifest.toml` and `blender_addon/` with the one package of the project the
+add-on imports (`stereo_geometry`: the geometry core and the torch-free runtime), downloads
 the ONNX Runtime and OpenEXR wheels for the platforms below from PyPI (cached in
 build/wheels), and runs Blender's own extension tool (shipped in the bpy wheel) to build and
 validate the zip. Other platforms: add them to PLATFORMS (Blender platform -> pip platform
@@ -22,12 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 PLATFORMS = {"linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
                            "manylinux2014_x86_64"]}
 PYTHON = "3.11"  # Blender 5.0's
-VENDORED = {  # repo path -> path inside the extension
+VENDORED = {  # repo path -> path inside the extension: the runtime, whose imports are all relative
     "stereo_geometry": "stereo_geometry",
-    "training/__init__.py": "training/__init__.py",
-    "training/infill.py": "training/infill.py",
-    "training/onnx_runner.py": "training/onnx_runner.py",
-    "datagen_bpy/exr.py": "exr.py",
 }
 SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality")}
 

@@ -1,8 +1,11 @@
-"""The project's geometry core (numpy): cameras, pixel-grid meshes, stretched-face tagging,
-normals from depth and the reference z-buffer warp, with compiled kernels (numba, where
-installed) that give the same results bit for bit. Shared by data generation,
-training/evaluation and the Blender add-on, so all of them make the same holes. Imports numpy
-and, optionally, numba: never torch, bpy or the project's other packages."""
+"""The project's runtime, at the bottom of its imports: the geometry core (cameras,
+pixel-grid meshes, stretched-face tagging, normals from depth, the z-buffer warp, with
+compiled kernels that give the numpy reference's results bit for bit) and what turns an image
+and its depth into the other eye (`sample`: the network input; `infill`; `sequence`;
+`onnx_runner`; `readers`, `exr`, `writer`: files). Shared by data generation, training and the
+Blender add-on (which vendors this one folder), so all of them make the same holes. Imports
+numpy, and where a function needs them numba, ONNX Runtime, OpenEXR, Pillow, OpenCV or tqdm:
+never torch, bpy or the project's other packages; its own imports are relative."""
 from .camera import Intrinsics, project, stereo_pose, translation, unproject, world_to_camera
 from .mesh import (DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, face_normals, footprint_growth_px, grid_mesh, grid_triangles, grid_uv,
                    normals_from_depth, tag_stretched_faces, view_angle_deg)

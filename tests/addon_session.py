@@ -79,7 +79,7 @@ def set_exr_output(scene, path):
 
 def render_passes(bpy, scene, path, camera_x=0.0):
     """Render to a multilayer EXR and read Combined RGB and Depth back."""
-    from datagen_bpy.exr import read_multilayer_exr
+    from stereo_geometry.exr import read_multilayer_exr
 
     scene.camera.location.x = camera_x
     set_exr_output(scene, path)
@@ -115,7 +115,8 @@ def pipeline_view(rgb, depth):
 
 def expected_other_eye(rgb, depth, model):
     """The other eye by the repository's pipeline."""
-    from training.infill import load_network, other_eye
+    from stereo_geometry.infill import other_eye
+    from training import load_network
 
     return other_eye(*pipeline_view(rgb, depth), BASELINE, load_network(model))
 

@@ -35,7 +35,7 @@ def write_numpy_dataset(out: Path, count: int, height: int = 64, width: int = 96
                         seed: int = 0) -> Path:
     """A data folder like datagen_bpy's, made with the numpy reference pipeline: a wall with
     a few boxes, smooth colour ramps (learnable), random baselines and sides."""
-    from datagen_bpy.writer import write_jsonl, write_sample
+    from stereo_geometry.writer import write_jsonl, write_sample
     from stereo_geometry import disocclusion_sample
 
     rng = np.random.default_rng(seed)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO, write_numpy_dataset
-from training.infill import DEFAULT_MODEL
+from stereo_geometry.infill import DEFAULT_MODEL
 
 pytestmark = pytest.mark.blender
 

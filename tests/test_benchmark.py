@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO, SHARED_DATA, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, stereo_pose, world_to_camera
 from training.baselines import classical_methods
-from datagen_bpy.stereo_pairs import DEFAULT_BASELINE_M as BASELINE_M, default_rig, load_scene, view_depth
+from stereo_geometry.stereo_pairs import DEFAULT_BASELINE_M as BASELINE_M, default_rig, load_scene, view_depth
 from training.benchmark import benchmark_scenes, scene_sample
 
 

@@ -131,7 +131,7 @@ def test_a_depth_infill_model_is_refused_for_the_other_eyes_image(view, tmp_path
 
 
 def test_infill_runs_each_shipped_model_by_name_and_a_checkpoint_wins(view, tmp_path, capsys):
-    from training.infill import SHIPPED_MODELS
+    from stereo_geometry.infill import SHIPPED_MODELS
 
     for name, path in SHIPPED_MODELS.items():
         code = training_main(["infill", *view, "--model", name, "--out", str(tmp_path / f"{name}.png")])

@@ -95,7 +95,7 @@ def test_a_killed_run_leaves_no_partial_sample_and_resumes(tmp_path):
         with np.load(path) as sample:
             sample["org_left_image"]
     # The manifest grows while the job runs; what it lists is on disk.
-    from datagen_bpy.writer import read_manifests
+    from stereo_geometry.writer import read_manifests
 
     listed = {r["name"] for r in read_manifests(tmp_path)}
     assert listed <= {p.stem for p in finished}

@@ -150,17 +150,25 @@ def test_hole_inputs_are_masked_consistently(K_small, baseline):
     assert (s["depth_masked"][~hole] > 0).all()
 
 
-def test_the_geometry_core_and_the_runtime_import_neither_torch_nor_bpy():
+def test_the_runtime_imports_neither_torch_nor_bpy_and_training_no_data_generation():
     import subprocess
     import sys
 
     from conftest import REPO
 
-    code = ("import sys\n"
-            "import stereo_geometry, training.config, training.infill, training.onnx_runner, datagen_bpy.writer\n"
-            "import datagen_bpy.stereo_pairs, datagen_bpy.readers, datagen_bpy.exr\n"
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'bpy'))\n"
-            "print(heavy)\n"
-            "sys.exit(1 if heavy else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    runtime = ("import sys\n"
+               "import stereo_geometry, training, training.config\n"
+               "import stereo_geometry.infill, stereo_geometry.onnx_runner, stereo_geometry.sequence\n"
+               "import stereo_geometry.readers, stereo_geometry.exr, stereo_geometry.writer\n"
+               "import stereo_geometry.stereo_pairs, stereo_geometry.arguments\n"
+               "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'bpy', 'datagen_bpy'))\n"
+               "print(heavy)\n"
+               "sys.exit(1 if heavy else 0)")
+    training = ("import sys, pkgutil, importlib, training\n"
+                "for m in pkgutil.iter_modules(training.__path__):\n"
+                "    importlib.import_module('training.' + m.name)\n"
+                "print(sorted(m for m in sys.modules if m.split('.')[0] in ('bpy', 'datagen_bpy')))\n"
+                "sys.exit(1 if any(m.split('.')[0] in ('bpy', 'datagen_bpy') for m in sys.modules) else 0)")
+    for code in (runtime, training):
+        result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -48,8 +48,8 @@ def random_head_checkpoint(request, checkpoint, tmp_path_factory):
 
 def test_onnx_export_matches_pytorch_at_any_frame_size(random_head_checkpoint, tmp_path):
     from training.export import check_input, export_onnx
-    from training.infill import load_network
-    from training.onnx_runner import OnnxInfill
+    from training import load_network
+    from stereo_geometry.onnx_runner import OnnxInfill
 
     worst = export_onnx(random_head_checkpoint, tmp_path / "m.onnx")
     assert worst < 1e-4
@@ -70,7 +70,7 @@ def test_the_runtimes_full_resolution_ends_equal_pytorchs(channels):
     """`prepare` and `assemble` (numpy, at the hole's pixels only) against `pool_inputs` and
     `composite(expand(...))` (PyTorch, dense), holes on every border included."""
     from training.model import composite, expand, pool_inputs
-    from training.onnx_runner import BAND_ROWS, assemble, prepare
+    from stereo_geometry.onnx_runner import BAND_ROWS, assemble, prepare
 
     rng = np.random.default_rng(channels)
     h, w = 2 * BAND_ROWS + 8, 52  # a partial last band
@@ -89,7 +89,8 @@ def test_the_runtimes_full_resolution_ends_equal_pytorchs(channels):
 
 
 def test_other_eye_fills_the_holes_beside_the_foreground_and_keeps_the_rest(checkpoint):
-    from training.infill import load_network, other_eye
+    from stereo_geometry.infill import other_eye
+    from training import load_network
 
     K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
     image = textured(96, 128)
@@ -124,7 +125,7 @@ def test_infill_command_writes_the_other_eye_and_its_intermediates(checkpoint, t
 
 
 def test_infill_without_a_checkpoint_uses_the_shipped_model_or_says_it_is_missing(tmp_path):
-    from training.infill import DEFAULT_MODEL
+    from stereo_geometry.infill import DEFAULT_MODEL
 
     Image.fromarray(textured(96, 128)).save(tmp_path / "left.png")
     np.save(tmp_path / "depth.npy", box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80)))
@@ -161,7 +162,7 @@ def test_export_command_writes_the_onnx_model_and_the_shipping_weights(checkpoin
 def test_the_onnx_path_runs_without_torch(tmp_path):
     """`infill` with an .onnx model (the default) imports no torch: it runs where PyTorch is
     not installed (blocked here by a None entry in sys.modules)."""
-    from training.infill import DEFAULT_MODEL
+    from stereo_geometry.infill import DEFAULT_MODEL
 
     if not DEFAULT_MODEL.is_file():
         pytest.skip("no shipped model")

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datagen_bpy.prepare import fill_invalid_depth, prepare_view
-from datagen_bpy.readers import InputError, read_depth, read_image, read_intrinsics
+from datagen_bpy.prepare import prepare_view
+from stereo_geometry.readers import fill_invalid_depth
+from stereo_geometry.readers import InputError, read_depth, read_image, read_intrinsics
 from datagen_bpy.sources import (BaselineSpec, find_depth, find_images, make_tasks, parse_shard,
                                  shard)
 from stereo_geometry import Intrinsics

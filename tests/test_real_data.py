@@ -9,7 +9,7 @@ import torch
 
 from conftest import SHARED_DATA, textured, write_numpy_dataset
 from datagen_bpy.real_data import make_disocclusions, scene_group, stage_stereo_views, validation_groups
-from datagen_bpy.stereo_pairs import Rig, load_scene, read_rig, reprojected_pair, view_depth
+from stereo_geometry.stereo_pairs import Rig, load_scene, read_rig, reprojected_pair, view_depth
 from stereo_geometry import reproject, translation, world_to_camera
 
 H, W = 60, 80
@@ -181,7 +181,7 @@ def test_training_draws_from_several_folders_by_weight_and_keeps_fixed_splits(tm
 
 def test_the_detail_input_is_folded_alike_in_numpy_and_torch():
     from training.model import fold_detail as torch_fold
-    from training.onnx_runner import fold_detail as numpy_fold
+    from stereo_geometry.onnx_runner import fold_detail as numpy_fold
 
     x = np.random.default_rng(0).random((2, 8, 12, 16)).astype(np.float32)
     np.testing.assert_array_equal(numpy_fold(x, 4), torch_fold(torch.from_numpy(x), 4).numpy())

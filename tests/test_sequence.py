@@ -9,8 +9,8 @@ import pytest
 
 from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, translation, world_to_camera
-from training.infill import SHIPPED_MODELS, load_network, other_eye
-from training.sequence import SequenceInfill, far_side_depth, frame_stems, read_frame
+from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network, other_eye
+from stereo_geometry.sequence import SequenceInfill, far_side_depth, frame_stems, read_frame
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
@@ -47,7 +47,7 @@ def sequence(tmp_path):
 
 def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     frames = [read_frame(stem) for stem in frame_stems(sequence).values()]
-    network = load_network(str(SHIPPED_MODELS["fast"]))
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     t = 2
     result = SequenceInfill(network, B, window=4).step(frames[t], frames[t + 1:] + frames[:t])
     truth, _ = _view(translation(STEP * t + B))
@@ -62,7 +62,7 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
 
 def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):
     frame = read_frame(frame_stems(sequence)[3])
-    network = load_network(str(SHIPPED_MODELS["fast"]))
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     result = SequenceInfill(network, B, window=0, carry=0.0).step(frame, [])
     single = other_eye(frame.image, frame.depth, frame.K, B, network)
     assert not result.from_frames.any()

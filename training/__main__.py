@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen_bpy.arguments import field_of_view, fraction, nonzero_float, positive_float
+from stereo_geometry.arguments import field_of_view, fraction, nonzero_float, positive_float
 
 from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_data
-from .infill import SHIPPED_MODELS, default_model_name
+from stereo_geometry.infill import SHIPPED_MODELS, default_model_name
 
 
 TRAIN_HELP = {
@@ -126,7 +126,7 @@ def output_problem(path: str | None) -> str | None:
 
 def data_problem(folder: str, split: str | None = None) -> str | None:
     """Why `folder` is not a data folder with samples (of `split`), or None."""
-    from datagen_bpy.writer import read_manifests
+    from stereo_geometry.writer import read_manifests
 
     if not Path(folder).is_dir():
         return f"{folder}: no such folder"
@@ -211,7 +211,7 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_sequence(args: argparse.Namespace, network) -> int:
-    from .sequence import fill_sequence
+    from stereo_geometry.sequence import fill_sequence
 
     if args.window < 0:
         return fail(f"--window must be 0 or more, got {args.window}")
@@ -232,14 +232,16 @@ def run_sequence(args: argparse.Namespace, network) -> int:
 def run_infill(args: argparse.Namespace) -> int:
     import time
 
-    from datagen_bpy.prepare import fill_invalid_depth
-    from datagen_bpy.readers import InputError, read_depth, read_image
-    from datagen_bpy.writer import write_image
+    from stereo_geometry.readers import InputError, read_depth, read_image
+    from stereo_geometry.writer import write_image
     from stereo_geometry import Intrinsics
 
     import cv2
 
-    from .infill import load_network, other_eye
+    from stereo_geometry.infill import other_eye
+    from stereo_geometry.readers import fill_invalid_depth
+
+    from . import load_network
 
     args.checkpoint = args.checkpoint or str(SHIPPED_MODELS[args.model])
     if not Path(args.checkpoint).is_file():
@@ -306,8 +308,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     from .benchmark import benchmark_all
     from .evaluate import format_table, write_json
 
-    from datagen_bpy.stereo_pairs import find_scenes
-    from datagen_bpy.writer import write_text
+    from stereo_geometry.stereo_pairs import find_scenes
+    from stereo_geometry.writer import write_text
 
     if not (args.real or args.synthetic):
         return fail("pass --real and/or --synthetic")

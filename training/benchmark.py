@@ -5,7 +5,7 @@ Any folder laid out as ../shared/data/realstereo works: one sub-folder per scene
 pixels = stored value / divisor, 0 = unknown; convention x_right = x_left - d_left).
 
 For each scene the left view is reprojected to the right eye with the geometry core and its
-ground-truth disparity (`datagen_bpy.stereo_pairs.reprojected_pair`: the holes the network
+ground-truth disparity (`stereo_geometry.stereo_pairs.reprojected_pair`: the holes the network
 trains on; depth Z = f B / (d + doffs) from the scene's calibration where SOURCE.txt gives
 it, else B = 63 mm and f = the image width, which reproduce the disparity exactly), and each
 method fills the holes; scores compare with the real right image inside the holes, where the
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datagen_bpy.stereo_pairs import StereoScene, find_scenes, load_scene, reprojected_pair
+from stereo_geometry.stereo_pairs import StereoScene, find_scenes, load_scene, reprojected_pair
 
 from .baselines import Method
 from .evaluate import mean_over_scenes

@@ -5,16 +5,18 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from datagen_bpy.writer import atomic_write_bytes
+from stereo_geometry.infill import Network, refuse_depth_model
+from stereo_geometry.writer import atomic_write_bytes
 
 from .config import TrainConfig
 from .model import GatedUNet
 
 
 def atomic_save(obj: dict, path: str | Path) -> None:
-    """torch.save, atomically (`datagen_bpy.writer.atomic_write_bytes`)."""
+    """torch.save, atomically (`stereo_geometry.writer.atomic_write_bytes`)."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
@@ -65,3 +67,17 @@ def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
     matching = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(matching, strict=False)
     return sorted(set(own) - set(matching))
+
+
+def torch_network(path: str | Path) -> Network:
+    """The RGB infill network of a .pt checkpoint as a `Network` (numpy in and out); ValueError
+    naming the file for a depth-infill model."""
+    from .model import select_inputs
+
+    model, config = load_model(path)
+    refuse_depth_model(str(path), model.config.out_channels)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(select_inputs(torch.from_numpy(x), config["inputs"])).numpy()
+    return run

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datagen_bpy.writer import read_manifests
+from stereo_geometry.writer import read_manifests
 from stereo_geometry.sample import inverse_depth_scale, network_input
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import Method
-from datagen_bpy.writer import read_manifests
+from stereo_geometry.writer import read_manifests
 from .metrics import hole_and_ring_metrics
 
 COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_grad")
@@ -78,6 +78,6 @@ def format_table(results: dict[str, dict[str, float]], columns: tuple[str, ...] 
 
 def write_json(results: dict, path: str | Path) -> None:
     """Write results as JSON, atomically (OSError naming the path)."""
-    from datagen_bpy.writer import write_text
+    from stereo_geometry.writer import write_text
 
     write_text(path, json.dumps(results, indent=2, sort_keys=True))

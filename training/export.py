@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datagen_bpy.writer import atomic_write_bytes
+from stereo_geometry.writer import atomic_write_bytes
 
 from .checkpoint import load_model
 from .model import GatedUNet, fold_detail, pool_inputs, select_inputs
-from .onnx_runner import OnnxInfill
+from stereo_geometry.onnx_runner import OnnxInfill
 
 OPSET = 17
 

@@ -6,7 +6,7 @@ full-resolution input is touched once, averaged 2x2 into a half-resolution `pool
 tensor; everything learned runs at half and quarter resolution (`GatedUNet.core`); and the
 full-resolution output is the first guess enlarged plus a residual unfolded from quarter
 resolution (`expand`), which a runtime needs only at the hole's pixels
-(`training.onnx_runner.assemble`).
+(`stereo_geometry.onnx_runner.assemble`).
 
 The first guess is a background-weighted pull-push fill (`pull_push`) of the warped colours
 and inverse depth: parameter-free; the UNet predicts a residual on it (its head starts at
@@ -35,7 +35,7 @@ def pool_inputs(x: torch.Tensor) -> torch.Tensor:
     """(B, 8, H, W) -> (B, 9, H/2, W/2), each a 2x2 average: RGB and inverse depth times the
     background weight, the weight, the hole fraction, the hole's normals. Known pixels weigh
     1 / inverse depth (their relative depth): disocclusions show what lies behind. Runtimes
-    compute the same in numpy (`training.onnx_runner.prepare`)."""
+    compute the same in numpy (`stereo_geometry.onnx_runner.prepare`)."""
     weight = (1 - x[:, 3:4]) / x[:, 7:8].clamp(0.05, 20.0)
     return F.avg_pool2d(torch.cat([x[:, :3] * weight, x[:, 7:8] * weight, weight, x[:, 3:7]], 1), 2)
 
@@ -78,7 +78,7 @@ def fold_detail(x: torch.Tensor, channels: int) -> torch.Tensor:
     """The first `channels` input channels at full resolution, folded FOLD x FOLD into
     (B, channels * FOLD**2, H/4, W/4) (`pixel_unshuffle`; sides multiples of 4): texture that
     the half-resolution pooled input has averaged away. Runtimes fold the same in numpy
-    (`training.onnx_runner.fold_detail`)."""
+    (`stereo_geometry.onnx_runner.fold_detail`)."""
     return F.pixel_unshuffle(x[:, :channels], FOLD)
 
 

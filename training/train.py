@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
-from datagen_bpy.writer import read_manifests
+from stereo_geometry.writer import read_manifests
 
 from .checkpoint import atomic_save, init_from, read_checkpoint
 from .config import TrainConfig, parse_data

@@ -22,10 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from stereo_geometry import Intrinsics, masked_inputs, reproject, translation, world_to_camera
-
-from .prepare import fill_invalid_depth
-from .readers import InputError, read_image
+from .camera import Intrinsics, translation, world_to_camera
+from .readers import InputError, fill_invalid_depth, read_image
+from .sample import masked_inputs
+from .warp import reproject
 
 #: Rig assumed where a scene gives no calibration: an eye-to-eye baseline and f = image width
 #: (any f B product reproduces the disparity exactly).

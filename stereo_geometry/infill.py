@@ -11,9 +11,11 @@ from typing import Callable
 
 import numpy as np
 
-from stereo_geometry import (Intrinsics, network_input, reproject, stereo_pose, to_uint8,
-                             warped_inputs, world_to_camera)
+from .camera import Intrinsics, stereo_pose, world_to_camera
+from .sample import network_input, to_uint8, warped_inputs
+from .warp import reproject
 
+#: The models folder beside this package: the repository's models/, or the extension's own.
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 #: The shipped models (ONNX, so the add-on and torch-free callers run them too): `fast`
 #: within 2x Telea's time at 1280x720 on a 2-core CPU, `quality` as large as 0.5 s a frame allows.
@@ -47,7 +49,7 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
               network: Network) -> OtherEye:
     """The view from the camera shifted by `baseline` metres along x (negative: to the left),
     holes filled by `network`. `depth` must be finite and positive (see
-    `datagen_bpy.prepare.fill_invalid_depth`)."""
+    `readers.fill_invalid_depth`)."""
     warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)))
     inputs = warped_inputs(warp, K)
     out = network(network_input(**inputs)[None])[0]
@@ -57,24 +59,11 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
     return OtherEye(filled, warp.image, inputs["hole_mask"])
 
 
-def load_network(checkpoint: str) -> Network:
-    """A .pt checkpoint (PyTorch) or an exported .onnx model (ONNX Runtime) that fills RGB;
-    ValueError naming the file for anything else (a depth-infill model, a damaged file)."""
-    if str(checkpoint).endswith(".onnx"):
-        from .onnx_runner import OnnxInfill
+def load_onnx_network(path: str) -> Network:
+    """An exported .onnx model that fills RGB, run by ONNX Runtime; ValueError naming the file
+    for anything else (a depth-infill model, a damaged file)."""
+    from .onnx_runner import OnnxInfill
 
-        network = OnnxInfill(checkpoint)
-        refuse_depth_model(checkpoint, network.channels)
-        return network
-    import torch
-
-    from .checkpoint import load_model
-    from .model import select_inputs
-
-    model, config = load_model(checkpoint)
-    refuse_depth_model(checkpoint, model.config.out_channels)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(select_inputs(torch.from_numpy(x), config["inputs"])).numpy()
-    return run
+    network = OnnxInfill(path)
+    refuse_depth_model(path, network.channels)
+    return network

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stereo_geometry import (Intrinsics, Reprojection, network_input, reproject, to_uint8,
-                             translation, warped_inputs, world_to_camera)
+from .camera import Intrinsics, translation, world_to_camera
+from .sample import network_input, to_uint8, warped_inputs
+from .warp import Reprojection, reproject
 
 from .infill import Network
 
@@ -64,8 +65,7 @@ def frame_stems(folder: str | Path) -> dict[int, Path]:
 def read_frame(stem: Path) -> Frame:
     """The frame `stem`.png, `stem`_depth.npy (or .exr) and `stem`.json; ValueError naming
     the file for anything missing or malformed."""
-    from datagen_bpy.prepare import fill_invalid_depth
-    from datagen_bpy.readers import InputError, read_depth, read_image
+    from .readers import InputError, fill_invalid_depth, read_depth, read_image
 
     try:
         image = read_image(stem.with_suffix(".png"))
@@ -189,7 +189,7 @@ def fill_sequence(folder: str | Path, out: str | Path, network: Network, baselin
     window."""
     from tqdm import tqdm
 
-    from datagen_bpy.writer import write_image
+    from .writer import write_image
 
     stems = frame_stems(folder)
     if not stems:

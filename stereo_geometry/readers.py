@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stereo_geometry import Intrinsics
+from .camera import Intrinsics
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEPTH_EXTENSIONS = (".npy", ".exr", ".pfm", ".png", ".tif", ".tiff")
@@ -121,3 +121,16 @@ def read_intrinsics(path: str | Path, width: int, height: int) -> Intrinsics:
     except Exception as exc:
         raise InputError(f"{path}: bad intrinsics ({type(exc).__name__}: {exc})") from exc
     return K.scaled(width / K.width, height / K.height, width, height)
+
+
+def fill_invalid_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Each invalid pixel takes the depth of its nearest valid pixel (Euclidean distance)."""
+    import cv2
+
+    if valid.all():
+        return depth.copy()
+    _, labels = cv2.distanceTransformWithLabels(valid.astype(np.uint8) ^ 1, cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    # Labels number the valid (zero-distance) pixels in raster order, from 1.
+    valid_values = depth[valid]
+    return np.where(valid, depth, valid_values[labels - 1]).astype(np.float32)
