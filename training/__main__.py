@@ -138,17 +138,25 @@ def data_problem(folder: str, split: str | None = None) -> str | None:
     return None
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def scored_methods(args: argparse.Namespace, problem: str | None) -> tuple[list | None, int]:
+    """(the methods `evaluate` and `benchmark` score: network, ablation, baselines; 0), or
+    (None, the exit status) after reporting `problem` or a model that cannot be loaded."""
     from .baselines import all_methods
+
+    if problem:
+        return None, fail(problem)
+    try:
+        return all_methods(args.checkpoint, args.ablation), 0
+    except ValueError as exc:
+        return None, fail(str(exc))
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, write_json
 
-    problem = data_problem(args.data, args.split) or output_problem(args.json)
-    if problem:
-        return fail(problem)
-    try:
-        methods = all_methods(args.checkpoint, args.ablation)
-    except ValueError as exc:
-        return fail(str(exc))
+    methods, status = scored_methods(args, data_problem(args.data, args.split) or output_problem(args.json))
+    if methods is None:
+        return status
     results = evaluate(args.data, methods, args.limit, progress=not args.no_progress, split=args.split)
     print(format_table(results))
     if args.json:
@@ -304,7 +312,6 @@ def add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
 def run_benchmark(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .baselines import all_methods
     from .benchmark import benchmark_all
     from .evaluate import format_table, write_json
 
@@ -315,14 +322,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
         return fail("pass --real and/or --synthetic")
     if args.real and not find_scenes(Path(args.real)):
         return fail(f"{args.real}: no stereo scenes (sub-folders with scene.json)")
-    problem = ((data_problem(args.synthetic) if args.synthetic else None)
-               or output_problem(args.json) or output_problem(args.markdown))
-    if problem:
-        return fail(problem)
-    try:
-        methods = all_methods(args.checkpoint, args.ablation)
-    except ValueError as exc:
-        return fail(str(exc))
+    methods, status = scored_methods(args, (data_problem(args.synthetic) if args.synthetic else None)
+                                     or output_problem(args.json) or output_problem(args.markdown))
+    if methods is None:
+        return status
     results, sections = benchmark_all(methods, args.real, args.synthetic)
     text = "\n\n".join(f"### {title}\n\n{format_table(table)}" for title, table in sections)
     print(text)
