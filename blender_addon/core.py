@@ -12,6 +12,7 @@ import bpy
 import numpy as np
 
 from . import processing
+from .stereo_geometry.blender_camera import BlenderCamera
 from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry import Intrinsics, to_uint8
 from .stereo_geometry.infill import other_eye
@@ -84,9 +85,8 @@ def scene_intrinsics(scene: bpy.types.Scene, width: int, height: int) -> Intrins
     if data.type != "PERSP":
         raise InfillError(f"Camera '{camera.name}' is {data.type.lower()}: only perspective cameras")
     r = scene.render
-    return processing.camera_intrinsics(data.lens, data.sensor_width, data.sensor_height,
-                                        data.sensor_fit, data.shift_x, data.shift_y, width, height,
-                                        r.pixel_aspect_y / r.pixel_aspect_x)
+    return BlenderCamera(data.lens, data.sensor_width, data.sensor_height, data.sensor_fit, data.shift_x,
+                         data.shift_y, width, height, r.pixel_aspect_x, r.pixel_aspect_y).intrinsics()
 
 
 def metres_per_unit(scene: bpy.types.Scene) -> float:

@@ -1,28 +1,9 @@
-"""The add-on's work without bpy: camera intrinsics, colour, depth clean-up, output layouts."""
+"""The add-on's work without bpy: colour, depth clean-up, output layouts."""
 from __future__ import annotations
 
 import numpy as np
 
-from .stereo_geometry import Intrinsics
-
 FAR_DEPTH = 1000.0  # metres; Blender's "no hit" depth (1e10) and beyond are clamped here
-
-
-def camera_intrinsics(lens: float, sensor_width: float, sensor_height: float, sensor_fit: str,
-                      shift_x: float, shift_y: float, width: int, height: int,
-                      pixel_aspect: float = 1.0) -> Intrinsics:
-    """Pinhole intrinsics (OpenCV conventions, pixel centres at integers) of a Blender camera
-    rendering `width` x `height` pixels."""
-    if sensor_fit == "AUTO":
-        fit, sensor = ("HORIZONTAL" if width >= height else "VERTICAL"), sensor_width
-    else:
-        fit = sensor_fit
-        sensor = sensor_width if fit == "HORIZONTAL" else sensor_height
-    fit_pixels = width if fit == "HORIZONTAL" else height
-    f = lens / sensor * fit_pixels
-    cx = (width - 1) / 2 - shift_x * fit_pixels
-    cy = (height - 1) / 2 + shift_y * fit_pixels
-    return Intrinsics(f, f * pixel_aspect, cx, cy, width, height)
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:

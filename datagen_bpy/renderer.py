@@ -13,13 +13,11 @@ import mathutils
 
 from stereo_geometry import Intrinsics
 
+from stereo_geometry.blender_camera import blender_camera, blender_matrix_world
 from stereo_geometry.exr import read_multilayer_exr
 from .timing import stage
 
-# OpenCV camera/world axes (x right, y down, z forward) to Blender's (x right, y up, -z forward).
-_CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
 TAG = "tag"
-SENSOR_WIDTH_MM = 36.0
 
 
 @dataclass
@@ -37,20 +35,25 @@ class Render:
         return self.alpha > 0.5
 
 
-def configure_camera(camera: bpy.types.Object, K: Intrinsics, pose: np.ndarray) -> None:
-    """Give a Blender camera the pinhole intrinsics K (square pixels) and the camera-to-world
-    `pose` in OpenCV axes."""
-    if abs(K.fx - K.fy) > 1e-6 * K.fx:
-        raise ValueError(f"Blender cameras need square pixels, got fx={K.fx} fy={K.fy}")
+def configure_camera(scene: bpy.types.Scene, camera: bpy.types.Object, K: Intrinsics,
+                     pose: np.ndarray) -> None:
+    """Give a Blender camera (and the render's size) the pinhole intrinsics K and the
+    camera-to-world `pose` in OpenCV axes (`stereo_geometry.blender_camera`). Non-square
+    pixels (fx != fy) are refused: Blender 5.0.1 writes no multilayer EXR (the renderer's
+    output) at a pixel aspect other than 1 ("Conflicting attributes ... pixelAspectRatio")."""
+    settings = blender_camera(K)
+    if settings.pixel_aspect_x != 1 or settings.pixel_aspect_y != 1:
+        raise ValueError(f"fx={K.fx:g} and fy={K.fy:g} differ: Blender 5.0.1 cannot write the multilayer EXR "
+                         "of a render with non-square pixels; resample the view to square pixels first")
     data = camera.data
-    data.sensor_fit = "HORIZONTAL"
-    data.sensor_width = SENSOR_WIDTH_MM
-    data.lens = K.fx * SENSOR_WIDTH_MM / K.width
-    # Shifts are in units of the sensor width; pixel centres sit at integer coordinates.
-    data.shift_x = ((K.width - 1) / 2 - K.cx) / K.width
-    data.shift_y = (K.cy - (K.height - 1) / 2) / K.width
+    data.sensor_fit, data.sensor_width, data.sensor_height = (settings.sensor_fit, settings.sensor_width,
+                                                              settings.sensor_height)
+    data.lens, data.shift_x, data.shift_y = settings.lens, settings.shift_x, settings.shift_y
     data.clip_start, data.clip_end = 1e-3, 1e4
-    camera.matrix_world = mathutils.Matrix((_CV_TO_BLENDER @ pose @ _CV_TO_BLENDER).tolist())
+    render = scene.render
+    render.resolution_x, render.resolution_y = settings.resolution_x, settings.resolution_y
+    render.pixel_aspect_x, render.pixel_aspect_y = settings.pixel_aspect_x, settings.pixel_aspect_y
+    camera.matrix_world = mathutils.Matrix(blender_matrix_world(pose).tolist())
 
 
 def unlit_emission_material(name: str) -> bpy.types.Material:
@@ -136,7 +139,7 @@ class Renderer:
         self._tmpdir = tempfile.mkdtemp(prefix="datagen_bpy_")
 
     def set_camera(self, K: Intrinsics, pose: np.ndarray) -> None:
-        configure_camera(self.camera, K, pose)
+        configure_camera(self.scene, self.camera, K, pose)
 
     def set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray,
                  texture: np.ndarray, face_tag: np.ndarray | None = None) -> None:

@@ -1,4 +1,6 @@
 """Cycles renders of the pipeline against closed form and the numpy reference warp."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -33,6 +35,24 @@ def test_cycles_reproduces_the_texture_of_a_grid_seen_from_its_own_camera(render
     assert view.covered[inner].all()
     np.testing.assert_array_equal(np.round(view.rgb[inner] * 255), image[inner])
     np.testing.assert_allclose(view.depth[inner], depth[inner], rtol=1e-4)
+
+
+def test_non_square_pixels_are_refused_with_the_reason(renderer):
+    """Blender's pixel aspect would render fx != fy, but Blender 5.0.1 cannot write the
+    multilayer EXR the renderer reads back (a Depth part's pixelAspectRatio conflicts). When
+    a Blender release fixes that, this test fails: then allow the pixel aspect."""
+    import bpy
+
+    K = Intrinsics(200.0, 260.0, 90.2, 75.6, 192, 144)
+    with pytest.raises(ValueError, match="non-square pixels"):
+        renderer.set_camera(K, np.eye(4))
+    renderer.scene.render.pixel_aspect_y = 1.3
+    renderer.scene.render.filepath = str(Path(renderer._tmpdir) / "aspect.exr")
+    try:
+        with pytest.raises(RuntimeError, match="Error writing render result"):
+            bpy.ops.render.render(write_still=True)
+    finally:
+        renderer.scene.render.pixel_aspect_y = 1.0
 
 
 def test_plane_shifts_by_f_b_over_z_in_the_cycles_render(renderer, K_small):
