@@ -51,7 +51,7 @@ def main() -> None:
         raise SystemExit("no shipped model (models/fast.onnx or models/quality.onnx)")
     print(f"{os.cpu_count()} cores, {args.width}x{args.height} render, ONNX Runtime")
     with tempfile.TemporaryDirectory() as work:
-        zip_path = build(Path(work) / "dist", models)
+        zip_path = build(Path(work) / "dist", models)["linux-x64"]
         for name, path in models.items():
             code = SESSION.format(tests=str(REPO / "tests"), work=work, width=args.width,
                                   height=args.height, zip=str(zip_path), model=str(path),

@@ -1,13 +1,14 @@
-"""Build and validate the Blender extension zip:
+"""Build and validate the Blender extension, one zip per platform:
 
-    python packaging/build_extension.py [--out dist]
+    python packaging/build_extension.py [--out dist] [--platforms linux-x64 windows-x64 macos-arm64]
 
-Stages `blender_manifest.toml` and `blender_addon/` with the one package of the project the
-add-on imports (`stereo_geometry`: the geometry core and the torch-free runtime), downloads
-the ONNX Runtime and OpenEXR wheels for the platforms below from PyPI (cached in
-build/wheels), and runs Blender's own extension tool (shipped in the bpy wheel) to build and
-validate the zip. Other platforms: add them to PLATFORMS (Blender platform -> pip platform
-tags); their wheels exist on PyPI but are not tested here.
+Needs only Python 3.11 and pip (no project environment): stages `blender_manifest.toml` and
+`blender_addon/` with the one package of the project the add-on imports (`stereo_geometry`:
+the geometry core and the torch-free runtime) and the shipped ONNX models, downloads the ONNX
+Runtime and OpenEXR wheels of each platform from PyPI (cached in build/wheels), and runs
+Blender's own extension tool to build one zip per platform (`--split-platforms`) and validate
+each. The tool is a standalone script inside the bpy wheel: taken from the installed bpy
+where there is one, else read out of the downloaded wheel (cached in build/), not installed.
 """
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ import argparse
 import shutil
 import subprocess
 import sys
-from importlib.metadata import version
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PLATFORMS = {"linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
-                           "manylinux2014_x86_64"]}
+PLATFORMS = {  # Blender platform -> pip platform tags of its wheels
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
+    "windows-x64": ["win_amd64"],
+    "macos-arm64": [f"macosx_{major}_0_arm64" for major in range(11, 16)],
+}
 PYTHON = "3.11"  # Blender 5.0's
+BPY = "5.0.1"
+#: The bundled wheels' versions (tests/test_addon.py holds them equal to the project's environment).
+WHEELS = {"onnxruntime": "1.32.0", "OpenEXR": "3.5.3"}
+TOOL = Path("bpy", "5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")
 VENDORED = {  # repo path -> path inside the extension: the runtime, whose imports are all relative
     "stereo_geometry": "stereo_geometry",
 }
@@ -33,30 +41,48 @@ def shipped_models() -> dict[str, Path]:
     return {name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
 
 
-def extension_tool() -> Path:
-    """Blender's extension tool inside the installed bpy wheel (no Blender binary needed)."""
-    import bpy
+def extension_tool(cache: Path = REPO / "build") -> Path:
+    """Blender's extension tool (a standalone script): the installed bpy's, else the one inside
+    the bpy wheel, read out of it into `cache` (the wheel downloaded there on first use)."""
+    try:
+        import bpy
+    except ImportError:
+        pass
+    else:
+        for folder in Path(bpy.__file__).resolve().parents:
+            if (folder / TOOL).is_file():
+                return folder / TOOL
+    target = cache / "blender_ext.py"
+    if target.is_file():
+        return target
+    wheel_dir = cache / "bpy-wheel"
+    wheels = sorted(wheel_dir.glob(f"bpy-{BPY}-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+                        "--python-version", PYTHON, "--platform", PLATFORMS["linux-x64"][0], "-d",
+                        str(wheel_dir), f"bpy=={BPY}"], check=True)
+        wheels = sorted(wheel_dir.glob(f"bpy-{BPY}-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        data = wheel.read(TOOL.as_posix())
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+    return target
 
-    relative = Path("5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")
-    for folder in Path(bpy.__file__).resolve().parents:
-        if (folder / relative).is_file():
-            return folder / relative
-    raise FileNotFoundError(f"{relative} not found above {bpy.__file__}")
 
-
-def download_wheels(cache: Path) -> dict[str, list[Path]]:
-    """The wheels per Blender platform: onnxruntime and OpenEXR at this environment's versions."""
+def download_wheels(cache: Path, platforms: list[str]) -> dict[str, list[Path]]:
+    """The wheels per Blender platform: onnxruntime and OpenEXR at the `WHEELS` versions."""
     wheels: dict[str, list[Path]] = {}
-    for platform, tags in PLATFORMS.items():
+    for platform in platforms:
         folder = cache / platform
         folder.mkdir(parents=True, exist_ok=True)
-        for package in ("onnxruntime", "OpenEXR"):
-            spec = f"{package}=={version(package)}"
-            found = [w for w in folder.glob("*.whl") if w.name.lower().startswith(package.lower() + "-" + version(package))]
+        for package, pinned in WHEELS.items():
+            found = [w for w in folder.glob("*.whl") if w.name.lower().startswith(f"{package.lower()}-{pinned}-")]
             if not found:
                 cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                       "--python-version", PYTHON, "-d", str(folder), spec]
-                for tag in tags:
+                       "--python-version", PYTHON, "-d", str(folder), f"{package}=={pinned}"]
+                for tag in PLATFORMS[platform]:
                     cmd += ["--platform", tag]
                 subprocess.run(cmd, check=True)
         wheels[platform] = sorted(folder.glob("*.whl"))
@@ -91,26 +117,37 @@ def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path])
     (staging / "blender_manifest.toml").write_text(manifest)
 
 
-def build(out: Path, models: dict[str, Path] | None = None) -> Path:
-    """Stage, build and validate, bundling `models` ({"fast"|"quality": .onnx}); returns the
-    zip's path."""
-    wheels = download_wheels(REPO / "build" / "wheels")
+def build(out: Path, models: dict[str, Path] | None = None,
+          platforms: list[str] | None = None) -> dict[str, Path]:
+    """Stage, build one zip per platform (default: linux-x64) and validate each, bundling
+    `models` ({"fast"|"quality": .onnx}); returns platform -> zip."""
+    platforms = platforms or ["linux-x64"]
+    wheels = download_wheels(REPO / "build" / "wheels", platforms)
     staging = REPO / "build" / "extension"
     stage(staging, wheels, models or {})
     out.mkdir(parents=True, exist_ok=True)
     tool = str(extension_tool())
-    subprocess.run([sys.executable, tool, "build", "--source-dir", str(staging), "--output-dir", str(out)],
-                   check=True)
-    zips = sorted(out.glob("disocclusion_infill-*.zip"), key=lambda p: p.stat().st_mtime)
-    subprocess.run([sys.executable, tool, "validate", str(zips[-1])], check=True)
-    return zips[-1]
+    for old in out.glob("disocclusion_infill-*.zip"):
+        old.unlink()
+    subprocess.run([sys.executable, tool, "build", "--source-dir", str(staging), "--output-dir", str(out),
+                    "--split-platforms"], check=True)
+    zips = {}
+    for platform in platforms:
+        found = sorted(out.glob(f"disocclusion_infill-*-{platform.replace('-', '_')}.zip"))
+        if not found:
+            raise FileNotFoundError(f"Blender's tool made no zip for {platform} in {out}")
+        subprocess.run([sys.executable, tool, "validate", str(found[-1])], check=True)
+        zips[platform] = found[-1]
+    return zips
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist")
+    parser.add_argument("--platforms", nargs="+", choices=sorted(PLATFORMS), default=sorted(PLATFORMS))
     args = parser.parse_args()
-    print(build(args.out, shipped_models()))
+    for platform, path in build(args.out, shipped_models(), args.platforms).items():
+        print(f"{platform}: {path}")
 
 
 if __name__ == "__main__":

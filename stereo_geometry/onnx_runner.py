@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .sample import flip_averaged
+
 MULTIPLE = 4   # = training.model.MULTIPLE
 FOLD = 4       # = training.model.FOLD
 BAND_ROWS = 64
@@ -136,8 +138,13 @@ class OnnxInfill:
         model = self.config.get("model", {})
         self.channels = model.get("out_channels", 3)
         self.detail_channels = model.get("detail_channels", 0) if "detail" in inputs else 0
+        self.run = flip_averaged(self.run_once, model.get("test_time_flips", 1))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The fill, averaged over the model's test-time flips."""
+        return self.run(x)
+
+    def run_once(self, x: np.ndarray) -> np.ndarray:
         h, w = x.shape[-2:]
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.rgb_mask_only:

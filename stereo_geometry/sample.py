@@ -98,6 +98,42 @@ def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return inv
 
 
+#: (vertical, horizontal) mirrors, in the order `flip_averaged` uses them.
+MIRRORS = ((False, False), (True, False), (False, True), (True, True))
+
+
+def mirror_input(x: np.ndarray, vertical: bool, horizontal: bool) -> np.ndarray:
+    """A network input (..., 8, H, W) seen in a mirror: rows (`vertical`) and/or columns
+    reversed, the normals' y or x negated, so that it is the input of the mirrored scene
+    (with the other eye on the other side for a horizontal mirror)."""
+    if vertical:
+        x = x[..., ::-1, :].copy()
+        x[..., 5, :, :] *= -1
+    if horizontal:
+        x = x[..., ::-1].copy()
+        x[..., 4, :, :] *= -1
+    return x
+
+
+def flip_averaged(network, flips: int):
+    """`network` (N, 8, H, W) -> (N, C, H, W) run on the first `flips` of `MIRRORS` of its
+    input, each output mirrored back, and averaged (1: `network` itself)."""
+    if flips == 1:
+        return network
+    if flips not in (2, 4):
+        raise ValueError(f"test-time flips must be 1, 2 or 4, got {flips}")
+
+    def run(x: np.ndarray) -> np.ndarray:
+        total = None
+        for vertical, horizontal in MIRRORS[:flips]:  # one at a time: a batch of four is slower on a CPU
+            out = network(mirror_input(x, vertical, horizontal))
+            out = out[..., ::-1, :] if vertical else out
+            out = out[..., ::-1] if horizontal else out
+            total = out.copy() if total is None else total + out
+        return total / np.float32(flips)
+    return run
+
+
 def network_input(image_generated_left: np.ndarray, hole_mask: np.ndarray,
                   normals_left_masked: np.ndarray, depth_masked: np.ndarray) -> np.ndarray:
     """The 8-channel (8, H, W) float32 input, channel planes contiguous: RGB in [0, 1], hole

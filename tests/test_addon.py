@@ -4,6 +4,7 @@ global). Scenarios live in tests/addon_session.py."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,7 @@ def built(tmp_path_factory):
     train(TrainConfig(data=str(data), out=str(root / "run"), steps=2, batch_size=2, crop=32,
                       loader_workers=0, model=ModelConfig(width=8, levels=2)), progress=False)
     export_onnx(root / "run" / "last.pt", root / "small.onnx")
-    return build(root / "dist", shipped_models()), root / "small.onnx"
+    return build(root / "dist", shipped_models())["linux-x64"], root / "small.onnx"
 
 
 def scenario(built, name, tmp_path, model=None, size="96x64") -> dict:
@@ -121,3 +122,56 @@ def test_compositor_node_writes_the_other_eye_while_rendering_an_animation(built
     outcome = scenario(built, "compositor", tmp_path)
     assert outcome["files"] == ["right_0001.png", "right_0002.png", "right_0003.png"]
     assert outcome["max_diff_frame1"] <= 1
+
+
+def test_the_bundled_wheels_are_the_versions_the_project_runs():
+    from importlib.metadata import version
+
+    sys.path.insert(0, str(REPO / "packaging"))
+    from build_extension import WHEELS
+
+    assert WHEELS == {package: version(package) for package in WHEELS}
+
+
+def test_the_build_finds_blenders_tool_in_a_bpy_wheel_without_bpy(tmp_path):
+    """Where bpy is not installed (a Blender user's bare Python), the tool is read out of the
+    bpy wheel, not installed. The wheel here holds the real tool (copied from this
+    environment's bpy) under the path the real wheel uses."""
+    import zipfile
+
+    sys.path.insert(0, str(REPO / "packaging"))
+    from build_extension import BPY, TOOL, extension_tool
+
+    real_tool = extension_tool()
+    (tmp_path / "bpy-wheel").mkdir()
+    with zipfile.ZipFile(tmp_path / "bpy-wheel" / f"bpy-{BPY}-cp311-cp311-manylinux_2_28_x86_64.whl", "w") as wheel:
+        wheel.write(real_tool, TOOL.as_posix())
+    code = ("import sys; sys.modules['bpy'] = None; sys.path.insert(0, 'packaging')\n"
+            "from pathlib import Path\n"
+            "from build_extension import extension_tool\n"
+            f"print(extension_tool(Path({str(tmp_path)!r})))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    extracted = Path(result.stdout.strip())
+    assert extracted == tmp_path / "blender_ext.py"
+    assert extracted.read_bytes() == real_tool.read_bytes()
+    help_text = subprocess.run([sys.executable, str(extracted), "build", "--help"], capture_output=True, text=True)
+    assert "--split-platforms" in help_text.stdout
+
+
+@pytest.mark.slow
+def test_one_validated_zip_per_platform(tmp_path):
+    """linux-x64, windows-x64 and macos-arm64, each with that platform's wheels only."""
+    import zipfile
+
+    sys.path.insert(0, str(REPO / "packaging"))
+    from build_extension import PLATFORMS, build, shipped_models
+
+    zips = build(tmp_path / "dist", shipped_models(), sorted(PLATFORMS))
+    assert sorted(zips) == sorted(PLATFORMS)
+    tags = {"linux-x64": "manylinux", "windows-x64": "win_amd64", "macos-arm64": "macosx"}
+    for platform, path in zips.items():
+        names = zipfile.ZipFile(path).namelist()
+        wheels = [n for n in names if n.endswith(".whl")]
+        assert len(wheels) == 2 and all(tags[platform] in w for w in wheels), (platform, wheels)
+        assert "stereo_geometry/infill.py" in names and "models/quality.onnx" in names

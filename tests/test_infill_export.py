@@ -65,6 +65,25 @@ def test_onnx_export_matches_pytorch_at_any_frame_size(random_head_checkpoint, t
     np.testing.assert_array_equal(runner(x)[~hole], x[:, :3][~hole])  # bit-identical elsewhere
 
 
+def test_test_time_flips_travel_with_the_model_into_onnx(random_head_checkpoint, tmp_path):
+    from dataclasses import asdict
+
+    from training import load_network
+    from training.export import check_input, export_onnx
+    from stereo_geometry.onnx_runner import OnnxInfill
+
+    state = torch.load(random_head_checkpoint, weights_only=False)
+    config = TrainConfig.from_dict(state["config"])
+    config.model.test_time_flips = 4
+    state["config"] = asdict(config)
+    torch.save(state, tmp_path / "flips.pt")
+    export_onnx(tmp_path / "flips.pt", tmp_path / "flips.onnx")
+    runner = OnnxInfill(str(tmp_path / "flips.onnx"))
+    x = check_input(45, 70)
+    np.testing.assert_allclose(runner(x), load_network(str(tmp_path / "flips.pt"))(x), atol=1e-4)
+    assert np.abs(runner(x) - runner.run_once(x)).max() > 1e-3  # the flips do change the fill
+
+
 @pytest.mark.parametrize("channels", [3, 1])
 def test_the_runtimes_full_resolution_ends_equal_pytorchs(channels):
     """`prepare` and `assemble` (numpy, at the hole's pixels only) against `pool_inputs` and

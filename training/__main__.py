@@ -29,6 +29,7 @@ TRAIN_HELP = {
     "loader_workers": "data-loading processes", "init": "start from these weights (.pt); layers that do not fit start fresh",
     "max_bad_steps": "stop after this many non-finite losses in a row",
     "width": "model: channels at quarter resolution (multiples of 8 run fastest)",
+    "test_time_flips": "model, at inference: average the fills of 1, 2 (+ upside down) or 4 (+ mirrored) copies of the input",
     "levels": "model: UNet levels", "dilations": "model: dilations of the bottleneck's gated convolutions",
     "detail_channels": "model: the first N input channels also enter at full detail, folded 4x4 (4: RGB + mask)",
     "ablate": "model: keep the normals or the depth from the UNet, the first guess unchanged (the ablations)",

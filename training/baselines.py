@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from stereo_geometry.sample import network_input
+from stereo_geometry.sample import flip_averaged, network_input
 
 from .metrics import nearest_valid_along_rows
 
@@ -71,17 +71,19 @@ def pull_push_fill(sample: Sample) -> np.ndarray:
 
 def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
     """The trained Gated-UNet of a checkpoint (its `inputs` setting is honoured, so an
-    RGB+mask ablation checkpoint sees what it was trained on)."""
+    RGB+mask ablation checkpoint sees what it was trained on; so are its test-time flips)."""
     from .checkpoint import load_model
     from .model import select_inputs
 
     model, config = load_model(checkpoint, device)
 
-    def fill(sample: Sample) -> np.ndarray:
-        x = select_inputs(sample_input(sample).to(device), config["inputs"])
+    def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            out = model(x)[0].clamp(0, 1)
-        return out.permute(1, 2, 0).cpu().numpy()
+            return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
+    network = flip_averaged(run, model.config.test_time_flips)
+
+    def fill(sample: Sample) -> np.ndarray:
+        return np.clip(network(sample_input(sample).numpy())[0], 0, 1).transpose(1, 2, 0)
     return fill
 
 

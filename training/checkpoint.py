@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from stereo_geometry.infill import Network, refuse_depth_model
+from stereo_geometry.sample import flip_averaged
 from stereo_geometry.writer import atomic_write_bytes
 
 from .config import TrainConfig
@@ -80,4 +81,4 @@ def torch_network(path: str | Path) -> Network:
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model(select_inputs(torch.from_numpy(x), config["inputs"])).numpy()
-    return run
+    return flip_averaged(run, model.config.test_time_flips)

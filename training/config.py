@@ -23,6 +23,7 @@ class ModelConfig:
     in_channels: int = INPUT_CHANNELS
     detail_channels: int = 0   # the first N input channels also enter at full detail (`fold_detail`)
     ablate: str = ""           # "normals" or "depth": kept from the UNet (the first guess unchanged)
+    test_time_flips: int = 1   # inference: the mean over 1, 2 or 4 mirrored copies (`flip_averaged`)
 
     def channels(self, level: int) -> int:
         return self.width * min(2 ** level, 8)

@@ -7,8 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from stereo_geometry.sample import inverse_depth_scale, mirror_input, network_input
 from stereo_geometry.writer import read_manifests
-from stereo_geometry.sample import inverse_depth_scale, network_input
 
 
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -50,12 +50,10 @@ def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
         ch, cw = min(crop_h, h), min(crop_w, w)
         y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
         x, target = x[:, y0:y0 + ch, x0:x0 + cw], target[:, y0:y0 + ch, x0:x0 + cw]
-    if rng.random() < 0.5:
-        x, target = x[:, :, ::-1].copy(), target[:, :, ::-1].copy()
-        x[4] = -x[4]
-    if rng.random() < 0.5:
-        x, target = x[:, ::-1].copy(), target[:, ::-1].copy()
-        x[5] = -x[5]
+    horizontal, vertical = rng.random() < 0.5, rng.random() < 0.5
+    x = mirror_input(x, vertical, horizontal)
+    target = target[:, ::-1] if vertical else target
+    target = target[:, :, ::-1] if horizontal else target
     if colour and target.shape[0] == 4 and rng.random() < colour:
         order, gain = rng.permutation(3), np.float32(rng.uniform(0.8, 1.2))
         x, target = x.copy(), target.copy()
