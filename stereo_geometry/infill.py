@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from .camera import Intrinsics, stereo_pose, world_to_camera
-from .sample import network_input, to_uint8, warped_inputs
+from .sample import inverse_depth_scale, network_input, to_uint8, warped_inputs
 from .warp import reproject
 
 #: The models folder beside this package: the repository's models/, or the extension's own.
@@ -20,6 +20,8 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 #: The shipped models (ONNX, so the add-on and torch-free callers run them too): `fast`
 #: within 2x Telea's time at 1280x720 on a 2-core CPU, `quality` as large as 0.5 s a frame allows.
 SHIPPED_MODELS = {"fast": MODELS_DIR / "fast.onnx", "quality": MODELS_DIR / "quality.onnx"}
+#: The shipped depth-infill model: the other eye's depth, holes filled (`--depth-out`).
+SHIPPED_DEPTH_MODEL = MODELS_DIR / "depth.onnx"
 
 
 def default_model_name() -> str:
@@ -43,27 +45,47 @@ class OtherEye:
     image: np.ndarray      # (H, W, 3) uint8, infilled
     warped: np.ndarray     # (H, W, 3) uint8, before infill
     hole_mask: np.ndarray  # (H, W) uint8, 1 = hole
+    depth: np.ndarray | None = None  # (H, W) float32 metres, holes filled (with a depth network)
 
 
 def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
-              network: Network) -> OtherEye:
+              network: Network, depth_network: Network | None = None) -> OtherEye:
     """The view from the camera shifted by `baseline` metres along x (negative: to the left),
-    holes filled by `network`. `depth` must be finite and positive (see
+    holes filled by `network`, and with `depth_network` (a depth-infill model) also that
+    view's planar depth, holes filled. `depth` must be finite and positive (see
     `readers.fill_invalid_depth`)."""
     warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)))
     inputs = warped_inputs(warp, K)
-    out = network(network_input(**inputs)[None])[0]
+    x = network_input(**inputs)[None]
+    out = network(x)[0]
     hole = inputs["hole_mask"].astype(bool)
     filled = warp.image.copy()
     filled[hole] = to_uint8(out[:, hole].T)
-    return OtherEye(filled, warp.image, inputs["hole_mask"])
+    filled_depth = None if depth_network is None else fill_depth(depth_network, x, inputs)
+    return OtherEye(filled, warp.image, inputs["hole_mask"], filled_depth)
 
 
-def load_onnx_network(path: str) -> Network:
-    """An exported .onnx model that fills RGB, run by ONNX Runtime; ValueError naming the file
-    for anything else (a depth-infill model, a damaged file)."""
+def fill_depth(depth_network: Network, x: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Planar depth (H, W) float32 of a warped view (`warped_inputs`, its network input `x`):
+    the known depth outside the holes, inside them the depth network's normalised inverse
+    depth brought back to metres (`sample.inverse_depth_scale`)."""
+    hole = inputs["hole_mask"].astype(bool)
+    depth = inputs["depth_masked"].copy()
+    if hole.any():
+        inverse = depth_network(x)[0, 0][hole] * inverse_depth_scale(depth, ~hole)
+        depth[hole] = 1.0 / np.maximum(inverse, 1e-6)
+    return depth
+
+
+def load_onnx_network(path: str, channels: int = 3) -> Network:
+    """An exported .onnx model run by ONNX Runtime that fills RGB (`channels` 3) or depth (1);
+    ValueError naming the file for anything else (the other kind of model, a damaged file)."""
     from .onnx_runner import OnnxInfill
 
     network = OnnxInfill(path)
-    refuse_depth_model(path, network.channels)
+    if channels == 3:
+        refuse_depth_model(path, network.channels)
+    elif network.channels != 1:
+        raise ValueError(f"{path}: an RGB model ({network.channels} output channels); the other eye's "
+                         "depth needs a depth-infill model (python -m training train --target depth)")
     return network

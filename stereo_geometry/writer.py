@@ -54,6 +54,15 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def write_npy(path: str | Path, array: np.ndarray) -> None:
+    """Write one array as .npy atomically (no pickle)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
     """Write an (H, W, 3) RGB or (H, W) grey uint8 image atomically, in the format its
     extension names (.png, .jpg, .tif, ...); ValueError for an extension OpenCV cannot write."""

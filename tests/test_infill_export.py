@@ -196,3 +196,43 @@ def test_the_onnx_path_runs_without_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "right.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def depth_model(tmp_path_factory):
+    """A small depth-infill model (--target depth), trained a few steps and exported."""
+    from training.export import export_onnx
+
+    root = tmp_path_factory.mktemp("depth")
+    data = write_numpy_dataset(root / "data", count=4)
+    train(TrainConfig(data=str(data), out=str(root / "run"), steps=3, batch_size=2, crop=32, target="depth",
+                      loader_workers=0, model=ModelConfig(width=8, levels=2, out_channels=1)), progress=False)
+    export_onnx(root / "run" / "last.pt", root / "depth.onnx")
+    return root / "depth.onnx"
+
+
+def test_infill_writes_the_other_eyes_depth_with_its_holes_filled(checkpoint, depth_model, tmp_path):
+    from stereo_geometry import reproject, stereo_pose, world_to_camera
+
+    image, depth = textured(96, 128), box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80))
+    Image.fromarray(image).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", depth)
+    result = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+                             "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
+                             "--out", str(tmp_path / "right.png"), "--focal", "100",
+                             "--depth-out", str(tmp_path / "right_depth.npy"),
+                             "--depth-checkpoint", str(depth_model)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    other = np.load(tmp_path / "right_depth.npy")
+    K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
+    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)))
+    hole = warp.hole_mask.astype(bool)
+    assert other.dtype == np.float32 and other.shape == (96, 128) and hole.sum() > 50
+    np.testing.assert_array_equal(other[~hole], warp.depth[~hole])
+    assert np.isfinite(other[hole]).all() and (other[hole] > 0).all()
+    wrong = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+                            "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
+                            "--out", str(tmp_path / "right2.png"), "--depth-out", str(tmp_path / "d2.npy"),
+                            "--depth-checkpoint", str(tmp_path.parent / "missing.onnx")],
+                           cwd=REPO, capture_output=True, text=True)
+    assert wrong.returncode == 2 and "no depth-infill model" in wrong.stderr

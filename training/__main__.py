@@ -215,6 +215,9 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
                    help="which eye to make: the input is the left view and the output the right "
                         "eye (default), or the other way round")
     p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
+    p.add_argument("--depth-out", metavar="PATH.npy",
+                   help="also write the other eye's planar depth (float32 metres), holes filled by the depth-infill model")
+    p.add_argument("--depth-checkpoint", help="the depth-infill model (.onnx; default models/depth.onnx)")
     p.add_argument("--save-intermediates", action="store_true",
                    help="also write OUT_warped.png and OUT_hole_mask.png")
 
@@ -241,14 +244,12 @@ def run_sequence(args: argparse.Namespace, network) -> int:
 def run_infill(args: argparse.Namespace) -> int:
     import time
 
-    from stereo_geometry.readers import InputError, read_depth, read_image
-    from stereo_geometry.writer import write_image
-    from stereo_geometry import Intrinsics
-
     import cv2
 
-    from stereo_geometry.infill import other_eye
-    from stereo_geometry.readers import fill_invalid_depth
+    from stereo_geometry import Intrinsics
+    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL, load_onnx_network, other_eye
+    from stereo_geometry.readers import InputError, fill_invalid_depth, read_depth, read_image
+    from stereo_geometry.writer import write_image, write_npy
 
     from . import load_network
 
@@ -264,11 +265,17 @@ def run_infill(args: argparse.Namespace) -> int:
         return fail("--image needs --depth")
     if not cv2.haveImageWriter(str(args.out)):
         return fail(f"--out {args.out}: cannot write images of type '{Path(args.out).suffix}' (use .png, .jpg, .tif, ...)")
-    problem = output_problem(args.out)
+    problem = output_problem(args.out) or (output_problem(args.depth_out) if args.depth_out else None)
     if problem:
         return fail(problem)
+    if args.depth_out and Path(args.depth_out).suffix != ".npy":
+        return fail(f"--depth-out {args.depth_out}: the depth is written as .npy (float32 metres)")
+    depth_model = args.depth_checkpoint or str(SHIPPED_DEPTH_MODEL)
+    if args.depth_out and not Path(depth_model).is_file():
+        return fail(f"no depth-infill model at {depth_model}; pass --depth-checkpoint (an .onnx file)")
     try:
         network = load_network(args.checkpoint)
+        depth_network = load_onnx_network(depth_model, channels=1) if args.depth_out else None
     except ValueError as exc:
         return fail(str(exc))
     try:
@@ -287,10 +294,12 @@ def run_infill(args: argparse.Namespace) -> int:
         K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
     baseline = args.baseline if args.direction == "right" else -args.baseline
     start = time.perf_counter()
-    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network)
+    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network, depth_network)
     out = Path(args.out)
     try:
         write_image(out, result.image)
+        if args.depth_out:
+            write_npy(args.depth_out, result.depth)
         if args.save_intermediates:
             write_image(out.with_name(out.stem + "_warped.png"), result.warped)
             write_image(out.with_name(out.stem + "_hole_mask.png"), result.hole_mask * 255)
