@@ -68,12 +68,14 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
 def fill_depth(depth_network: Network, x: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:
     """Planar depth (H, W) float32 of a warped view (`warped_inputs`, its network input `x`):
     the known depth outside the holes, inside them the depth network's normalised inverse
-    depth brought back to metres (`sample.inverse_depth_scale`)."""
+    depth brought back to metres (`sample.inverse_depth_scale`), kept within the range of the
+    known depths (a disocclusion shows surfaces behind the edge, not beyond all else)."""
     hole = inputs["hole_mask"].astype(bool)
     depth = inputs["depth_masked"].copy()
-    if hole.any():
+    known = depth[~hole & (depth > 0)]
+    if hole.any() and known.size:
         inverse = depth_network(x)[0, 0][hole] * inverse_depth_scale(depth, ~hole)
-        depth[hole] = 1.0 / np.maximum(inverse, 1e-6)
+        depth[hole] = np.clip(1.0 / np.maximum(inverse, 1e-12), known.min(), known.max())
     return depth
 
 
