@@ -236,3 +236,14 @@ def test_infill_writes_the_other_eyes_depth_with_its_holes_filled(checkpoint, de
                             "--depth-checkpoint", str(tmp_path.parent / "missing.onnx")],
                            cwd=REPO, capture_output=True, text=True)
     assert wrong.returncode == 2 and "no depth-infill model" in wrong.stderr
+
+
+def test_the_shipped_depth_model_fills_depth_and_is_refused_as_an_image_model():
+    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL, SHIPPED_MODELS, load_onnx_network
+
+    depth_network = load_onnx_network(str(SHIPPED_DEPTH_MODEL), channels=1)
+    assert depth_network.channels == 1
+    with pytest.raises(ValueError, match="depth-infill model"):
+        load_onnx_network(str(SHIPPED_DEPTH_MODEL))
+    with pytest.raises(ValueError, match="an RGB model"):
+        load_onnx_network(str(SHIPPED_MODELS["fast"]), channels=1)
