@@ -15,7 +15,7 @@ import bpy
 from bpy.app.handlers import persistent
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
-from . import core, processing
+from . import core
 from .operators import EYES, OUTPUTS
 
 NODE_ID = "CompositorNodeDisocclusionInfill"
@@ -105,9 +105,8 @@ def _after_frame(scene, _depsgraph=None) -> None:
             if not os.path.isfile(passes):
                 raise core.InfillError(f"the node saved no passes for frame {frame} (is it wired "
                                        "to Render Layers Image and Depth?)")
-            view = core.view_from_passes(passes, scene, image_pass="Image")
-            result = core.infill(view, core.baseline(node, scene), core.network(core.model_path(node)))
-            core.write_png(out, processing.layout(result.source_srgb, result.other_srgb, node.eye, node.output))
+            core.infill_file(passes, out, scene, core.baseline(node, scene), core.network(core.model_path(node)),
+                             node.eye, node.output, image_pass="Image")
             os.remove(passes)
             print(f"Disocclusion Infill: frame {frame} -> {out}")
         except core.InfillError as exc:

@@ -207,6 +207,15 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
                   total - timings["infer"], timings["infer"])
 
 
+def infill_file(passes: str, out: str, scene: bpy.types.Scene, signed_baseline: float, net: OnnxInfill,
+                eye: str, output: str, image_pass: str = "Combined", layer: str | None = None) -> Result:
+    """The other eye of the view in a multilayer EXR of passes, laid out (`processing.layout`)
+    and written to `out` as PNG: the frame-range operator's and the compositor node's step."""
+    result = infill(view_from_passes(passes, scene, image_pass=image_pass, layer=layer), signed_baseline, net)
+    write_png(out, processing.layout(result.source_srgb, result.other_srgb, eye, output))
+    return result
+
+
 def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:
     """Create or update a float image datablock holding the uint8 sRGB image `srgb`
     (converted to linear)."""

@@ -131,10 +131,9 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             if not os.path.isfile(path):
                 raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
                                        "as multilayer EXR with the Depth pass first)")
-            view = core.view_from_passes(path, context.scene, layer=self._layer)
-            result = core.infill(view, self._baseline, self._net)
-            shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
-            core.write_png(os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"), shown)
+            core.infill_file(path, os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"),
+                             context.scene, self._baseline, self._net, settings.eye, settings.output,
+                             layer=self._layer)
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
