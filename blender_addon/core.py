@@ -15,7 +15,9 @@ from . import processing
 from .stereo_geometry.blender_camera import BlenderCamera
 from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry import Intrinsics, to_uint8
+from .stereo_geometry.blender_camera import blender_matrix_world
 from .stereo_geometry.infill import other_eye
+from .stereo_geometry.sequence import Frame
 from .stereo_geometry.onnx_runner import OnnxInfill
 
 BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
@@ -210,10 +212,33 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
 def infill_file(passes: str, out: str, scene: bpy.types.Scene, signed_baseline: float, net: OnnxInfill,
                 eye: str, output: str, image_pass: str = "Combined", layer: str | None = None) -> Result:
     """The other eye of the view in a multilayer EXR of passes, laid out (`processing.layout`)
-    and written to `out` as PNG: the frame-range operator's and the compositor node's step."""
+    and written to `out` as PNG: the compositor node's step."""
     result = infill(view_from_passes(passes, scene, image_pass=image_pass, layer=layer), signed_baseline, net)
     write_png(out, processing.layout(result.source_srgb, result.other_srgb, eye, output))
     return result
+
+
+def camera_poses(scene: bpy.types.Scene, frames: list[int]) -> dict[int, np.ndarray]:
+    """The scene camera's camera-to-world pose (OpenCV axes, metres) at each frame."""
+    if scene.camera is None:
+        raise InfillError("The scene has no camera: the reprojection needs its poses")
+    current, poses = scene.frame_current, {}
+    try:
+        for frame in frames:
+            scene.frame_set(frame)
+            pose = blender_matrix_world(np.array(scene.camera.matrix_world.normalized()))
+            pose[:3, 3] *= metres_per_unit(scene)
+            poses[frame] = pose
+    finally:
+        scene.frame_set(current)
+    return poses
+
+
+def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer: str | None = None) -> Frame:
+    """A rendered frame (multilayer EXR of passes) as the sequence fill takes it: sRGB uint8,
+    cleaned depth in metres, intrinsics and camera pose."""
+    view = view_from_passes(passes, scene, layer=layer)
+    return Frame(to_uint8(processing.linear_to_srgb(view.rgb)), processing.clean_depth(view.depth), view.K, pose)
 
 
 def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:

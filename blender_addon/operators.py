@@ -5,10 +5,11 @@ import os
 import time
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, PointerProperty,
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
 from . import core, processing
+from .stereo_geometry.sequence import SequenceInfill
 
 EYES = [("RIGHT", "Right Eye", "The source is the left view; make the right eye"),
         ("LEFT", "Left Eye", "The source is the right view; make the left eye")]
@@ -43,6 +44,13 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
                                  description="Folder of multilayer EXRs (Combined + Depth); "
                                              "empty: the render output path")
     frames_output: StringProperty(name="Output Folder", subtype="DIR_PATH", default="//other_eye/")
+    reuse_frames: IntProperty(name="Reuse Frames", default=2, min=0, soft_max=8,
+                              description="Frames before and after each frame whose pixels fill its holes "
+                                          "first, through the camera's motion (exact for static scenes; "
+                                          "0: each frame alone)")
+    carry: FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
+                         description="Weight of the previous frame's fill, reprojected, where no frame "
+                                     "saw a hole (steadier fills over time)")
 
 
 def settings_of(context) -> DisocclusionSettings:
@@ -122,18 +130,48 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         self._frames = frame_files(settings, scene)
         self._out = bpy.path.abspath(settings.frames_output)
         self._done, self._failed = 0, []
+        try:
+            self._poses = core.camera_poses(scene, [frame for frame, _ in self._frames])
+        except core.InfillError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        self._window = settings.reuse_frames
+        self._sequence = SequenceInfill(self._net, self._baseline, self._window, settings.carry)
+        self._cache: dict[int, object] = {}
         return True
 
+    def _frame(self, context, index: int):
+        """Frame `index` of the range (read once while it is within the window), or the
+        InfillError that reading it raised."""
+        if index not in self._cache:
+            frame, path = self._frames[index]
+            try:
+                if not os.path.isfile(path):
+                    raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
+                                           "as multilayer EXR with the Depth pass first)")
+                self._cache[index] = core.sequence_frame(path, context.scene, self._poses[frame], self._layer)
+            except core.InfillError as exc:
+                self._cache[index] = exc
+        return self._cache[index]
+
     def _step(self, context) -> None:
-        frame, path = self._frames[self._done + len(self._failed)]
+        index = self._done + len(self._failed)
+        frame = self._frames[index][0]
         settings = settings_of(context)
+        near = range(max(0, index - self._window), min(len(self._frames), index + self._window + 1))
+        for old in [i for i in self._cache if i not in near]:
+            del self._cache[old]
         try:
-            if not os.path.isfile(path):
-                raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
-                                       "as multilayer EXR with the Depth pass first)")
-            core.infill_file(path, os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"),
-                             context.scene, self._baseline, self._net, settings.eye, settings.output,
-                             layer=self._layer)
+            own = self._frame(context, index)
+            if isinstance(own, core.InfillError):
+                self._sequence.previous = None
+                raise own
+            neighbours = [self._frame(context, i) for i in near if i != index]
+            neighbours = [n for n in neighbours if not isinstance(n, core.InfillError)
+                          and n.image.shape == own.image.shape]
+            result = self._sequence.step(own, neighbours)
+            core.write_png(os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"),
+                           processing.layout(own.image, result.image, settings.eye, settings.output))
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
@@ -214,6 +252,8 @@ class DISOCCLUSION_PT_panel:
         box.label(text="Animation")
         box.prop(settings, "frames_input")
         box.prop(settings, "frames_output")
+        box.prop(settings, "reuse_frames")
+        box.prop(settings, "carry")
         box.operator(IMAGE_OT_infill_disocclusion_frames.bl_idname, icon="RENDER_ANIMATION")
 
 

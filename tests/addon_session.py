@@ -18,10 +18,12 @@ BUNDLED = "bundled:"  # model argument "bundled:PATH": leave the model setting e
                       # extension's bundled model), compute expectations with PATH
 
 
-def build_scene(bpy, frames: int = 1, unit_scale: float = 1.0):
+def build_scene(bpy, frames: int = 1, unit_scale: float = 1.0, camera_step: float = 0.0):
     """A camera at the origin looking down -z at a checker wall 4 m away and a checker box face
     1.5 m away (emission, so renders are noise-free), Depth pass on. With `unit_scale` (metres
-    per Blender unit) the same scene is modelled in those units."""
+    per Blender unit) the same scene is modelled in those units. Over the frames the box
+    slides sideways, or, with `camera_step` (metres per frame), the camera moves right past
+    the still box."""
     bpy.ops.wm.read_homefile(use_empty=True)
     scene = bpy.context.scene
     scene.unit_settings.scale_length = unit_scale
@@ -63,9 +65,13 @@ def build_scene(bpy, frames: int = 1, unit_scale: float = 1.0):
 
     quad("wall", -4.0 * u, 10.0 * u, material("wall", 40.0))
     box = quad("box", -1.5 * u, 0.25 * u, material("box", 8.0))
-    for frame in range(1, frames + 1):  # the box slides sideways over the frames
-        box.location.x = 0.05 * u * (frame - 1)
-        box.keyframe_insert("location", frame=frame)
+    for frame in range(1, frames + 1):
+        if camera_step:
+            camera.location.x = camera_step * u * (frame - 1)
+            camera.keyframe_insert("location", frame=frame)
+        else:  # the box slides sideways over the frames
+            box.location.x = 0.05 * u * (frame - 1)
+            box.keyframe_insert("location", frame=frame)
     return scene
 
 
@@ -259,6 +265,56 @@ def frames(bpy, model, work, result):
     result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
 
 
+def frames_reuse(bpy, model, work, result):
+    """A camera moving right past a still scene: the other eye made with and without reusing
+    the neighbouring frames, scored against the true other eye (a camera riding 63 mm to the
+    right of the scene camera)."""
+    from stereo_geometry.exr import read_multilayer_exr
+    from training.metrics import psnr
+
+    count = 5
+    scene = build_scene(bpy, frames=count, camera_step=0.02)
+    settings = configure(scene, model)
+    set_exr_output(scene, os.path.join(work, "render", "shot_"))
+    bpy.ops.render.render(animation=True)
+    main_camera = scene.camera
+    eye = bpy.data.objects.new("Eye", main_camera.data)
+    scene.collection.objects.link(eye)
+    eye.parent, eye.location = main_camera, (BASELINE, 0.0, 0.0)
+    scene.camera = eye
+    truths = {}
+    for frame in range(1, count + 1):
+        scene.frame_set(frame)
+        set_exr_output(scene, os.path.join(work, f"truth_{frame}.exr"))
+        bpy.ops.render.render(write_still=True)
+        truths[frame] = srgb(read_multilayer_exr(os.path.join(work, f"truth_{frame}.exr"))["Combined"][..., :3])
+    scene.camera = main_camera
+    settings.frames_input = os.path.join(work, "render") + os.sep
+    scores = {}
+    for reuse, carry in ((0, 0.0), (2, 0.75)):
+        settings.reuse_frames, settings.carry = reuse, carry
+        settings.frames_output = os.path.join(work, f"reuse{reuse}") + os.sep
+        result[f"report_{reuse}"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
+        scores[reuse] = []
+        for frame in range(2, count):
+            passes = read_multilayer_exr(os.path.join(work, "render", f"shot_{frame:04d}.exr"))
+            want = expected_other_eye(passes["Combined"][..., :3], passes["Depth"], model.removeprefix(BUNDLED))
+            hole = want.hole_mask.astype(bool)
+            got = image_file(os.path.join(work, f"reuse{reuse}", f"right_{frame:04d}.png"))
+            scores[reuse].append(psnr(got / 255.0, truths[frame], hole))
+            if reuse == 0:
+                result.setdefault("max_diff_single", 0)
+                result["max_diff_single"] = max(result["max_diff_single"],
+                                                int(np.abs(got.astype(int) - want.image).max()))
+    result["psnr_single"], result["psnr_reuse"] = float(np.mean(scores[0])), float(np.mean(scores[2]))
+
+
+def image_file(path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
 def compositor(bpy, model, work, result):
     scene = build_scene(bpy, frames=3)
     result["report"] = run_operator(bpy.ops.node.add_disocclusion_infill)
@@ -285,7 +341,8 @@ def compositor(bpy, model, work, result):
     result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames, compositor)}
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames,
+                                      frames_reuse, compositor)}
 
 
 def main() -> None:
