@@ -20,6 +20,7 @@ from .stereo_geometry.infill import other_eye
 from .stereo_geometry.sequence import Frame
 from .stereo_geometry.onnx_runner import OnnxInfill
 
+BUNDLED_DEPTH_MODEL = Path(__file__).parent / "models" / "depth.onnx"
 BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
                   "FAST": Path(__file__).parent / "models" / "fast.onnx"}
 MODEL_CHOICES = [("QUALITY", "Quality", "The bundled quality model (the larger network)"),
@@ -67,6 +68,16 @@ def model_path(settings) -> Path:
                           "No bundled model in this build: choose a model file (.onnx from "
                           "'python -m training export')")
     return path
+
+
+def depth_network() -> OnnxInfill:
+    """The bundled depth-infill model (the other eye's depth)."""
+    if not BUNDLED_DEPTH_MODEL.is_file():
+        raise InfillError("No bundled depth model in this build: turn Write Depth off")
+    net = network(BUNDLED_DEPTH_MODEL)
+    if net.channels != 1:
+        raise InfillError(f"{BUNDLED_DEPTH_MODEL} is not a depth-infill model")
+    return net
 
 
 def network(path: Path) -> OnnxInfill:
@@ -259,19 +270,37 @@ def write_png(path: str, srgb: np.ndarray) -> None:
     """Write a uint8 sRGB image as 8-bit PNG, atomically (temporary file, then rename); InfillError
     naming the path if it cannot be written (a folder, a folder under a file, no space), and
     nothing partial left."""
-    h, w = srgb.shape[:2]
+    _save_pixels(path, processing.pixels_bottom_up(srgb, linear=False), srgb.shape[1], srgb.shape[0], "PNG")
+
+
+def write_depth_exr(path: str, depth: np.ndarray) -> None:
+    """Write planar depth (H, W) as a 32-bit float OpenEXR (in R, G and B, as data, not
+    colour), atomically, with `write_png`'s errors."""
+    h, w = depth.shape
+    rgba = np.ones((h, w, 4), dtype=np.float32)
+    rgba[..., :3] = depth[::-1, :, None]
+    _save_pixels(path, rgba.reshape(-1), w, h, "OPEN_EXR")
+
+
+def _save_pixels(path: str, pixels: np.ndarray, width: int, height: int, file_format: str) -> None:
+    """An image datablock's flat RGBA buffer (rows bottom up) saved as `file_format`
+    ("PNG": 8-bit; "OPEN_EXR": 32-bit float data) through a temporary file."""
     if os.path.isdir(path):
         raise InfillError(f"Cannot save to {path}: it is a folder; give a file name (e.g. right.png)")
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     except OSError as exc:
         raise InfillError(f"Cannot save to {path}: {exc.strerror} (its folder cannot be made)") from exc
-    image = bpy.data.images.new(".disocclusion_write", w, h, alpha=False)
-    tmp = path + ".partial.png"
+    as_data = file_format == "OPEN_EXR"
+    image = bpy.data.images.new(".disocclusion_write", width, height, alpha=False, float_buffer=as_data,
+                                is_data=as_data)
+    tmp = path + (".partial.exr" if as_data else ".partial.png")
     try:
-        image.pixels.foreach_set(processing.pixels_bottom_up(srgb, linear=False))
+        image.pixels.foreach_set(pixels)
         image.filepath_raw = tmp
-        image.file_format = "PNG"
+        image.file_format = file_format
+        if as_data:
+            image.use_half_precision = False
         image.save()
         os.replace(tmp, path)
     except (RuntimeError, OSError) as exc:

@@ -48,6 +48,9 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
                               description="Frames before and after each frame whose pixels fill its holes "
                                           "first, through the camera's motion (exact for static scenes; "
                                           "0: each frame alone)")
+    write_depth: BoolProperty(name="Write Depth", default=False,
+                              description="Also write each frame's other-eye depth (scene units, holes filled "
+                                          "by the bundled depth model) as EYE_NNNN_depth.exr")
     carry: FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
                          description="Weight of the previous frame's fill, reprojected, where no frame "
                                      "saw a hole (steadier fills over time)")
@@ -136,7 +139,13 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             self.report({"ERROR"}, str(exc))
             return False
         self._window = settings.reuse_frames
-        self._sequence = SequenceInfill(self._net, self._baseline, self._window, settings.carry)
+        self._write_depth = settings.write_depth
+        try:
+            depth_net = core.depth_network() if self._write_depth else None
+        except core.InfillError as exc:
+            self.report({"ERROR"}, str(exc))
+            return False
+        self._sequence = SequenceInfill(self._net, self._baseline, self._window, settings.carry, depth_net)
         self._cache: dict[int, object] = {}
         return True
 
@@ -170,8 +179,10 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             neighbours = [n for n in neighbours if not isinstance(n, core.InfillError)
                           and n.image.shape == own.image.shape]
             result = self._sequence.step(own, neighbours)
-            core.write_png(os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}.png"),
-                           processing.layout(own.image, result.image, settings.eye, settings.output))
+            name = os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}")
+            core.write_png(name + ".png", processing.layout(own.image, result.image, settings.eye, settings.output))
+            if self._write_depth:
+                core.write_depth_exr(name + "_depth.exr", result.depth / core.metres_per_unit(context.scene))
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
@@ -254,6 +265,7 @@ class DISOCCLUSION_PT_panel:
         box.prop(settings, "frames_output")
         box.prop(settings, "reuse_frames")
         box.prop(settings, "carry")
+        box.prop(settings, "write_depth")
         box.operator(IMAGE_OT_infill_disocclusion_frames.bl_idname, icon="RENDER_ANIMATION")
 
 

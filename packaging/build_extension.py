@@ -33,7 +33,7 @@ TOOL = Path("bpy", "5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ex
 VENDORED = {  # repo path -> path inside the extension: the runtime, whose imports are all relative
     "stereo_geometry": "stereo_geometry",
 }
-SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality")}
+SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality", "depth")}
 
 
 def shipped_models() -> dict[str, Path]:

@@ -33,7 +33,7 @@ from .camera import Intrinsics, translation, world_to_camera
 from .sample import network_input, to_uint8, warped_inputs
 from .warp import Reprojection, reproject
 
-from .infill import Network
+from .infill import Network, fill_depth
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$")
 
@@ -51,7 +51,7 @@ class FilledFrame:
     image: np.ndarray       # the other eye, holes filled
     hole_mask: np.ndarray   # 1 where the own view left a hole
     from_frames: np.ndarray  # 1 where another frame filled the hole
-    depth: np.ndarray       # the other eye's depth, filled holes from the far side
+    depth: np.ndarray       # the other eye's depth: what no frame saw from the depth network or the far side
 
 
 def frame_stems(folder: str | Path) -> dict[int, Path]:
@@ -109,10 +109,13 @@ def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 class SequenceInfill:
     """Fills the other eye frame by frame (`step`), holding the frames within `window` of the
-    current one and the previous result."""
+    current one and the previous result. With `depth_network` (a depth-infill model) the
+    depth of what no frame saw comes from it, else from the far side of each hole."""
 
-    def __init__(self, network: Network, baseline: float, window: int = 4, carry: float = 0.75) -> None:
+    def __init__(self, network: Network, baseline: float, window: int = 4, carry: float = 0.75,
+                 depth_network: Network | None = None) -> None:
         self.network, self.baseline, self.window, self.carry = network, baseline, window, carry
+        self.depth_network = depth_network
         self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None
 
     def other_camera(self, frame: Frame) -> np.ndarray:
@@ -157,7 +160,9 @@ class SequenceInfill:
             open_ = hole.copy()
         merged = Reprojection(image=image, depth=depth, stretched=open_ & own.covered,
                               covered=own.covered | (hole & ~open_))
-        out = self.network(network_input(**warped_inputs(merged, frame.K))[None])[0]
+        inputs = warped_inputs(merged, frame.K)
+        x = network_input(**inputs)[None]
+        out = self.network(x)[0]
         fill = out[:, open_].T
         if self.previous is not None and self.carry > 0:
             last, last_K, last_eye = self.previous
@@ -165,9 +170,10 @@ class SequenceInfill:
             keep = (carried.covered & ~carried.stretched)[open_]
             fill[keep] = self.carry * (carried.image[open_][keep] / 255.0) + (1 - self.carry) * fill[keep]
         image[open_] = to_uint8(fill)
+        filled_depth = (far_side_depth(depth, open_) if self.depth_network is None
+                        else fill_depth(self.depth_network, x, inputs))
         result = FilledFrame(image=image, hole_mask=hole.astype(np.uint8),
-                             from_frames=(hole & ~open_).astype(np.uint8),
-                             depth=far_side_depth(depth, open_))
+                             from_frames=(hole & ~open_).astype(np.uint8), depth=filled_depth)
         self.previous = (result, frame.K, eye)
         return result
 

@@ -292,7 +292,7 @@ def frames_reuse(bpy, model, work, result):
     settings.frames_input = os.path.join(work, "render") + os.sep
     scores = {}
     for reuse, carry in ((0, 0.0), (2, 0.75)):
-        settings.reuse_frames, settings.carry = reuse, carry
+        settings.reuse_frames, settings.carry, settings.write_depth = reuse, carry, reuse > 0
         settings.frames_output = os.path.join(work, f"reuse{reuse}") + os.sep
         result[f"report_{reuse}"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
         scores[reuse] = []
@@ -307,6 +307,18 @@ def frames_reuse(bpy, model, work, result):
                 result["max_diff_single"] = max(result["max_diff_single"],
                                                 int(np.abs(got.astype(int) - want.image).max()))
     result["psnr_single"], result["psnr_reuse"] = float(np.mean(scores[0])), float(np.mean(scores[2]))
+    # The other eye's depth (written with reuse): the reprojected depth outside the holes.
+    from stereo_geometry import reproject, stereo_pose, world_to_camera
+    from stereo_geometry.readers import read_depth
+
+    passes = read_multilayer_exr(os.path.join(work, "render", "shot_0003.exr"))
+    source, depth, K = pipeline_view(passes["Combined"][..., :3], passes["Depth"])
+    warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(BASELINE)))
+    written = read_depth(os.path.join(work, "reuse2", "right_0003_depth.exr"))
+    hole = warp.hole_mask.astype(bool)
+    result["depth_max_rel_outside_holes"] = float(np.max(np.abs(written[~hole] - warp.depth[~hole]) / warp.depth[~hole]))
+    result["depth_holes_in_range"] = bool(((written[hole] >= depth.min() - 1e-3) & (written[hole] <= depth.max() + 1e-3)).all())
+    result["depth_files"] = sorted(n for n in os.listdir(os.path.join(work, "reuse2")) if n.endswith("_depth.exr"))
 
 
 def image_file(path) -> np.ndarray:
