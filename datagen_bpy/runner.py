@@ -113,7 +113,9 @@ def _load_view(task: Task, options: Options) -> tuple[np.ndarray, np.ndarray, In
 
 def make_task(task: Task) -> tuple[str, dict | None, str | None]:
     """Make one sample file. Returns (name, metadata, None) or (name, None, error message)."""
-    from .pipeline import make_sample
+    from stereo_geometry import disocclusion_sample
+
+    from .pipeline import CyclesWarp
     from .procedural import render_scene
 
     options, renderer = _state["options"], _state["renderer"]
@@ -134,8 +136,8 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
         toe_in = (math.degrees(math.atan(baseline / float(np.mean(depth))))
                   if rng.random() < options.toe_in_prob else 0.0)
         signed_baseline = -baseline if swap else baseline
-        arrays = make_sample(renderer, image, depth, K, signed_baseline, toe_in,
-                             options.max_angle_deg, options.min_growth_px)
+        arrays = disocclusion_sample(image, depth, K, signed_baseline, toe_in, options.max_angle_deg,
+                                     options.min_growth_px, warp=CyclesWarp(renderer))
         if arrays["hole_mask"].all():
             raise InputError(f"{task.image or task.name}: every pixel of the sample is a hole "
                              "(depth far too small for the baseline?)")

@@ -1,11 +1,14 @@
 """The disocclusion training sample: what the network sees and what it must produce, and the
 network's 8-channel input built from it.
 
-Both `datagen_bpy` (Blender renders) and `disocclusion_sample` (the numpy reference) fill the
-same fields. "left" is the source view of a sample; its other eye sits at x = +baseline
-(a negative baseline puts the other eye on the left: the left/right swap).
+`disocclusion_sample` runs the pipeline's steps once, with a renderer passed in: numpy's
+(`numpy_warp`, the reference) or Cycles' (`datagen_bpy.pipeline.CyclesWarp`). "left" is the
+source view of a sample; its other eye sits at x = +baseline (a negative baseline puts the
+other eye on the left: the left/right swap).
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -53,15 +56,33 @@ def warped_inputs(warp: Reprojection, K: Intrinsics) -> dict[str, np.ndarray]:
     }
 
 
+#: A renderer of a view's pixel-grid mesh into another camera: (image, depth, K, source pose,
+#: target pose, max_angle_deg, min_growth_px) -> its `Reprojection` (stretched faces tagged
+#: from the source view's mesh). `numpy_warp` is the reference; `datagen_bpy.pipeline.CyclesWarp`
+#: renders the same with Cycles.
+Warp = Callable[[np.ndarray, np.ndarray, Intrinsics, np.ndarray, np.ndarray, float, float], Reprojection]
+
+
+def numpy_warp(image: np.ndarray, depth: np.ndarray, K: Intrinsics, source_pose: np.ndarray,
+               target_pose: np.ndarray, max_angle_deg: float, min_growth_px: float) -> Reprojection:
+    """The reference renderer (`warp.reproject`) as a `Warp`."""
+    return reproject(image, depth, K, K, world_to_camera(target_pose) @ source_pose, max_angle_deg,
+                     min_growth_px)
+
+
 def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
                         toe_in_deg: float = 0.0,
                         max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
-                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX) -> dict[str, np.ndarray]:
-    """Numpy reference of the data-generation pipeline: warp the left view to the other eye,
-    build that eye's mesh from the warped image and depth, and warp it back to the left."""
+                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX,
+                        warp: Warp = numpy_warp) -> dict[str, np.ndarray]:
+    """The data-generation pipeline, rendered by `warp` (numpy by default, Cycles in
+    `datagen_bpy`): 1. the source view's pixel-grid mesh, 2. rendered from the other eye, 3.
+    that render's mesh, its stretched faces tagged, 4. rendered back to the source eye, 5. the
+    sample arrays (`SAMPLE_ARRAYS`): the warped view, its hole mask (stretched or uncovered),
+    its geometric channels and the source view as the target."""
     pose = stereo_pose(baseline, toe_in_deg)
-    right = reproject(image, depth, K, K, world_to_camera(pose), max_angle_deg, min_growth_px)
-    back = reproject(right.image, right.depth, K, K, pose, max_angle_deg, min_growth_px)
+    right = warp(image, depth, K, np.eye(4), pose, max_angle_deg, min_growth_px)
+    back = warp(right.image, right.depth, K, pose, np.eye(4), max_angle_deg, min_growth_px)
     hole_mask = back.hole_mask
     return {
         "image_generated_left": back.image,
@@ -70,8 +91,6 @@ def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, bas
         **masked_inputs(hole_mask, back.depth, K),
         "org_left_image": image,
         "org_left_depth": depth.astype(np.float32),
-        "generated_right_image": right.image,
-        "generated_right_depth": right.depth,
     }
 
 

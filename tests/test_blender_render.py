@@ -82,13 +82,13 @@ def test_cycles_render_agrees_with_the_numpy_reference_warp(renderer, K, pose):
 
 @pytest.mark.parametrize("baseline", [B, -B])
 def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, baseline):
-    from datagen_bpy.pipeline import make_sample
+    from datagen_bpy.pipeline import CyclesWarp
 
     renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
     image = textured(K_small.height, K_small.width, seed=7)
     # Depths chosen so that no disparity is a whole or half pixel (texel ties).
     depth = box_depth(K_small.height, K_small.width, 3.0, 1.25, (40, 100, 80, 120))
-    blender = make_sample(renderer, image, depth, K_small, baseline)
+    blender = disocclusion_sample(image, depth, K_small, baseline, warp=CyclesWarp(renderer))
     ref = disocclusion_sample(image, depth, K_small, baseline)
     assert (blender["hole_mask"] == ref["hole_mask"]).mean() >= 0.99
     same_pixels = (blender["image_generated_left"] == ref["image_generated_left"]).all(-1)
@@ -101,12 +101,12 @@ def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, base
 
 
 def test_blender_round_trip_without_depth_edges(renderer, K_small):
-    from datagen_bpy.pipeline import make_sample
+    from datagen_bpy.pipeline import CyclesWarp
 
     renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
     image = textured(K_small.height, K_small.width, seed=8)
     depth = np.tile(2.0 + np.arange(K_small.width) / K_small.width, (K_small.height, 1))
-    sample = make_sample(renderer, image, depth, K_small, B)
+    sample = disocclusion_sample(image, depth, K_small, B, warp=CyclesWarp(renderer))
     hole = sample["hole_mask"].astype(bool)
     assert not hole[2:-2, 30:-2].any()  # frame border: see test_geometry
     valid = ~hole
