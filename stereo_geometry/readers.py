@@ -71,6 +71,23 @@ def _read_exr_depth(path: Path) -> np.ndarray:
     raise InputError(f"{path}: no readable channels in the EXR file (truncated or damaged?)")
 
 
+def integer_image(path: str | Path, what: str, dtypes: tuple) -> np.ndarray:
+    """The first channel of an integer image (PNG, TIFF) as stored, for maps that hold numbers
+    (depth in sensor units, disparity times a divisor); InputError unless its type is one of
+    `dtypes`."""
+    import cv2
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise InputError(f"{path}: cannot decode {what} image")
+    if raw.ndim == 3:
+        raw = raw[..., 0]
+    if raw.dtype not in dtypes:
+        bits = " or ".join(f"{np.dtype(t).itemsize * 8}-bit" for t in dtypes)
+        raise InputError(f"{path}: {what} PNG must be {bits}, got {raw.dtype}")
+    return raw
+
+
 def read_depth(path: str | Path, png_scale: float = DEFAULT_PNG_DEPTH_SCALE) -> np.ndarray:
     """A depth map as (H, W) float32 metres; invalid pixels keep their value (0, NaN, ...)."""
     path = Path(path)
@@ -83,16 +100,7 @@ def read_depth(path: str | Path, png_scale: float = DEFAULT_PNG_DEPTH_SCALE) -> 
         elif suffix == ".pfm":
             depth = _read_pfm(path)
         elif suffix in (".png", ".tif", ".tiff"):
-            import cv2
-
-            raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if raw is None:
-                raise InputError(f"{path}: cannot decode depth image")
-            if raw.ndim == 3:
-                raw = raw[..., 0]
-            if raw.dtype != np.uint16:
-                raise InputError(f"{path}: depth PNG must be 16-bit, got {raw.dtype}")
-            depth = raw.astype(np.float32) * png_scale
+            depth = integer_image(path, "depth", (np.uint16,)).astype(np.float32) * png_scale
         else:
             raise InputError(f"{path}: unknown depth format '{suffix}'")
     except InputError:

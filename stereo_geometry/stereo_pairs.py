@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .camera import Intrinsics, translation, world_to_camera
-from .readers import InputError, fill_invalid_depth, read_image
+from .readers import InputError, fill_invalid_depth, integer_image, read_image
 from .sample import masked_inputs
 from .warp import reproject
 
@@ -103,11 +103,7 @@ def read_disparity(path: Path, divisor: float) -> np.ndarray:
         except Exception as exc:
             raise InputError(f"{path}: cannot read disparity ({type(exc).__name__}: {exc})") from exc
     else:
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if raw is None:
-            raise InputError(f"{path}: cannot read disparity")
-        if raw.ndim == 3:
-            raw = raw[..., 0]
+        raw = integer_image(path, "disparity", (np.uint8, np.uint16))
     disparity = raw.astype(np.float32) / np.float32(divisor)
     if disparity.ndim != 2:
         raise InputError(f"{path}: disparity must be a 2-D map, got shape {disparity.shape}")
