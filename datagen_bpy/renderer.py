@@ -40,11 +40,13 @@ def configure_camera(scene: bpy.types.Scene, camera: bpy.types.Object, K: Intrin
     """Give a Blender camera (and the render's size) the pinhole intrinsics K and the
     camera-to-world `pose` in OpenCV axes (`stereo_geometry.blender_camera`). Non-square
     pixels (fx != fy) are refused: Blender 5.0.1 writes no multilayer EXR (the renderer's
-    output) at a pixel aspect other than 1 ("Conflicting attributes ... pixelAspectRatio")."""
+    output) at a pixel aspect other than 1 ("Conflicting attributes ... pixelAspectRatio");
+    `pipeline.CyclesWarp` renders them through a scene stretched in y instead."""
     settings = blender_camera(K)
     if settings.pixel_aspect_x != 1 or settings.pixel_aspect_y != 1:
         raise ValueError(f"fx={K.fx:g} and fy={K.fy:g} differ: Blender 5.0.1 cannot write the multilayer EXR "
-                         "of a render with non-square pixels; resample the view to square pixels first")
+                         "of a render with non-square pixels (pipeline.CyclesWarp renders them through "
+                         "a scene stretched in y)")
     data = camera.data
     data.sensor_fit, data.sensor_width, data.sensor_height = (settings.sensor_fit, settings.sensor_width,
                                                               settings.sensor_height)

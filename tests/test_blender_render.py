@@ -81,9 +81,13 @@ def test_cycles_render_agrees_with_the_numpy_reference_warp(renderer, K, pose):
 
 
 @pytest.mark.parametrize("baseline", [B, -B])
-def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, baseline):
+@pytest.mark.parametrize("fy", [200.0, 230.0], ids=["square pixels", "fy != fx"])
+def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, baseline, fy):
+    """Also with non-square pixels (fx != fy), which CyclesWarp renders as a square-pixel
+    camera over a scene stretched in y."""
     from datagen_bpy.pipeline import CyclesWarp
 
+    K_small = Intrinsics(K_small.fx, fy, K_small.cx, K_small.cy, K_small.width, K_small.height)
     renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
     image = textured(K_small.height, K_small.width, seed=7)
     # Depths chosen so that no disparity is a whole or half pixel (texel ties).
