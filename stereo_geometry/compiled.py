@@ -152,15 +152,13 @@ def _grid_triangles(valid: np.ndarray) -> np.ndarray:
     return tris
 
 
-def _grid_projection(depth: np.ndarray, pad: float, src: tuple, shift: tuple, dst: tuple):
-    """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and in a
-    target camera only shifted from it (u, v, z): `mesh.grid_vertices`, then
-    `camera.project` before and after `camera.transform` by a pure translation `shift`.
-    `src` and `dst` are (fx, fy, cx, cy)."""
+def _grid_projection(depth: np.ndarray, pad: float, camera: tuple, shift: tuple):
+    """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and in the
+    same camera shifted by `shift` (u, v, z): `mesh.grid_vertices`, then `camera.project`
+    before and after `camera.transform` by that pure translation. `camera` is (fx, fy, cx, cy)."""
     h, w = depth.shape
-    fx, fy, cx, cy = src
+    fx, fy, cx, cy = camera
     tx, ty, tz = shift
-    dfx, dfy, dcx, dcy = dst
     out = np.empty((5, h * w))
     for r in numba.prange(h):
         v = float(r) - pad if r == 0 else float(r)
@@ -179,8 +177,8 @@ def _grid_projection(depth: np.ndarray, pad: float, src: tuple, shift: tuple, ds
             out[0, i] = fx * x / z + cx
             out[1, i] = fy * y / z + cy
             x, y, zt = x + tx, y + ty, z + tz
-            out[2, i] = dfx * x / zt + dcx
-            out[3, i] = dfy * y / zt + dcy
+            out[2, i] = fx * x / zt + cx
+            out[3, i] = fy * y / zt + cy
             out[4, i] = zt
     return out
 

@@ -99,22 +99,30 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.round(values * 255.0), 0, 255).astype(np.uint8)
 
 
+def _known_inverse_depth(depth: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `valid` pixels with depth, and their inverse depth (float32)."""
+    ok = valid & (depth > 0)
+    return ok, 1.0 / depth[ok].astype(np.float32)
+
+
+def _median_or_one(inverse: np.ndarray) -> float:
+    return float(np.median(inverse)) if inverse.size else 1.0
+
+
 def inverse_depth_scale(depth: np.ndarray, valid: np.ndarray) -> float:
     """The median inverse depth over the `valid` pixels with depth (1 where there are none):
     what `normalise_depth` divides by."""
-    ok = valid & (depth > 0)
-    return float(np.median(1.0 / depth[ok].astype(np.float32))) if ok.any() else 1.0
+    return _median_or_one(_known_inverse_depth(depth, valid)[1])
 
 
 def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Inverse depth divided by `inverse_depth_scale` (0 where not `valid` or no depth):
     scale-free."""
-    inv = np.zeros_like(depth, dtype=np.float32)
-    ok = valid & (depth > 0)
-    if ok.any():
-        inv[ok] = 1.0 / depth[ok].astype(np.float32)
-        inv[ok] /= np.float32(inverse_depth_scale(depth, valid))
-    return inv
+    normalised = np.zeros_like(depth, dtype=np.float32)
+    ok, inverse = _known_inverse_depth(depth, valid)
+    if inverse.size:
+        normalised[ok] = inverse / np.float32(_median_or_one(inverse))
+    return normalised
 
 
 #: (vertical, horizontal) mirrors, in the order `flip_averaged` uses them.
@@ -148,7 +156,10 @@ def flip_averaged(network, flips: int):
             out = network(mirror_input(x, vertical, horizontal))
             out = out[..., ::-1, :] if vertical else out
             out = out[..., ::-1] if horizontal else out
-            total = out.copy() if total is None else total + out
+            if total is None:
+                total = out.copy()
+            else:
+                total += out
         return total / np.float32(flips)
     return run
 

@@ -1,4 +1,5 @@
-"""Pure-numpy z-buffer rendering of pixel-grid meshes: the reference warp.
+"""Z-buffer rendering of pixel-grid meshes: the reference warp (numpy, with compiled kernels
+from `compiled` that give the same results bit for bit).
 
 It renders what Blender's Cycles renders in `datagen_bpy` (one ray through each pixel centre,
 nearest-texel textures, planar depth, per-face tags), so tests can check the Blender renders,
@@ -43,10 +44,15 @@ def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics) -> Raster:
     u, v, z = project(vertices, K)
     if zbuffer is None:
         return rasterize_numpy(u, v, z, tris, K)
-    face, depth, bary = zbuffer(u, v, z, np.ascontiguousarray(tris), K.height,
-                                K.width, _NEAR, _EPS)
-    return Raster(face.reshape(K.height, K.width), depth.reshape(K.height, K.width),
-                  bary.reshape(K.height, K.width, 3))
+    return _compiled_raster(u, v, z, tris, K)
+
+
+def _compiled_raster(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
+                     K: Intrinsics) -> Raster:
+    """`rasterize` by the compiled z-buffer, over projected vertices."""
+    face, depth, bary = zbuffer(u, v, z, np.ascontiguousarray(tris), K.height, K.width, _NEAR, _EPS)
+    shape = (K.height, K.width)
+    return Raster(face.reshape(shape), depth.reshape(shape), bary.reshape(shape + (3,)))
 
 
 def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
@@ -173,16 +179,13 @@ def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, f
     """Triangles, stretched-face tags and raster of the grid mesh of `depth` seen from the
     camera K shifted by `shift`: the general path's steps over vertices projected by one
     compiled pass (`compiled.grid_projection`)."""
-    camera = (K.fx, K.fy, K.cx, K.cy)
     u_src, v_src, u_dst, v_dst, z_dst = grid_projection(
-        np.ascontiguousarray(depth), BORDER_PAD_PX, camera, shift, camera)
+        np.ascontiguousarray(depth), BORDER_PAD_PX, (K.fx, K.fy, K.cx, K.cy), shift)
     tris = grid_triangles(np.isfinite(depth) & (depth > 0))
     growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
     stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K, index),
                                      max_angle_deg, min_growth_px)
-    face, z, bary = zbuffer(u_dst, v_dst, z_dst, tris, K.height, K.width, _NEAR, _EPS)
-    shape = (K.height, K.width)
-    return tris, stretched_face, Raster(face.reshape(shape), z.reshape(shape), bary.reshape(shape + (3,)))
+    return tris, stretched_face, _compiled_raster(u_dst, v_dst, z_dst, tris, K)
 
 
 def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,
