@@ -125,7 +125,7 @@ def main() -> None:
 
     from stereo_geometry.infill import SHIPPED_MODELS
     from training import load_network
-    from stereo_geometry.sequence import SequenceInfill, frame_stems, read_frame
+    from stereo_geometry.sequence import FrameWindow, SequenceInfill, frame_stems, read_frame
 
     baseline = 0.063
     network = load_network(str(SHIPPED_MODELS.get(args.model, args.model)))
@@ -134,17 +134,15 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         truths = render_sequence(folder, args.frames, *args.size, baseline, args.seed)
         frames = [read_frame(stem) for stem in frame_stems(folder).values()]
-    methods = {"per-frame network": SequenceInfill(network, baseline, window=0, carry=0.0),
-               "multi-frame + network": SequenceInfill(network, baseline, window=args.window),
-               "multi-frame, no carry": SequenceInfill(network, baseline, window=args.window, carry=0.0)}
+    methods = {"per-frame network": (SequenceInfill(network, baseline, carry=0.0), 0),  # (fill, window)
+               "multi-frame + network": (SequenceInfill(network, baseline), args.window),
+               "multi-frame, no carry": (SequenceInfill(network, baseline, carry=0.0), args.window)}
+    windows = {name: FrameWindow(len(frames), window, frames.__getitem__) for name, (_, window) in methods.items()}
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in [*methods, "Telea per frame"]}
     holes, from_frames = [], []
-    for t, frame in enumerate(frames):
-        near = sorted(range(max(0, t - args.window), min(len(frames), t + args.window + 1)),
-                      key=lambda s: abs(s - t))
-        for name, infill in methods.items():
-            neighbours = [frames[s] for s in near if s != t][:2 * infill.window]
-            result = infill.step(frame, neighbours)
+    for t in range(len(frames)):
+        for name, (infill, _) in methods.items():
+            result = infill.step(*windows[name].frame_and_neighbours(t))
             outputs[name].append(result.image)
             if name == "multi-frame + network":
                 holes.append(result.hole_mask.astype(bool))

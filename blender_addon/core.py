@@ -12,13 +12,12 @@ import bpy
 import numpy as np
 
 from . import processing
-from .stereo_geometry.blender_camera import BlenderCamera
-from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry import Intrinsics, to_uint8
-from .stereo_geometry.blender_camera import blender_matrix_world
+from .stereo_geometry.blender_camera import BlenderCamera, blender_matrix_world
+from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry.infill import other_eye
-from .stereo_geometry.sequence import Frame
 from .stereo_geometry.onnx_runner import OnnxInfill
+from .stereo_geometry.sequence import Frame
 
 BUNDLED_DEPTH_MODEL = Path(__file__).parent / "models" / "depth.onnx"
 BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
@@ -201,10 +200,14 @@ def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | Non
     return View(rgb, depth_px[..., 0] * metres_per_unit(scene), scene_intrinsics(scene, w, h))
 
 
+def pipeline_view(view: View) -> tuple[np.ndarray, np.ndarray]:
+    """A view's image as the network was trained on it (sRGB uint8) and its cleaned depth."""
+    return to_uint8(processing.linear_to_srgb(view.rgb)), processing.clean_depth(view.depth)
+
+
 def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
     """Reproject to the other eye with the geometry core and fill its holes."""
-    source = to_uint8(processing.linear_to_srgb(view.rgb))
-    depth = processing.clean_depth(view.depth)
+    source, depth = pipeline_view(view)
     timings = {}
 
     def timed_network(x: np.ndarray) -> np.ndarray:
@@ -249,7 +252,7 @@ def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer:
     """A rendered frame (multilayer EXR of passes) as the sequence fill takes it: sRGB uint8,
     cleaned depth in metres, intrinsics and camera pose."""
     view = view_from_passes(passes, scene, layer=layer)
-    return Frame(to_uint8(processing.linear_to_srgb(view.rgb)), processing.clean_depth(view.depth), view.K, pose)
+    return Frame(*pipeline_view(view), view.K, pose)
 
 
 def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:

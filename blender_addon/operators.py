@@ -9,7 +9,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 
 from . import core, processing
-from .stereo_geometry.sequence import SequenceInfill
+from .stereo_geometry.sequence import FrameWindow, SequenceInfill
 
 EYES = [("RIGHT", "Right Eye", "The source is the left view; make the right eye"),
         ("LEFT", "Left Eye", "The source is the right view; make the left eye")]
@@ -123,61 +123,43 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
 
     def _prepare(self, context) -> bool:
         settings, scene = settings_of(context), context.scene
+        self._frames = frame_files(settings, scene)
         try:
             self._net = core.network(core.model_path(settings))
             self._baseline = core.baseline(settings, scene)
             self._layer = core.source_layer(settings, scene)
+            self._poses = core.camera_poses(scene, [frame for frame, _ in self._frames])
+            depth_net = core.depth_network() if settings.write_depth else None
         except core.InfillError as exc:
             self.report({"ERROR"}, str(exc))
             return False
-        self._frames = frame_files(settings, scene)
         self._out = bpy.path.abspath(settings.frames_output)
         self._done, self._failed = 0, []
-        try:
-            self._poses = core.camera_poses(scene, [frame for frame, _ in self._frames])
-        except core.InfillError as exc:
-            self.report({"ERROR"}, str(exc))
-            return False
-        self._window = settings.reuse_frames
         self._write_depth = settings.write_depth
-        try:
-            depth_net = core.depth_network() if self._write_depth else None
-        except core.InfillError as exc:
-            self.report({"ERROR"}, str(exc))
-            return False
-        self._sequence = SequenceInfill(self._net, self._baseline, self._window, settings.carry, depth_net)
-        self._cache: dict[int, object] = {}
+        self._sequence = SequenceInfill(self._net, self._baseline, settings.carry, depth_net)
+        self._window = FrameWindow(len(self._frames), settings.reuse_frames,
+                                   lambda index: self._read(scene, index), errors=(core.InfillError,))
         return True
 
-    def _frame(self, context, index: int):
-        """Frame `index` of the range (read once while it is within the window), or the
-        InfillError that reading it raised."""
-        if index not in self._cache:
-            frame, path = self._frames[index]
-            try:
-                if not os.path.isfile(path):
-                    raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
-                                           "as multilayer EXR with the Depth pass first)")
-                self._cache[index] = core.sequence_frame(path, context.scene, self._poses[frame], self._layer)
-            except core.InfillError as exc:
-                self._cache[index] = exc
-        return self._cache[index]
+    def _read(self, scene, index: int):
+        """Frame `index` of the range as the sequence fill takes it."""
+        frame, path = self._frames[index]
+        if not os.path.isfile(path):
+            raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
+                                   "as multilayer EXR with the Depth pass first)")
+        return core.sequence_frame(path, scene, self._poses[frame], self._layer)
 
     def _step(self, context) -> None:
         index = self._done + len(self._failed)
         frame = self._frames[index][0]
         settings = settings_of(context)
-        near = range(max(0, index - self._window), min(len(self._frames), index + self._window + 1))
-        for old in [i for i in self._cache if i not in near]:
-            del self._cache[old]
         try:
-            own = self._frame(context, index)
-            if isinstance(own, core.InfillError):
-                self._sequence.previous = None
-                raise own
-            neighbours = [self._frame(context, i) for i in near if i != index]
-            neighbours = [n for n in neighbours if not isinstance(n, core.InfillError)
-                          and n.image.shape == own.image.shape]
+            own, neighbours = self._window.frame_and_neighbours(index)
+        except core.InfillError as exc:
+            self._sequence.previous = None  # nothing to carry across a missing frame
+            self._failed.append(str(exc))
+            return
+        try:
             result = self._sequence.step(own, neighbours)
             name = os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}")
             core.write_png(name + ".png", processing.layout(own.image, result.image, settings.eye, settings.output))

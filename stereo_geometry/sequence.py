@@ -26,6 +26,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -107,14 +108,43 @@ def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.where(hole, np.where(filled > 0, filled, depth.max(initial=1.0)), depth).astype(np.float32)
 
 
-class SequenceInfill:
-    """Fills the other eye frame by frame (`step`), holding the frames within `window` of the
-    current one and the previous result. With `depth_network` (a depth-infill model) the
-    depth of what no frame saw comes from it, else from the far side of each hole."""
+class FrameWindow:
+    """The frames within `window` of the current one: each read once (`read(index)`) while it
+    is within the window, then dropped (a rolling cache). A frame that cannot be read (one of
+    `errors`) is left out of its neighbours' windows and raises on its own turn."""
 
-    def __init__(self, network: Network, baseline: float, window: int = 4, carry: float = 0.75,
+    def __init__(self, count: int, window: int, read: Callable[[int], Frame],
+                 errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
+        self.count, self.window, self.read, self.errors = count, window, read, errors
+        self._cache: dict[int, Frame | Exception] = {}
+
+    def frame_and_neighbours(self, index: int) -> tuple[Frame, list[Frame]]:
+        """Frame `index` and the readable frames of its size within the window, nearest in
+        time first; raises what reading frame `index` raised."""
+        near = range(max(0, index - self.window), min(self.count, index + self.window + 1))
+        for old in [i for i in self._cache if i not in near]:
+            del self._cache[old]
+        for i in near:
+            if i not in self._cache:
+                try:
+                    self._cache[i] = self.read(i)
+                except self.errors as exc:
+                    self._cache[i] = exc
+        own = self._cache[index]
+        if isinstance(own, Exception):
+            raise own
+        others = [self._cache[i] for i in sorted(near, key=lambda i: abs(i - index)) if i != index]
+        return own, [f for f in others if isinstance(f, Frame) and f.image.shape == own.image.shape]
+
+
+class SequenceInfill:
+    """Fills the other eye frame by frame (`step`), holding the previous result. With
+    `depth_network` (a depth-infill model) the depth of what no frame saw comes from it,
+    else from the far side of each hole."""
+
+    def __init__(self, network: Network, baseline: float, carry: float = 0.75,
                  depth_network: Network | None = None) -> None:
-        self.network, self.baseline, self.window, self.carry = network, baseline, window, carry
+        self.network, self.baseline, self.carry = network, baseline, carry
         self.depth_network = depth_network
         self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None
 
@@ -145,7 +175,8 @@ class SequenceInfill:
         return taken.reshape(hole.shape), colours[pick, columns].astype(np.uint8), depths[pick, columns]
 
     def step(self, frame: Frame, neighbours: list[Frame]) -> FilledFrame:
-        """The other eye of `frame`; `neighbours` are the frames within the window."""
+        """The other eye of `frame`, its holes filled first from what `neighbours` (other
+        frames of the scene) saw."""
         eye = self.other_camera(frame)
         to_eye = world_to_camera(eye)
         own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)))
@@ -201,30 +232,18 @@ def fill_sequence(folder: str | Path, out: str | Path, network: Network, baselin
     if not stems:
         raise ValueError(f"{folder}: no frames (NNNN.png with NNNN_depth.npy and NNNN.json)")
     numbers = list(stems)
-    infill = SequenceInfill(network, baseline, window, carry)
-    cache: dict[int, Frame | None] = {}
+    infill = SequenceInfill(network, baseline, carry)
+    frames = FrameWindow(len(numbers), window, lambda i: read_frame(stems[numbers[i]]))
     problems: list[str] = []
     written = 0
     Path(out).mkdir(parents=True, exist_ok=True)
     for i, number in enumerate(tqdm(numbers, unit="frame", disable=not progress)):
-        near = numbers[max(0, i - window):i + window + 1]
-        for n in list(cache):
-            if n not in near:
-                del cache[n]
-        for n in near:
-            if n not in cache:
-                try:
-                    cache[n] = read_frame(stems[n])
-                except ValueError as exc:
-                    cache[n] = None
-                    problems.append(str(exc))
-        frame = cache[number]
-        if frame is None:
+        try:
+            frame, neighbours = frames.frame_and_neighbours(i)
+        except ValueError as exc:
+            problems.append(str(exc))
             infill.previous = None
             continue
-        neighbours = [cache[n] for n in sorted(near, key=lambda n: abs(n - number))
-                      if n != number and cache[n] is not None
-                      and cache[n].image.shape == frame.image.shape]
         result = infill.step(frame, neighbours)
         write_image(Path(out) / f"{stems[number].name}.png", result.image)
         written += 1

@@ -49,7 +49,7 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     frames = [read_frame(stem) for stem in frame_stems(sequence).values()]
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     t = 2
-    result = SequenceInfill(network, B, window=4).step(frames[t], frames[t + 1:] + frames[:t])
+    result = SequenceInfill(network, B).step(frames[t], frames[t + 1:] + frames[:t])
     truth, _ = _view(translation(STEP * t + B))
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
     assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
@@ -63,7 +63,7 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
 def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):
     frame = read_frame(frame_stems(sequence)[3])
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    result = SequenceInfill(network, B, window=0, carry=0.0).step(frame, [])
+    result = SequenceInfill(network, B, carry=0.0).step(frame, [])
     single = other_eye(frame.image, frame.depth, frame.K, B, network)
     assert not result.from_frames.any()
     np.testing.assert_array_equal(result.image, single.image)
