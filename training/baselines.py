@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from stereo_geometry.sample import flip_averaged, network_input
+from stereo_geometry.sample import network_input
 
 from .metrics import nearest_valid_along_rows
 
@@ -70,17 +70,12 @@ def pull_push_fill(sample: Sample) -> np.ndarray:
 
 
 def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
-    """The trained Gated-UNet of a checkpoint (its `inputs` setting is honoured, so an
-    RGB+mask ablation checkpoint sees what it was trained on; so are its test-time flips)."""
-    from .checkpoint import load_model
-    from .model import select_inputs
+    """The trained Gated-UNet of a checkpoint (`checkpoint.torch_network`: its `inputs`
+    setting is honoured, so an RGB+mask ablation checkpoint sees what it was trained on; so
+    are its test-time flips; a depth-infill checkpoint is refused)."""
+    from .checkpoint import torch_network
 
-    model, config = load_model(checkpoint, device)
-
-    def run(x: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
-    network = flip_averaged(run, model.config.test_time_flips)
+    network = torch_network(checkpoint, device)
 
     def fill(sample: Sample) -> np.ndarray:
         return np.clip(network(sample_input(sample).numpy())[0], 0, 1).transpose(1, 2, 0)

@@ -70,15 +70,16 @@ def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
     return sorted(set(own) - set(matching))
 
 
-def torch_network(path: str | Path) -> Network:
-    """The RGB infill network of a .pt checkpoint as a `Network` (numpy in and out); ValueError
-    naming the file for a depth-infill model."""
+def torch_network(path: str | Path, device: str = "cpu") -> Network:
+    """The RGB infill network of a .pt checkpoint as a `Network` (numpy in and out; its
+    `inputs` setting and test-time flips honoured); ValueError naming the file for a
+    depth-infill model."""
     from .model import select_inputs
 
-    model, config = load_model(path)
+    model, config = load_model(path, device)
     refuse_depth_model(str(path), model.config.out_channels)
 
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return model(select_inputs(torch.from_numpy(x), config["inputs"])).numpy()
+            return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
     return flip_averaged(run, model.config.test_time_flips)
