@@ -30,14 +30,12 @@ BPY = "5.0.1"
 #: The bundled wheels' versions (tests/test_addon.py holds them equal to the project's environment).
 WHEELS = {"onnxruntime": "1.32.0", "OpenEXR": "3.5.3"}
 TOOL = Path("bpy", "5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")
-VENDORED = {  # repo path -> path inside the extension: the runtime, whose imports are all relative
-    "stereo_geometry": "stereo_geometry",
-}
+VENDORED = "stereo_geometry"  # the one package the add-on imports: the runtime, its imports all relative
 SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality", "depth")}
 
 
 def shipped_models() -> dict[str, Path]:
-    """The models/{fast,quality}.onnx that exist: the extension bundles them."""
+    """The models/{fast,quality,depth}.onnx that exist: the extension bundles them."""
     return {name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
 
 
@@ -58,9 +56,7 @@ def extension_tool(cache: Path = REPO / "build") -> Path:
     wheel_dir = cache / "bpy-wheel"
     wheels = sorted(wheel_dir.glob(f"bpy-{BPY}-*.whl"))
     if not wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                        "--python-version", PYTHON, "--platform", PLATFORMS["linux-x64"][0], "-d",
-                        str(wheel_dir), f"bpy=={BPY}"], check=True)
+        pip_download(f"bpy=={BPY}", wheel_dir, PLATFORMS["linux-x64"][:1])
         wheels = sorted(wheel_dir.glob(f"bpy-{BPY}-*.whl"))
     with zipfile.ZipFile(wheels[-1]) as wheel:
         data = wheel.read(TOOL.as_posix())
@@ -69,6 +65,15 @@ def extension_tool(cache: Path = REPO / "build") -> Path:
     partial.write_bytes(data)
     partial.replace(target)
     return target
+
+
+def pip_download(spec: str, folder: Path, tags: list[str]) -> None:
+    """Download the wheel of `spec` for Python `PYTHON` and any of the pip platform `tags`."""
+    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+           "--python-version", PYTHON, "-d", str(folder), spec]
+    for tag in tags:
+        cmd += ["--platform", tag]
+    subprocess.run(cmd, check=True)
 
 
 def download_wheels(cache: Path, platforms: list[str]) -> dict[str, list[Path]]:
@@ -80,11 +85,7 @@ def download_wheels(cache: Path, platforms: list[str]) -> dict[str, list[Path]]:
         for package, pinned in WHEELS.items():
             found = [w for w in folder.glob("*.whl") if w.name.lower().startswith(f"{package.lower()}-{pinned}-")]
             if not found:
-                cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
-                       "--python-version", PYTHON, "-d", str(folder), f"{package}=={pinned}"]
-                for tag in PLATFORMS[platform]:
-                    cmd += ["--platform", tag]
-                subprocess.run(cmd, check=True)
+                pip_download(f"{package}=={pinned}", folder, PLATFORMS[platform])
         wheels[platform] = sorted(folder.glob("*.whl"))
     return wheels
 
@@ -93,13 +94,7 @@ def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path])
     if staging.exists():
         shutil.rmtree(staging)
     shutil.copytree(REPO / "blender_addon", staging, ignore=shutil.ignore_patterns("__pycache__"))
-    for source, target in VENDORED.items():
-        src, dst = REPO / source, staging / target
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dst)
+    shutil.copytree(REPO / VENDORED, staging / VENDORED, ignore=shutil.ignore_patterns("__pycache__"))
     if models:
         (staging / "models").mkdir()
         for name, path in models.items():
@@ -120,7 +115,7 @@ def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path])
 def build(out: Path, models: dict[str, Path] | None = None,
           platforms: list[str] | None = None) -> dict[str, Path]:
     """Stage, build one zip per platform (default: linux-x64) and validate each, bundling
-    `models` ({"fast"|"quality": .onnx}); returns platform -> zip."""
+    `models` ({"fast"|"quality"|"depth": .onnx}); returns platform -> zip."""
     platforms = platforms or ["linux-x64"]
     wheels = download_wheels(REPO / "build" / "wheels", platforms)
     staging = REPO / "build" / "extension"
