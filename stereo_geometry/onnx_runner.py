@@ -123,6 +123,7 @@ class OnnxInfill:
             options.intra_op_num_threads = threads
         # ORT's threads would otherwise spin after each run, taking the cores from numpy's part
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, NoSuchFile ...
@@ -144,9 +145,14 @@ class OnnxInfill:
         """The fill, averaged over the model's test-time flips."""
         return self.run(x)
 
-    def run_once(self, x: np.ndarray) -> np.ndarray:
+    def run_once(self, x: np.ndarray, vertical: bool = False, horizontal: bool = False) -> np.ndarray:
+        """One pass over `x`, or over `x` seen in a mirror (`sample.mirror_input`; output in the
+        mirror's coordinates): the mirror is read in place, its normals' signs applied to the
+        pooled and folded channels, so no mirrored copy of the frame is made."""
         h, w = x.shape[-2:]
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=np.float32)
+        x = x[..., ::-1, :] if vertical else x
+        x = x[..., ::-1] if horizontal else x
         if self.rgb_mask_only:
             x = x.copy()
             x[:, 4:] = 0
@@ -155,5 +161,10 @@ class OnnxInfill:
         feeds = {"pooled": pooled}
         if self.detail_channels:
             feeds["detail"] = fold_detail(x, self.detail_channels)
+        for mirrored, normal in ((horizontal, 4), (vertical, 5)):  # normals' x, y: input channels 4, 5
+            if mirrored:
+                pooled[:, normal + 2] *= -1  # pooled: weighted RGB, depth, weight, hole, normals
+                if self.detail_channels > normal:
+                    feeds["detail"][:, normal * FOLD ** 2:(normal + 1) * FOLD ** 2] *= -1
         residual, guess = self.session.run(None, feeds)
         return assemble(out, holes, residual, guess)[..., :h, :w]

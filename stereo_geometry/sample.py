@@ -130,34 +130,47 @@ MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 
 
 def mirror_input(x: np.ndarray, vertical: bool, horizontal: bool) -> np.ndarray:
-    """A network input (..., 8, H, W) seen in a mirror: rows (`vertical`) and/or columns
-    reversed, the normals' y or x negated, so that it is the input of the mirrored scene
-    (with the other eye on the other side for a horizontal mirror)."""
+    """A network input (..., 8, H, W) seen in a mirror (a new array): rows (`vertical`) and/or
+    columns reversed, the normals' y or x negated, so that it is the input of the mirrored
+    scene (with the other eye on the other side for a horizontal mirror)."""
+    view = x[..., ::-1, :] if vertical else x
+    out = np.array(view[..., ::-1] if horizontal else view)
     if vertical:
-        x = x[..., ::-1, :].copy()
-        x[..., 5, :, :] *= -1
+        out[..., 5, :, :] *= -1
     if horizontal:
-        x = x[..., ::-1].copy()
-        x[..., 4, :, :] *= -1
-    return x
+        out[..., 4, :, :] *= -1
+    return out
 
 
-def flip_averaged(network, flips: int):
-    """`network` (N, 8, H, W) -> (N, C, H, W) run on the first `flips` of `MIRRORS` of its
-    input, each output mirrored back, and averaged (1: `network` itself)."""
-    if flips == 1:
-        return network
-    if flips not in (2, 4):
+#: A network that runs on its input seen in a mirror: (x, vertical, horizontal) -> its output
+#: for `mirror_input(x, vertical, horizontal)`, in the mirror's coordinates. `mirroring` makes
+#: one of any network; a runtime may read the mirror in place instead (`OnnxInfill.run_once`).
+MirroredNetwork = Callable[[np.ndarray, bool, bool], np.ndarray]
+
+
+def mirroring(network) -> MirroredNetwork:
+    """`network` as a `MirroredNetwork` (one copy of the input per mirror)."""
+    def run(x: np.ndarray, vertical: bool, horizontal: bool) -> np.ndarray:
+        return network(mirror_input(x, vertical, horizontal) if vertical or horizontal else x)
+    return run
+
+
+def flip_averaged(network: MirroredNetwork, flips: int):
+    """The (N, 8, H, W) -> (N, C, H, W) fill averaged over the first `flips` of `MIRRORS` of
+    its input (1: the input as it is), each of `network`'s outputs mirrored back."""
+    if flips not in (1, 2, 4):
         raise ValueError(f"test-time flips must be 1, 2 or 4, got {flips}")
 
     def run(x: np.ndarray) -> np.ndarray:
         total = None
         for vertical, horizontal in MIRRORS[:flips]:  # one at a time: a batch of four is slower on a CPU
-            out = network(mirror_input(x, vertical, horizontal))
+            out = network(x, vertical, horizontal)
             out = out[..., ::-1, :] if vertical else out
             out = out[..., ::-1] if horizontal else out
+            if flips == 1:
+                return out
             if total is None:
-                total = out.copy()
+                total = np.array(out, dtype=np.float32)
             else:
                 total += out
         return total / np.float32(flips)

@@ -23,10 +23,11 @@ def checkpoint(tmp_path_factory):
     return root / "run" / "last.pt"
 
 
-@pytest.fixture(scope="module", params=[0, 4], ids=["pooled", "detail"])
+@pytest.fixture(scope="module", params=[0, 4, 8], ids=["pooled", "detail", "detail_all"])
 def random_head_checkpoint(request, checkpoint, tmp_path_factory):
     """The trained checkpoint with a random head, so the residual is far from zero; also as
-    a model that takes the full-resolution detail of RGB + mask (its fusing layer random)."""
+    a model that takes the full-resolution detail of RGB + mask, or of all eight channels
+    (normals included; its fusing layer random)."""
     state = torch.load(checkpoint, weights_only=False)
     generator = torch.Generator().manual_seed(0)
     if request.param:
@@ -82,6 +83,25 @@ def test_test_time_flips_travel_with_the_model_into_onnx(random_head_checkpoint,
     x = check_input(45, 70)
     np.testing.assert_allclose(runner(x), load_network(str(tmp_path / "flips.pt"))(x), atol=1e-4)
     assert np.abs(runner(x) - runner.run_once(x)).max() > 1e-3  # the flips do change the fill
+
+
+def test_the_onnx_runner_reads_a_mirror_in_place_as_the_mirrored_copy(random_head_checkpoint, tmp_path):
+    """`run_once(x, vertical, horizontal)` (no mirrored copy; the normals' signs applied to the
+    pooled and folded channels) equals the pass over `mirror_input`'s copy, for each mirror."""
+    from training.export import check_input, export_onnx
+    from stereo_geometry.onnx_runner import OnnxInfill
+    from stereo_geometry.sample import mirror_input
+
+    export_onnx(random_head_checkpoint, tmp_path / "m.onnx")
+    runner = OnnxInfill(str(tmp_path / "m.onnx"))
+    x = check_input(45, 70)
+    before = x.copy()
+    for vertical, horizontal in ((True, False), (False, True), (True, True)):
+        in_place = runner.run_once(x, vertical, horizontal)
+        np.testing.assert_allclose(in_place, runner.run_once(mirror_input(x, vertical, horizontal)),
+                                   rtol=0, atol=1e-6)
+        assert np.abs(in_place - runner.run_once(x)).max() > 1e-3  # a mirror changes the fill
+    np.testing.assert_array_equal(x, before)
 
 
 @pytest.mark.parametrize("channels", [3, 1])

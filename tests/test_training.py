@@ -306,7 +306,7 @@ def _with_best(path, best: float) -> bytes:
 def test_flip_averaging_undoes_each_mirror_and_averages():
     """A network that fills with its input's own colour at mirrored coordinates shows whether
     each mirror is undone: the average then equals the single pass."""
-    from stereo_geometry.sample import flip_averaged, mirror_input
+    from stereo_geometry.sample import flip_averaged, mirror_input, mirroring
 
     x = np.random.default_rng(1).random((2, 8, 6, 10)).astype(np.float32)
 
@@ -314,14 +314,15 @@ def test_flip_averaging_undoes_each_mirror_and_averages():
         return batch[:, :3].copy()
 
     for flips in (1, 2, 4):
-        np.testing.assert_allclose(flip_averaged(identity_rgb, flips)(x), x[:, :3], rtol=1e-6)
+        np.testing.assert_allclose(flip_averaged(mirroring(identity_rgb), flips)(x), x[:, :3], rtol=1e-6)
     # The mirrored input is that of the mirrored scene: normals' x and y change sign with it.
     mirrored = mirror_input(x, vertical=True, horizontal=True)
     np.testing.assert_array_equal(mirrored[:, 4], -x[:, 4, ::-1, ::-1])
     np.testing.assert_array_equal(mirrored[:, 5], -x[:, 5, ::-1, ::-1])
     np.testing.assert_array_equal(mirrored[:, 6], x[:, 6, ::-1, ::-1])
-    calls = []
-    flip_averaged(lambda b: calls.append(b.shape) or b[:, :3], 4)(x)
+    calls, before = [], x.copy()
+    flip_averaged(mirroring(lambda b: calls.append(b.shape) or b[:, :3]), 4)(x)
     assert calls == [(2, 8, 6, 10)] * 4  # the four mirrors, one after another
+    np.testing.assert_array_equal(x, before)  # the caller's input is left as it was
     with pytest.raises(ValueError):
-        flip_averaged(identity_rgb, 3)
+        flip_averaged(mirroring(identity_rgb), 3)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from stereo_geometry.infill import Network, refuse_depth_model
-from stereo_geometry.sample import flip_averaged
+from stereo_geometry.sample import flip_averaged, mirroring
 from stereo_geometry.writer import atomic_write_bytes
 
 from .config import TrainConfig
@@ -82,4 +82,4 @@ def torch_network(path: str | Path, device: str = "cpu") -> Network:
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
-    return flip_averaged(run, model.config.test_time_flips)
+    return flip_averaged(mirroring(run), model.config.test_time_flips)
