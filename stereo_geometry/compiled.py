@@ -32,13 +32,18 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
     """Nearest triangle, planar depth and perspective-correct barycentric weights per pixel
     of triangles `tris` (M, 3) over projected vertices (`u`, `v`, `z`); of equally near
     triangles, the first. The rows are split into `bands` that threads fill in parallel
-    (each thread writes its own rows), so the result does not depend on their number."""
-    best_z = np.full(height * width, np.inf)
-    best_face = np.full(height * width, -1, dtype=np.int64)
-    best_bary = np.zeros((height * width, 3))
+    (each thread writes its own rows), so the result does not depend on their number.
+    Faces are int32, as the triangles' vertex indices."""
+    best_z = np.empty(height * width)
+    best_face = np.empty(height * width, dtype=np.int32)
+    best_bary = np.empty((height * width, 3))
     band_rows = (height + bands - 1) // bands
     for band in numba.prange(bands):
         top, bottom = band * band_rows, min(height, (band + 1) * band_rows) - 1
+        # each thread first touches (and so pages in) its own rows
+        best_z[top * width:(bottom + 1) * width] = np.inf
+        best_face[top * width:(bottom + 1) * width] = -1
+        best_bary[top * width:(bottom + 1) * width] = 0.0
         for t in range(tris.shape[0]):
             a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
             va, vb, vc = v[a], v[b], v[c]
@@ -57,8 +62,9 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
             area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
             if area == 0.0:
                 continue
-            # |weight numerator| beyond this is outside by twice the tolerance: skip the division
+            # |weight numerator| beyond this is outside by twice the tolerance: skip the weights
             clearly_out = -2.0 * eps * abs(area)
+            inv_area, inv_za, inv_zb, inv_zc = 1.0 / area, 1.0 / za, 1.0 / zb, 1.0 / zc
             sign = 1.0 if area > 0 else -1.0
             for y in range(max(int(y0), top), min(int(y1), bottom) + 1):
                 py = float(y)
@@ -67,26 +73,26 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
                     na = (ub - px) * (vc - py) - (uc - px) * (vb - py)
                     if na * sign < clearly_out:
                         continue
-                    wa = na / area
+                    wa = na * inv_area
                     if wa < -eps:
                         continue
                     nb = (uc - px) * (va - py) - (ua - px) * (vc - py)
                     if nb * sign < clearly_out:
                         continue
-                    wb = nb / area
+                    wb = nb * inv_area
                     wc = 1.0 - wa - wb
                     if wb < -eps or wc < -eps:
                         continue
-                    ga, gb, gc = wa / za, wb / zb, wc / zc
+                    ga, gb, gc = wa * inv_za, wb * inv_zb, wc * inv_zc
                     inv_z = ga + gb + gc
                     depth = 1.0 / inv_z
                     pix = y * width + x
                     if depth < best_z[pix] or (depth == best_z[pix] and t < best_face[pix]):
                         best_z[pix] = depth
                         best_face[pix] = t
-                        best_bary[pix, 0] = ga / inv_z
-                        best_bary[pix, 1] = gb / inv_z
-                        best_bary[pix, 2] = gc / inv_z
+                        best_bary[pix, 0] = ga * depth
+                        best_bary[pix, 1] = gb * depth
+                        best_bary[pix, 2] = gc * depth
     return best_face, best_z, best_bary
 
 

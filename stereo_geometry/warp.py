@@ -98,26 +98,26 @@ def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarra
         (ua, ub, uc), (va, vb, vc) = tu[ti].T, tv[ti].T
         area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
         with np.errstate(divide="ignore", invalid="ignore"):
-            wa = ((ub - px) * (vc - py) - (uc - px) * (vb - py)) / area
-            wb = ((uc - px) * (va - py) - (ua - px) * (vc - py)) / area
-        wc = 1.0 - wa - wb
+            inv_area = 1.0 / area
+            wa = ((ub - px) * (vc - py) - (uc - px) * (vb - py)) * inv_area
+            wb = ((uc - px) * (va - py) - (ua - px) * (vc - py)) * inv_area
+            wc = 1.0 - wa - wb
         inside = (area != 0) & (wa >= -_EPS) & (wb >= -_EPS) & (wc >= -_EPS)
-        ti, wgt = ti[inside], np.stack([wa, wb, wc], 1)[inside] / tz[ti[inside]]
+        ti, wgt = ti[inside], np.stack([wa, wb, wc], 1)[inside] * (1.0 / tz[ti[inside]])
         pix = py[inside].astype(np.int64) * w + px[inside].astype(np.int64)
-        inv_z = wgt.sum(1)
-        depth = 1.0 / inv_z
+        depth = 1.0 / wgt.sum(1)
 
         # Nearest candidate per pixel, then against what earlier chunks left.
         order = np.lexsort((depth, pix))
-        pix, depth, ti, wgt, inv_z = pix[order], depth[order], ti[order], wgt[order], inv_z[order]
+        pix, depth, ti, wgt = pix[order], depth[order], ti[order], wgt[order]
         head = np.ones(len(pix), dtype=bool)
         head[1:] = pix[1:] != pix[:-1]
-        pix, depth, ti, wgt, inv_z = pix[head], depth[head], ti[head], wgt[head], inv_z[head]
+        pix, depth, ti, wgt = pix[head], depth[head], ti[head], wgt[head]
         nearer = depth < best_z[pix]
         pix = pix[nearer]
         best_z[pix] = depth[nearer]
         best_face[pix] = in_front[ti[nearer]]
-        best_bary[pix] = wgt[nearer] / inv_z[nearer, None]
+        best_bary[pix] = wgt[nearer] * depth[nearer, None]
     return Raster(best_face.reshape(h, w), best_z.reshape(h, w), best_bary.reshape(h, w, 3))
 
 
@@ -163,8 +163,9 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
                                                             min_growth_px)
     covered = raster.covered
     warped, stretched = surface_lookup(raster, tris, stretched_face, image)
-    return Reprojection(image=warped, depth=np.where(covered, raster.depth, 0.0).astype(np.float32),
-                        stretched=stretched, covered=covered)
+    depth_out = raster.depth.astype(np.float32)
+    depth_out[~covered] = 0.0
+    return Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
