@@ -5,6 +5,11 @@ whose inner tree holds a File Output node: during the render it saves the Image 
 is wired to as a multilayer EXR for the frame. A `render_write` handler (after the frame is
 composited and saved) then makes the other eye from that file with the geometry core and the
 network, and writes it to the node's output folder. The node passes its Image through.
+
+In an animation the holes are filled first from the frames rendered before (`reuse_frames`
+of them, held in memory, through the camera's motion) and the previous fill is carried
+(`carry`): the sequence fill of `Infill Frame Range` (`stereo_geometry.sequence`), with the
+earlier frames only, as the later ones are not rendered yet.
 """
 from __future__ import annotations
 
@@ -13,13 +18,18 @@ import tempfile
 
 import bpy
 from bpy.app.handlers import persistent
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import core
+from . import core, processing
 from .operators import EYES, OUTPUTS
+from .stereo_geometry.sequence import Frame, SequenceInfill
 
 NODE_ID = "CompositorNodeDisocclusionInfill"
 PASS_PREFIX = "passes_"
+
+#: Per node ((tree, node) names), during a render: its sequence fill and the frames it
+#: rendered last, oldest first (at most its `reuse_frames`).
+_renders: dict[tuple[str, str], tuple[SequenceInfill, list[Frame]]] = {}
 
 
 def _passes_dir(node) -> str:
@@ -61,6 +71,16 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
     baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, unit="LENGTH")
     model: EnumProperty(name="Model", items=core.MODEL_CHOICES, default="QUALITY")
     model_path: StringProperty(name="Model File", subtype="FILE_PATH")
+    reuse_frames: IntProperty(name="Reuse Frames", default=2, min=0, soft_max=8,
+                              description="Frames rendered before each frame whose pixels fill its holes "
+                                          "first, through the camera's motion (exact for static scenes; "
+                                          "0: each frame alone)")
+    carry: FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
+                         description="Weight of the previous frame's fill, reprojected, where no frame "
+                                     "saw a hole (steadier fills over time)")
+    write_depth: BoolProperty(name="Write Depth", default=False,
+                              description="Also write each frame's other-eye depth (scene units, holes filled "
+                                          "by the bundled depth model) as EYE_NNNN_depth.exr")
 
     def init(self, context):
         self.node_tree = _inner_tree(self)
@@ -73,7 +93,8 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
             bpy.data.node_groups.remove(self.node_tree)
 
     def draw_buttons(self, context, layout):
-        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model", "model_path"):
+        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model", "model_path",
+                     "reuse_frames", "carry", "write_depth"):
             layout.prop(self, name)
 
     def sync_save_path(self) -> None:
@@ -88,8 +109,28 @@ def infill_nodes(scene: bpy.types.Scene) -> list[DisocclusionInfillNode]:
 
 @persistent
 def _before_render(scene, _depsgraph=None) -> None:
+    _renders.clear()
     for node in infill_nodes(scene):
         node.sync_save_path()
+
+
+@persistent
+def _after_render(scene, _depsgraph=None) -> None:
+    _renders.clear()  # the frames held for the next one
+
+
+def _sequence(node, scene) -> tuple[SequenceInfill, list[Frame]]:
+    """The node's sequence fill for the render under way, and its earlier frames."""
+    key = _key(node)
+    if key not in _renders:
+        depth_net = core.depth_network() if node.write_depth else None
+        _renders[key] = (SequenceInfill(core.network(core.model_path(node)), core.baseline(node, scene),
+                                        node.carry, depth_net), [])
+    return _renders[key]
+
+
+def _key(node) -> tuple[str, str]:
+    return node.id_data.name, node.name
 
 
 @persistent
@@ -100,16 +141,24 @@ def _after_frame(scene, _depsgraph=None) -> None:
         # Animations number the File Output's files by frame; a still render does not.
         candidates = [os.path.join(_passes_dir(node), f"{PASS_PREFIX}{n}.exr") for n in (f"{frame:04d}", "")]
         passes = next((c for c in candidates if os.path.isfile(c)), candidates[0])
-        out = os.path.join(bpy.path.abspath(node.directory), f"{node.eye.lower()}_{frame:04d}.png")
+        name = os.path.join(bpy.path.abspath(node.directory), f"{node.eye.lower()}_{frame:04d}")
         try:
             if not os.path.isfile(passes):
                 raise core.InfillError(f"the node saved no passes for frame {frame} (is it wired "
                                        "to Render Layers Image and Depth?)")
-            core.infill_file(passes, out, scene, core.baseline(node, scene), core.network(core.model_path(node)),
-                             node.eye, node.output, image_pass="Image")
+            sequence, earlier = _sequence(node, scene)
+            own = core.sequence_frame(passes, scene, core.camera_pose(scene), image_pass="Image")
+            same_size = [f for f in earlier if f.image.shape == own.image.shape]
+            result = sequence.step(own, same_size[::-1])  # nearest in time first
+            earlier[:] = (earlier + [own])[max(0, len(earlier) + 1 - node.reuse_frames):]
+            core.write_png(name + ".png", processing.layout(own.image, result.image, node.eye, node.output))
+            if node.write_depth:
+                core.write_depth_exr(name + "_depth.exr", result.depth / core.metres_per_unit(scene))
             os.remove(passes)
-            print(f"Disocclusion Infill: frame {frame} -> {out}")
+            print(f"Disocclusion Infill: frame {frame} -> {name}.png")
         except core.InfillError as exc:
+            if _key(node) in _renders:
+                _renders[_key(node)][0].previous = None  # nothing to carry across a failed frame
             print(f"Disocclusion Infill: frame {frame} failed: {exc}")
 
 
@@ -140,4 +189,6 @@ class NODE_OT_add_disocclusion_infill(bpy.types.Operator):
 
 CLASSES = (DisocclusionInfillNode, NODE_OT_add_disocclusion_infill)
 HANDLERS = ((bpy.app.handlers.render_init, _before_render),
-            (bpy.app.handlers.render_write, _after_frame))
+            (bpy.app.handlers.render_write, _after_frame),
+            (bpy.app.handlers.render_complete, _after_render),
+            (bpy.app.handlers.render_cancel, _after_render))

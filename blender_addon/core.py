@@ -223,35 +223,33 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
                   total - timings["infer"], timings["infer"])
 
 
-def infill_file(passes: str, out: str, scene: bpy.types.Scene, signed_baseline: float, net: OnnxInfill,
-                eye: str, output: str, image_pass: str = "Combined", layer: str | None = None) -> Result:
-    """The other eye of the view in a multilayer EXR of passes, laid out (`processing.layout`)
-    and written to `out` as PNG: the compositor node's step."""
-    result = infill(view_from_passes(passes, scene, image_pass=image_pass, layer=layer), signed_baseline, net)
-    write_png(out, processing.layout(result.source_srgb, result.other_srgb, eye, output))
-    return result
+def camera_pose(scene: bpy.types.Scene) -> np.ndarray:
+    """The scene camera's camera-to-world pose (OpenCV axes, metres) at the current frame."""
+    if scene.camera is None:
+        raise InfillError("The scene has no camera: the reprojection needs its poses")
+    pose = blender_matrix_world(np.array(scene.camera.matrix_world.normalized()))
+    pose[:3, 3] *= metres_per_unit(scene)
+    return pose
 
 
 def camera_poses(scene: bpy.types.Scene, frames: list[int]) -> dict[int, np.ndarray]:
-    """The scene camera's camera-to-world pose (OpenCV axes, metres) at each frame."""
-    if scene.camera is None:
-        raise InfillError("The scene has no camera: the reprojection needs its poses")
+    """The scene camera's pose (`camera_pose`) at each frame."""
+    camera_pose(scene)  # no camera: say so before moving through the frames
     current, poses = scene.frame_current, {}
     try:
         for frame in frames:
             scene.frame_set(frame)
-            pose = blender_matrix_world(np.array(scene.camera.matrix_world.normalized()))
-            pose[:3, 3] *= metres_per_unit(scene)
-            poses[frame] = pose
+            poses[frame] = camera_pose(scene)
     finally:
         scene.frame_set(current)
     return poses
 
 
-def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer: str | None = None) -> Frame:
+def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer: str | None = None,
+                   image_pass: str = "Combined") -> Frame:
     """A rendered frame (multilayer EXR of passes) as the sequence fill takes it: sRGB uint8,
     cleaned depth in metres, intrinsics and camera pose."""
-    view = view_from_passes(passes, scene, layer=layer)
+    view = view_from_passes(passes, scene, image_pass=image_pass, layer=layer)
     return Frame(*pipeline_view(view), view.K, pose)
 
 

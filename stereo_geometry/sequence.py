@@ -16,8 +16,12 @@ For frame t (`SequenceInfill.step`):
    the network's fill (`carry`), so the fill does not flicker;
 4. the network fills what is left, seeing the pixels that other frames supplied as known.
 
-Exact for static scenes. Moving objects: a neighbour's pixels are taken as they are (no
-motion vectors), so a moving object's trail can show in a hole; set `window=0` for such shots.
+Exact for static scenes. Moving objects are left to the network where they would show
+wrongly: a neighbour's surface is taken only if it lies behind the hole's near (occluding)
+edge (`NEAR_SIDE_MARGIN`), as what a disocclusion reveals must; a moving object seen at its
+old place, in front of that edge, is not. No motion vectors (Blender's Vector pass) are used:
+a moving object's old place that lies behind the edge (a far object moving) can still show;
+set `window=0` for such shots.
 Memory stays bounded: only the frames within the window are held (a rolling cache).
 """
 from __future__ import annotations
@@ -93,9 +97,14 @@ def read_frame(stem: Path) -> Frame:
     return Frame(image, fill_invalid_depth(depth, valid).astype(np.float32), K, pose)
 
 
-def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`depth` with each hole pixel given the farther of the nearest known depths to its left
-    and right on its row (a disocclusion shows what lies behind the edge)."""
+#: A neighbour's surface is taken into a hole at a depth edge only if it lies farther than the
+#: edge's near side by this fraction: a disocclusion shows what was hidden behind that edge.
+NEAR_SIDE_MARGIN = 0.03
+
+
+def _row_sides(depth: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, the depth of the nearest known pixel to its left and to its right on
+    its row (0 where there is none)."""
     h, w = depth.shape
     known = ~hole
     cols = np.arange(w)
@@ -104,8 +113,24 @@ def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
     rows = np.arange(h)[:, None]
     from_left = np.where(left >= 0, depth[rows, np.maximum(left, 0)], 0)
     from_right = np.where(right < w, depth[rows, np.minimum(right, w - 1)], 0)
-    filled = np.maximum(from_left, from_right)
+    return from_left, from_right
+
+
+def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`depth` with each hole pixel given the farther of the nearest known depths to its left
+    and right on its row (a disocclusion shows what lies behind the edge)."""
+    filled = np.maximum(*_row_sides(depth, hole))
     return np.where(hole, np.where(filled > 0, filled, depth.max(initial=1.0)), depth).astype(np.float32)
+
+
+def occluding_edge_depth(depth: np.ndarray, hole: np.ndarray, margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
+    """Per pixel, the depth of its hole's occluding edge: the nearer of the nearest known
+    depths to its left and right on its row, where both sides are known and the farther lies
+    more than `margin` (relative) behind it (a depth edge); 0 elsewhere (an image border, a
+    stretched surface without an edge)."""
+    from_left, from_right = _row_sides(depth, hole)
+    near, far = np.minimum(from_left, from_right), np.maximum(from_left, from_right)
+    return np.where((near > 0) & (far > near * (1 + margin)), near, 0).astype(np.float32)
 
 
 class FrameWindow:
@@ -152,18 +177,20 @@ class SequenceInfill:
         return frame.pose @ translation(self.baseline)
 
     def _seen_by_neighbours(self, frame: Frame, neighbours: list[Frame], to_eye: np.ndarray,
-                            hole: np.ndarray):
+                            hole: np.ndarray, near_side: np.ndarray):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
         (P,)), or None: of the neighbours that show a surface there (covered, not a stretched
-        face), the one whose colour is nearest their median (a mixed colour at one view's
-        silhouette is outvoted)."""
+        face) behind the hole's occluding edge (`near_side`, `occluding_edge_depth`; 0: no
+        edge; a moving object's old place is not behind it), the one whose colour is nearest their median (a
+        mixed colour at one view's silhouette is outvoted)."""
         index = np.flatnonzero(hole)
+        behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
         colours, depths, valid = [], [], []
         for other in neighbours:
             seen = reproject(other.image, other.depth, other.K, frame.K, to_eye @ other.pose)
             colours.append(seen.image.reshape(-1, 3)[index].astype(np.float32))
             depths.append(seen.depth.ravel()[index])
-            valid.append((seen.covered & ~seen.stretched).ravel()[index])
+            valid.append((seen.covered & ~seen.stretched).ravel()[index] & (depths[-1] > behind))
         if not valid or not np.any(valid):
             return None
         any_seen = np.any(valid, axis=0)
@@ -182,7 +209,8 @@ class SequenceInfill:
         own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)))
         hole = own.hole_mask.astype(bool)
         image, depth = own.image.copy(), own.depth.copy()
-        seen_from_frames = self._seen_by_neighbours(frame, neighbours, to_eye, hole)
+        seen_from_frames = self._seen_by_neighbours(frame, neighbours, to_eye, hole,
+                                                    occluding_edge_depth(own.depth, hole))
         if seen_from_frames is not None:
             taken, colours, depths = seen_from_frames
             image[taken], depth[taken] = colours, depths

@@ -265,30 +265,50 @@ def frames(bpy, model, work, result):
     result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
 
 
-def frames_reuse(bpy, model, work, result):
-    """A camera moving right past a still scene: the other eye made with and without reusing
-    the neighbouring frames, scored against the true other eye (a camera riding 63 mm to the
-    right of the scene camera)."""
+def true_other_eyes(bpy, scene, frames, work) -> dict[int, np.ndarray]:
+    """The true other eye (sRGB uint8) of each frame: a camera riding BASELINE to the right of
+    the scene camera, rendered."""
     from stereo_geometry.exr import read_multilayer_exr
-    from training.metrics import psnr
 
-    count = 5
-    scene = build_scene(bpy, frames=count, camera_step=0.02)
-    settings = configure(scene, model)
-    set_exr_output(scene, os.path.join(work, "render", "shot_"))
-    bpy.ops.render.render(animation=True)
     main_camera = scene.camera
     eye = bpy.data.objects.new("Eye", main_camera.data)
     scene.collection.objects.link(eye)
     eye.parent, eye.location = main_camera, (BASELINE, 0.0, 0.0)
     scene.camera = eye
     truths = {}
-    for frame in range(1, count + 1):
+    for frame in frames:
         scene.frame_set(frame)
         set_exr_output(scene, os.path.join(work, f"truth_{frame}.exr"))
         bpy.ops.render.render(write_still=True)
         truths[frame] = srgb(read_multilayer_exr(os.path.join(work, f"truth_{frame}.exr"))["Combined"][..., :3])
     scene.camera = main_camera
+    return truths
+
+
+def hole_psnr(passes_path, model, got, truth) -> tuple[float, int]:
+    """PSNR of `got` against `truth` in the holes the pipeline leaves in the other eye of the
+    rendered frame `passes_path`, and `got`'s largest difference from the single-view fill."""
+    from stereo_geometry.exr import read_multilayer_exr
+    from training.metrics import psnr
+
+    passes = read_multilayer_exr(passes_path)
+    want = expected_other_eye(passes["Combined"][..., :3], passes["Depth"], model.removeprefix(BUNDLED))
+    hole = want.hole_mask.astype(bool)
+    return psnr(got / 255.0, truth, hole), int(np.abs(got.astype(int) - want.image).max())
+
+
+def frames_reuse(bpy, model, work, result):
+    """A camera moving right past a still scene: the other eye made with and without reusing
+    the neighbouring frames, scored against the true other eye (a camera riding 63 mm to the
+    right of the scene camera)."""
+    from stereo_geometry.exr import read_multilayer_exr
+
+    count = 5
+    scene = build_scene(bpy, frames=count, camera_step=0.02)
+    settings = configure(scene, model)
+    set_exr_output(scene, os.path.join(work, "render", "shot_"))
+    bpy.ops.render.render(animation=True)
+    truths = true_other_eyes(bpy, scene, range(1, count + 1), work)
     settings.frames_input = os.path.join(work, "render") + os.sep
     scores = {}
     for reuse, carry in ((0, 0.0), (2, 0.75)):
@@ -297,15 +317,11 @@ def frames_reuse(bpy, model, work, result):
         result[f"report_{reuse}"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
         scores[reuse] = []
         for frame in range(2, count):
-            passes = read_multilayer_exr(os.path.join(work, "render", f"shot_{frame:04d}.exr"))
-            want = expected_other_eye(passes["Combined"][..., :3], passes["Depth"], model.removeprefix(BUNDLED))
-            hole = want.hole_mask.astype(bool)
             got = image_file(os.path.join(work, f"reuse{reuse}", f"right_{frame:04d}.png"))
-            scores[reuse].append(psnr(got / 255.0, truths[frame], hole))
+            score, diff = hole_psnr(os.path.join(work, "render", f"shot_{frame:04d}.exr"), model, got, truths[frame])
+            scores[reuse].append(score)
             if reuse == 0:
-                result.setdefault("max_diff_single", 0)
-                result["max_diff_single"] = max(result["max_diff_single"],
-                                                int(np.abs(got.astype(int) - want.image).max()))
+                result["max_diff_single"] = max(result.get("max_diff_single", 0), diff)
     result["psnr_single"], result["psnr_reuse"] = float(np.mean(scores[0])), float(np.mean(scores[2]))
     # The other eye's depth (written with reuse): the reprojected depth outside the holes.
     from stereo_geometry import reproject, stereo_pose, world_to_camera
@@ -327,19 +343,24 @@ def image_file(path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def compositor(bpy, model, work, result):
-    scene = build_scene(bpy, frames=3)
-    result["report"] = run_operator(bpy.ops.node.add_disocclusion_infill)
-    node = next(n for n in scene.compositing_node_group.nodes
-                if n.bl_idname == "CompositorNodeDisocclusionInfill")
+def add_node(bpy, scene, model, directory):
+    """The Disocclusion Infill node, added by its operator, writing to `directory`."""
+    run_operator(bpy.ops.node.add_disocclusion_infill)
+    tree = scene.compositing_node_group
+    node = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeDisocclusionInfill")
     node.model_path = model
     node.use_camera_baseline = False
     node.baseline = BASELINE
-    node.directory = os.path.join(work, "node_out") + os.sep
-    out = scene.compositing_node_group.interface.new_socket("Image", in_out="OUTPUT",
-                                                            socket_type="NodeSocketColor")
-    group_out = scene.compositing_node_group.nodes.new("NodeGroupOutput")
-    scene.compositing_node_group.links.new(node.outputs["Image"], group_out.inputs[out.name])
+    node.directory = directory + os.sep
+    out = tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    group_out = tree.nodes.new("NodeGroupOutput")
+    tree.links.new(node.outputs["Image"], group_out.inputs[out.name])
+    return node
+
+
+def compositor(bpy, model, work, result):
+    scene = build_scene(bpy, frames=3)
+    add_node(bpy, scene, model, os.path.join(work, "node_out"))
     scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = os.path.join(work, "frames", "f_")
     bpy.ops.render.render(animation=True)
@@ -353,8 +374,33 @@ def compositor(bpy, model, work, result):
     result["max_diff_frame1"] = int(np.abs(got.astype(int) - expected_other_eye(rgb, depth, model).image).max())
 
 
+def compositor_reuse(bpy, model, work, result):
+    """The node during an animation render, a camera moving left past a still scene (so the
+    frames rendered before stood nearer the right eye): the mean hole PSNR against the true
+    other eye of frames 2-5 for each (reuse_frames, carry), and each frame's largest
+    difference from the single-view fill."""
+    count = 5
+    scene = build_scene(bpy, frames=count, camera_step=-0.02)
+    node = add_node(bpy, scene, model, os.path.join(work, "node_out"))
+    truths = true_other_eyes(bpy, scene, range(1, count + 1), work)
+    for reuse, carry in ((0, 0.0), (2, 0.0), (2, 0.75)):
+        node.reuse_frames, node.carry = reuse, carry
+        name = f"{reuse}_{carry}"
+        node.directory = os.path.join(work, f"node_{name}") + os.sep
+        set_exr_output(scene, os.path.join(work, f"render_{name}", "shot_"))
+        bpy.ops.render.render(animation=True)
+        scores = []
+        for frame in range(1, count + 1):
+            got = image_file(os.path.join(work, f"node_{name}", f"right_{frame:04d}.png"))
+            score, diff = hole_psnr(os.path.join(work, f"render_{name}", f"shot_{frame:04d}.exr"), model, got,
+                                    truths[frame])
+            scores.append(score)
+            result[f"max_diff_single_{name}_{frame}"] = diff
+        result[f"psnr_{name}"] = float(np.mean(scores[1:]))
+
+
 SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames,
-                                      frames_reuse, compositor)}
+                                      frames_reuse, compositor, compositor_reuse)}
 
 
 def main() -> None:

@@ -10,7 +10,9 @@ import pytest
 from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, translation, world_to_camera
 from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network, other_eye
-from stereo_geometry.sequence import SequenceInfill, far_side_depth, frame_stems, read_frame
+import stereo_geometry.sequence as sequence_module
+from stereo_geometry.sequence import (Frame, SequenceInfill, far_side_depth, frame_stems, occluding_edge_depth,
+                                       read_frame)
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
@@ -67,6 +69,51 @@ def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):
     single = other_eye(frame.image, frame.depth, frame.K, B, network)
     assert not result.from_frames.any()
     np.testing.assert_array_equal(result.image, single.image)
+
+
+RED = (255, 0, 0)
+
+
+def _moving_box_view(t: int | None, eye: float = 0.0):
+    """A red box 1.5 m away moving 3 px a frame to the right across a textured wall 4 m away
+    (t None: the wall alone), seen by a still camera (at `eye` along x): image and depth."""
+    K_wide = Intrinsics.from_fov(192, 128, 100)
+    image, depth = textured(128, 192, seed=5), np.full((128, 192), 4.0)
+    if t is not None:
+        box = (44, 84, 70 + 3 * t, 102 + 3 * t)
+        depth = box_depth(128, 192, 4.0, 1.5, box)
+        image[box[0]:box[1], box[2]:box[3]] = RED
+    seen = reproject(image, depth, K_wide, K, world_to_camera(translation(eye)))
+    return seen.image, seen.depth
+
+
+def test_a_moving_objects_old_place_is_not_taken_into_a_hole(monkeypatch):
+    """Frames after t show the box where the wall is at t (in front of the hole's occluding
+    edge): those pixels are left to the network; the wall that earlier frames saw is taken."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    frames = [Frame(*_moving_box_view(t), K, np.eye(4)) for t in range(7)]
+    t = 3
+    wall, _ = _moving_box_view(None, eye=B)  # what the holes beside the box show
+
+    def taken_red_and_exact():
+        result = SequenceInfill(network, B, carry=0.0).step(frames[t], frames[:t] + frames[t + 1:])
+        taken = result.from_frames.astype(bool)
+        red = (result.image[taken] == RED).all(axis=-1).mean()
+        return taken.sum(), red, (result.image[taken] == wall[taken]).all(axis=-1).mean()
+
+    taken, red, exact = taken_red_and_exact()
+    assert taken > 50 and red < 0.01 and exact > 0.9, (taken, red, exact)
+    # without the rule (no occluding edge anywhere), every surface a neighbour saw is a candidate
+    monkeypatch.setattr(sequence_module, "occluding_edge_depth", lambda depth, hole: np.zeros_like(depth))
+    _, red_ungated, exact_ungated = taken_red_and_exact()
+    assert red_ungated > 0.1 and exact_ungated < 0.8, (red_ungated, exact_ungated)
+
+
+def test_a_holes_occluding_edge_is_its_nearer_side_where_its_sides_differ():
+    depth = np.array([[1.0, 1.0, 0.0, 0.0, 4.0, 4.0],    # a depth edge: 1 m in front of 4 m
+                      [4.0, 0.0, 0.0, 4.01, 0.0, 0.0]], np.float32)  # no edge; the image border
+    np.testing.assert_array_equal(occluding_edge_depth(depth, depth == 0),
+                                  [[0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]])
 
 
 def test_far_side_depth_fills_each_hole_from_the_farther_side():
