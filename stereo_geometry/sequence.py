@@ -17,9 +17,10 @@ For frame t (`SequenceInfill.step`):
 4. the network fills what is left, seeing the pixels that other frames supplied as known.
 
 Exact for static scenes. Moving objects are left to the network where they would show
-wrongly: a neighbour's surface is taken only if it lies behind the hole's near (occluding)
-edge (`NEAR_SIDE_MARGIN`), as what a disocclusion reveals must; a moving object seen at its
-old place, in front of that edge, is not. No motion vectors (Blender's Vector pass) are used:
+wrongly: inside a hole at a depth edge (off its rim) a neighbour's surface is taken only if it
+lies behind the hole's near (occluding) edge (`occluding_edge_depth`, `NEAR_SIDE_MARGIN`), as
+what a disocclusion reveals must; a moving object seen at its old place, in front of that
+edge, is not. No motion vectors (Blender's Vector pass) are used:
 a moving object's old place that lies behind the edge (a far object moving) can still show;
 set `window=0` for such shots.
 Memory stays bounded: only the frames within the window are held (a rolling cache).
@@ -124,13 +125,20 @@ def far_side_depth(depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
 
 
 def occluding_edge_depth(depth: np.ndarray, hole: np.ndarray, margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
-    """Per pixel, the depth of its hole's occluding edge: the nearer of the nearest known
+    """Per hole pixel, the depth of its hole's occluding edge: the nearer of the nearest known
     depths to its left and right on its row, where both sides are known and the farther lies
-    more than `margin` (relative) behind it (a depth edge); 0 elsewhere (an image border, a
-    stretched surface without an edge)."""
+    more than `margin` (relative) behind it (a depth edge); 0 elsewhere: an image border, a
+    stretched surface without an edge, and the hole's rim (pixels beside a known one), which
+    may show the near surface's own silhouette."""
     from_left, from_right = _row_sides(depth, hole)
     near, far = np.minimum(from_left, from_right), np.maximum(from_left, from_right)
-    return np.where((near > 0) & (far > near * (1 + margin)), near, 0).astype(np.float32)
+    known = np.pad(~hole, 1)
+    rim = np.zeros_like(hole)
+    for dy in range(3):
+        for dx in range(3):
+            rim |= known[dy:dy + hole.shape[0], dx:dx + hole.shape[1]]
+    edge = hole & ~rim & (near > 0) & (far > near * (1 + margin))
+    return np.where(edge, near, 0).astype(np.float32)
 
 
 class FrameWindow:
