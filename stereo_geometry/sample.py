@@ -125,6 +125,17 @@ def normalise_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return normalised
 
 
+def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel, the column of the nearest valid pixel to its left and to its right in
+    the same row (-1 where there is none)."""
+    h, w = valid.shape
+    cols = np.broadcast_to(np.arange(w), (h, w))
+    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
+    right_rev = np.maximum.accumulate(np.where(valid[:, ::-1], cols, -1), axis=1)
+    right = np.where(right_rev >= 0, w - 1 - right_rev, -1)[:, ::-1]
+    return left, right
+
+
 #: (vertical, horizontal) mirrors, in the order `flip_averaged` uses them.
 MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 

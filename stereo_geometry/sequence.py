@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from .camera import Intrinsics, translation, world_to_camera
-from .sample import network_input, to_uint8, warped_inputs
+from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
 from .warp import Reprojection, reproject
 
 from .infill import Network, fill_depth
@@ -106,14 +106,10 @@ NEAR_SIDE_MARGIN = 0.03
 def _row_sides(depth: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each pixel, the depth of the nearest known pixel to its left and to its right on
     its row (0 where there is none)."""
-    h, w = depth.shape
-    known = ~hole
-    cols = np.arange(w)
-    left = np.maximum.accumulate(np.where(known, cols, -1), axis=1)
-    right = np.minimum.accumulate(np.where(known, cols, w)[:, ::-1], axis=1)[:, ::-1]
-    rows = np.arange(h)[:, None]
+    left, right = nearest_valid_along_rows(~hole)
+    rows = np.arange(depth.shape[0])[:, None]
     from_left = np.where(left >= 0, depth[rows, np.maximum(left, 0)], 0)
-    from_right = np.where(right < w, depth[rows, np.minimum(right, w - 1)], 0)
+    from_right = np.where(right >= 0, depth[rows, np.maximum(right, 0)], 0)
     return from_left, from_right
 
 

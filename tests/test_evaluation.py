@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, write_numpy_dataset
 from training.baselines import background_fill, classical_methods
-from training.metrics import nearest_valid_along_rows
+from stereo_geometry.sample import nearest_valid_along_rows
 from training.metrics import gradient_error, hole_and_ring_metrics, region_metrics, ring
 
 

@@ -13,9 +13,7 @@ import cv2
 import numpy as np
 import torch
 
-from stereo_geometry.sample import network_input
-
-from .metrics import nearest_valid_along_rows
+from stereo_geometry.sample import nearest_valid_along_rows, network_input
 
 Sample = dict[str, np.ndarray]
 Method = Callable[[Sample], np.ndarray]

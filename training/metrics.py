@@ -6,6 +6,8 @@ import math
 import cv2
 import numpy as np
 
+from stereo_geometry.sample import nearest_valid_along_rows
+
 RING_PIXELS = 4
 BLEED_DEPTH_RATIO = 1.1   # the two sides of a hole pixel are a depth edge beyond this ratio
 BLEED_MIN_CONTRAST = 0.1  # ... and differ in colour (sum of |RGB| differences) by more than this
@@ -61,17 +63,6 @@ def region_metrics(output: np.ndarray, target: np.ndarray, region: np.ndarray) -
         "l1": float(np.abs(output[region].astype(np.float64) - target[region]).mean()),
         "grad": gradient_error(output, target, region),
     }
-
-
-def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each pixel, the column of the nearest valid pixel to its left and to its right in
-    the same row (-1 where there is none)."""
-    h, w = valid.shape
-    cols = np.broadcast_to(np.arange(w), (h, w))
-    left = np.maximum.accumulate(np.where(valid, cols, -1), axis=1)
-    right_rev = np.maximum.accumulate(np.where(valid[:, ::-1], cols, -1), axis=1)
-    right = np.where(right_rev >= 0, w - 1 - right_rev, -1)[:, ::-1]
-    return left, right
 
 
 def foreground_bleed(output: np.ndarray, target: np.ndarray, image: np.ndarray,
