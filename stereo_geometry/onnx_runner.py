@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .sample import flip_averaged
+from .sample import flip_averaged, negated_normals
 
 MULTIPLE = 4   # = training.model.MULTIPLE
 FOLD = 4       # = training.model.FOLD
@@ -161,10 +161,9 @@ class OnnxInfill:
         feeds = {"pooled": pooled}
         if self.detail_channels:
             feeds["detail"] = fold_detail(x, self.detail_channels)
-        for mirrored, normal in ((horizontal, 4), (vertical, 5)):  # normals' x, y: input channels 4, 5
-            if mirrored:
-                pooled[:, normal + 2] *= -1  # pooled: weighted RGB, depth, weight, hole, normals
-                if self.detail_channels > normal:
-                    feeds["detail"][:, normal * FOLD ** 2:(normal + 1) * FOLD ** 2] *= -1
+        for channel in negated_normals(vertical, horizontal):
+            pooled[:, channel + 2] *= -1  # pooled: weighted RGB, depth, weight, hole, normals
+            if self.detail_channels > channel:
+                feeds["detail"][:, channel * FOLD ** 2:(channel + 1) * FOLD ** 2] *= -1
         residual, guess = self.session.run(None, feeds)
         return assemble(out, holes, residual, guess)[..., :h, :w]

@@ -140,16 +140,20 @@ def nearest_valid_along_rows(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 MIRRORS = ((False, False), (True, False), (False, True), (True, True))
 
 
+def negated_normals(vertical: bool, horizontal: bool) -> list[int]:
+    """The input channels a mirror negates: the normals' x (channel 4) for a horizontal
+    mirror, their y (channel 5) for a vertical one."""
+    return [channel for channel, mirrored in ((4, horizontal), (5, vertical)) if mirrored]
+
+
 def mirror_input(x: np.ndarray, vertical: bool, horizontal: bool) -> np.ndarray:
     """A network input (..., 8, H, W) seen in a mirror (a new array): rows (`vertical`) and/or
     columns reversed, the normals' y or x negated, so that it is the input of the mirrored
     scene (with the other eye on the other side for a horizontal mirror)."""
     view = x[..., ::-1, :] if vertical else x
     out = np.array(view[..., ::-1] if horizontal else view)
-    if vertical:
-        out[..., 5, :, :] *= -1
-    if horizontal:
-        out[..., 4, :, :] *= -1
+    for channel in negated_normals(vertical, horizontal):
+        out[..., channel, :, :] *= -1
     return out
 
 
@@ -171,19 +175,15 @@ def flip_averaged(network: MirroredNetwork, flips: int):
     its input (1: the input as it is), each of `network`'s outputs mirrored back."""
     if flips not in (1, 2, 4):
         raise ValueError(f"test-time flips must be 1, 2 or 4, got {flips}")
+    if flips == 1:
+        return lambda x: network(x, False, False)
 
     def run(x: np.ndarray) -> np.ndarray:
-        total = None
-        for vertical, horizontal in MIRRORS[:flips]:  # one at a time: a batch of four is slower on a CPU
+        total = np.array(network(x, False, False), dtype=np.float32)
+        for vertical, horizontal in MIRRORS[1:flips]:  # one at a time: a batch of four is slower on a CPU
             out = network(x, vertical, horizontal)
             out = out[..., ::-1, :] if vertical else out
-            out = out[..., ::-1] if horizontal else out
-            if flips == 1:
-                return out
-            if total is None:
-                total = np.array(out, dtype=np.float32)
-            else:
-                total += out
+            total += out[..., ::-1] if horizontal else out
         return total / np.float32(flips)
     return run
 
