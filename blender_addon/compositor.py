@@ -18,10 +18,10 @@ import tempfile
 
 import bpy
 from bpy.app.handlers import persistent
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
-from . import core, processing
-from .operators import EYES, OUTPUTS
+from . import core
+from .operators import EYES, OUTPUTS, carry_property, reuse_frames_property, write_depth_property
 from .stereo_geometry.sequence import Frame, SequenceInfill
 
 NODE_ID = "CompositorNodeDisocclusionInfill"
@@ -71,16 +71,9 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
     baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, unit="LENGTH")
     model: EnumProperty(name="Model", items=core.MODEL_CHOICES, default="QUALITY")
     model_path: StringProperty(name="Model File", subtype="FILE_PATH")
-    reuse_frames: IntProperty(name="Reuse Frames", default=2, min=0, soft_max=8,
-                              description="Frames rendered before each frame whose pixels fill its holes "
-                                          "first, through the camera's motion (exact for static scenes; "
-                                          "0: each frame alone)")
-    carry: FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
-                         description="Weight of the previous frame's fill, reprojected, where no frame "
-                                     "saw a hole (steadier fills over time)")
-    write_depth: BoolProperty(name="Write Depth", default=False,
-                              description="Also write each frame's other-eye depth (scene units, holes filled "
-                                          "by the bundled depth model) as EYE_NNNN_depth.exr")
+    reuse_frames: reuse_frames_property("Frames rendered before each frame")
+    carry: carry_property()
+    write_depth: write_depth_property()
 
     def init(self, context):
         self.node_tree = _inner_tree(self)
@@ -141,7 +134,6 @@ def _after_frame(scene, _depsgraph=None) -> None:
         # Animations number the File Output's files by frame; a still render does not.
         candidates = [os.path.join(_passes_dir(node), f"{PASS_PREFIX}{n}.exr") for n in (f"{frame:04d}", "")]
         passes = next((c for c in candidates if os.path.isfile(c)), candidates[0])
-        name = os.path.join(bpy.path.abspath(node.directory), f"{node.eye.lower()}_{frame:04d}")
         try:
             if not os.path.isfile(passes):
                 raise core.InfillError(f"the node saved no passes for frame {frame} (is it wired "
@@ -151,11 +143,10 @@ def _after_frame(scene, _depsgraph=None) -> None:
             same_size = [f for f in earlier if f.image.shape == own.image.shape]
             result = sequence.step(own, same_size[::-1])  # nearest in time first
             earlier[:] = (earlier + [own])[max(0, len(earlier) + 1 - node.reuse_frames):]
-            core.write_png(name + ".png", processing.layout(own.image, result.image, node.eye, node.output))
-            if node.write_depth:
-                core.write_depth_exr(name + "_depth.exr", result.depth / core.metres_per_unit(scene))
+            out = core.write_sequence_frame(bpy.path.abspath(node.directory), frame, own, result, node.eye,
+                                            node.output, scene, node.write_depth)
             os.remove(passes)
-            print(f"Disocclusion Infill: frame {frame} -> {name}.png")
+            print(f"Disocclusion Infill: frame {frame} -> {out}")
         except core.InfillError as exc:
             if _key(node) in _renders:
                 _renders[_key(node)][0].previous = None  # nothing to carry across a failed frame

@@ -17,7 +17,7 @@ from .stereo_geometry.blender_camera import BlenderCamera, blender_matrix_world
 from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry.infill import other_eye
 from .stereo_geometry.onnx_runner import OnnxInfill
-from .stereo_geometry.sequence import Frame
+from .stereo_geometry.sequence import FilledFrame, Frame
 
 BUNDLED_DEPTH_MODEL = Path(__file__).parent / "models" / "depth.onnx"
 BUNDLED_MODELS = {"QUALITY": Path(__file__).parent / "models" / "quality.onnx",
@@ -251,6 +251,17 @@ def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer:
     cleaned depth in metres, intrinsics and camera pose."""
     view = view_from_passes(passes, scene, image_pass=image_pass, layer=layer)
     return Frame(*pipeline_view(view), view.K, pose)
+
+
+def write_sequence_frame(folder: str, frame: int, own: Frame, result: FilledFrame, eye: str, output: str,
+                         scene: bpy.types.Scene, write_depth: bool) -> str:
+    """Write a frame's other eye as FOLDER/EYE_NNNN.png (`processing.layout`) and, with
+    `write_depth`, its depth as EYE_NNNN_depth.exr (scene units); returns the PNG's path."""
+    name = os.path.join(folder, f"{eye.lower()}_{frame:04d}")
+    write_png(name + ".png", processing.layout(own.image, result.image, eye, output))
+    if write_depth:
+        write_depth_exr(name + "_depth.exr", result.depth / metres_per_unit(scene))
+    return name + ".png"
 
 
 def store_image(name: str, srgb: np.ndarray) -> bpy.types.Image:

@@ -18,6 +18,26 @@ OUTPUTS = [("OTHER_EYE", "Other Eye", "The new eye's image"),
            ("ANAGLYPH", "Anaglyph", "Red-cyan anaglyph")]
 
 
+def reuse_frames_property(which: str):
+    """The sequence fill's window, for the frame range (frames before and after) and the
+    compositor node (frames rendered before)."""
+    return IntProperty(name="Reuse Frames", default=2, min=0, soft_max=8,
+                       description=f"{which} whose pixels fill its holes first, through the camera's motion "
+                                   "(exact for static scenes; 0: each frame alone)")
+
+
+def carry_property():
+    return FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
+                         description="Weight of the previous frame's fill, reprojected, where no frame "
+                                     "saw a hole (steadier fills over time)")
+
+
+def write_depth_property():
+    return BoolProperty(name="Write Depth", default=False,
+                        description="Also write each frame's other-eye depth (scene units, holes filled "
+                                    "by the bundled depth model) as EYE_NNNN_depth.exr")
+
+
 class DisocclusionSettings(bpy.types.PropertyGroup):
     source: EnumProperty(name="Source", items=[
         ("RENDER", "Last Render", "Combined and Depth passes of the last render"),
@@ -44,16 +64,9 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
                                  description="Folder of multilayer EXRs (Combined + Depth); "
                                              "empty: the render output path")
     frames_output: StringProperty(name="Output Folder", subtype="DIR_PATH", default="//other_eye/")
-    reuse_frames: IntProperty(name="Reuse Frames", default=2, min=0, soft_max=8,
-                              description="Frames before and after each frame whose pixels fill its holes "
-                                          "first, through the camera's motion (exact for static scenes; "
-                                          "0: each frame alone)")
-    write_depth: BoolProperty(name="Write Depth", default=False,
-                              description="Also write each frame's other-eye depth (scene units, holes filled "
-                                          "by the bundled depth model) as EYE_NNNN_depth.exr")
-    carry: FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
-                         description="Weight of the previous frame's fill, reprojected, where no frame "
-                                     "saw a hole (steadier fills over time)")
+    reuse_frames: reuse_frames_property("Frames before and after each frame")
+    write_depth: write_depth_property()
+    carry: carry_property()
 
 
 def settings_of(context) -> DisocclusionSettings:
@@ -161,10 +174,8 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             return
         try:
             result = self._sequence.step(own, neighbours)
-            name = os.path.join(self._out, f"{settings.eye.lower()}_{frame:04d}")
-            core.write_png(name + ".png", processing.layout(own.image, result.image, settings.eye, settings.output))
-            if self._write_depth:
-                core.write_depth_exr(name + "_depth.exr", result.depth / core.metres_per_unit(context.scene))
+            core.write_sequence_frame(self._out, frame, own, result, settings.eye, settings.output,
+                                      context.scene, self._write_depth)
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
