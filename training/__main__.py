@@ -222,14 +222,13 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write OUT_warped.png and OUT_hole_mask.png")
 
 
-def run_sequence(args: argparse.Namespace, network) -> int:
+def run_sequence(args: argparse.Namespace, network, baseline: float) -> int:
     from stereo_geometry.sequence import fill_sequence
 
     if args.window < 0:
         return fail(f"--window must be 0 or more, got {args.window}")
     if not Path(args.sequence).is_dir():
         return fail(f"--sequence {args.sequence}: no such folder")
-    baseline = args.baseline if args.direction == "right" else -args.baseline
     try:
         problems, written = fill_sequence(args.sequence, args.out, network, baseline, args.window,
                                           args.carry, progress=not args.no_progress)
@@ -256,9 +255,10 @@ def run_infill(args: argparse.Namespace) -> int:
     args.checkpoint = args.checkpoint or str(SHIPPED_MODELS[args.model])
     if not Path(args.checkpoint).is_file():
         return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
+    baseline = args.baseline if args.direction == "right" else -args.baseline
     if args.sequence:
         try:
-            return run_sequence(args, load_network(args.checkpoint))
+            return run_sequence(args, load_network(args.checkpoint), baseline)
         except ValueError as exc:
             return fail(str(exc))
     if not args.depth:
@@ -292,7 +292,6 @@ def run_infill(args: argparse.Namespace) -> int:
     K = Intrinsics.from_fov(w, h, args.fov)
     if args.focal:
         K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
-    baseline = args.baseline if args.direction == "right" else -args.baseline
     start = time.perf_counter()
     result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network, depth_network)
     out = Path(args.out)
