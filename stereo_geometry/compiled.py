@@ -158,42 +158,221 @@ def _grid_triangles(valid: np.ndarray) -> np.ndarray:
     return tris
 
 
+def _grid_vertex(depth: np.ndarray, r: int, c: int, pad: float, camera: tuple, shift: tuple):
+    """Vertex (r, c) of a grid mesh (`mesh.grid_vertices`) projected (`camera.project`) into
+    the source camera (u, v) and into the source camera shifted by `shift` (u, v, z), and
+    whether its depth is known. `camera` is (fx, fy, cx, cy)."""
+    h, w = depth.shape
+    fx, fy, cx, cy = camera
+    tx, ty, tz = shift
+    v = float(r) - pad if r == 0 else float(r)
+    if r == h - 1:
+        v += pad
+    u = float(c) - pad if c == 0 else float(c)
+    if c == w - 1:
+        u += pad
+    z = float(depth[r, c])
+    known = np.isfinite(z) and z > 0
+    if not known:
+        z = 1.0
+    x = (u - cx) / fx * z
+    y = (v - cy) / fy * z
+    u_src, v_src = fx * x / z + cx, fy * y / z + cy
+    x, y, zt = x + tx, y + ty, z + tz
+    return u_src, v_src, fx * x / zt + cx, fy * y / zt + cy, zt, known
+
+
 def _grid_projection(depth: np.ndarray, pad: float, camera: tuple, shift: tuple):
     """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and in the
     same camera shifted by `shift` (u, v, z): `mesh.grid_vertices`, then `camera.project`
     before and after `camera.transform` by that pure translation. `camera` is (fx, fy, cx, cy)."""
     h, w = depth.shape
-    fx, fy, cx, cy = camera
-    tx, ty, tz = shift
     out = np.empty((5, h * w))
     for r in numba.prange(h):
-        v = float(r) - pad if r == 0 else float(r)
-        if r == h - 1:
-            v += pad
         for c in range(w):
-            u = float(c) - pad if c == 0 else float(c)
-            if c == w - 1:
-                u += pad
-            z = float(depth[r, c])
-            if not (np.isfinite(z) and z > 0):
-                z = 1.0
-            x = (u - cx) / fx * z
-            y = (v - cy) / fy * z
             i = r * w + c
-            out[0, i] = fx * x / z + cx
-            out[1, i] = fy * y / z + cy
-            x, y, zt = x + tx, y + ty, z + tz
-            out[2, i] = fx * x / zt + cx
-            out[3, i] = fy * y / zt + cy
-            out[4, i] = zt
+            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], _ = _grid_vertex(
+                depth, r, c, pad, camera, shift)
     return out
+
+
+def _project_grid_row(depth: np.ndarray, r: int, pad: float, camera: tuple, shift: tuple,
+                      out: np.ndarray, known: np.ndarray) -> bool:
+    """Row r of `_grid_projection` into `out` (5, W) and its known depths into `known` (W,);
+    False if a known vertex's target row is off its own by half a pixel or more."""
+    kept = True
+    for c in range(depth.shape[1]):
+        out[0, c], out[1, c], out[2, c], out[3, c], out[4, c], known[c] = _grid_vertex(
+            depth, r, c, pad, camera, shift)
+        if known[c] and not abs(out[3, c] - r) < 0.5:
+            kept = False
+    return kept
+
+
+def _grid_cell_corners(half: int, r: int, c: int):
+    """(row, column) of the vertices a, b, c of a grid cell's triangle, in `mesh.grid_triangles`'
+    order: half 0 is (r, c), (r+1, c), (r+1, c+1); half 1 is (r, c), (r+1, c+1), (r, c+1)."""
+    if half == 0:
+        return r, c, r + 1, c, r + 1, c + 1
+    return r, c, r + 1, c + 1, r, c + 1
+
+
+def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple,
+                      min_growth: float):
+    """Per triangle of each grid cell, (2, H-1, W-1) in `mesh.grid_triangles`' half and cell
+    order, whether it exists and grows by more than `min_growth` pixels
+    (`mesh.footprint_growth`) in the camera shifted by `shift`; and whether every known
+    vertex stays within half a pixel of its own row there (so that each pixel row of the
+    target sees only the two rows of cells that touch it, as `_scanline_reproject` assumes)."""
+    h, w = depth.shape
+    grown = np.zeros((2, max(h - 1, 0), max(w - 1, 0)), dtype=np.bool_)
+    kept = np.ones(h, dtype=np.bool_)
+    for r in numba.prange(h - 1):
+        rows = np.empty((2, 5, w))
+        known = np.empty((2, w), dtype=np.bool_)
+        kept[r] = _project_grid_row(depth, r, pad, camera, shift, rows[0], known[0])
+        last_kept = _project_grid_row(depth, r + 1, pad, camera, shift, rows[1], known[1])
+        if r == h - 2:
+            kept[r + 1] = last_kept
+        for half in range(2):
+            for c in range(w - 1):
+                ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, 0, c)
+                if not (known[ra, ca] and known[rb, cb] and known[rc, cc]):
+                    continue
+                ua, ub, uc = rows[ra, 2, ca], rows[rb, 2, cb], rows[rc, 2, cc]
+                sa, sb, sc = rows[ra, 0, ca], rows[rb, 0, cb], rows[rc, 0, cc]
+                va, vb, vc = rows[ra, 3, ca], rows[rb, 3, cb], rows[rc, 3, cc]
+                ta, tb, tc = rows[ra, 1, ca], rows[rb, 1, cb], rows[rc, 1, cc]
+                du = (max(max(ua, ub), uc) - min(min(ua, ub), uc)) - (max(max(sa, sb), sc) - min(min(sa, sb), sc))
+                dv = (max(max(va, vb), vc) - min(min(va, vb), vc)) - (max(max(ta, tb), tc) - min(min(ta, tb), tc))
+                grown[half, r, c] = max(du, dv) > min_growth
+    return grown, kept.all()
+
+
+def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: np.ndarray,
+                        pad: float, camera: tuple, shift: tuple, near: float, eps: float,
+                        bands: int):
+    """`warp.reproject` of a grid mesh into the source camera shifted along its rows (no
+    vertex leaves its row by half a pixel: see `_grid_grown_faces`), one target row at a
+    time: each pixel row sees only the triangles of the two rows of cells that touch it.
+    Per pixel: the colour (`colours` (H*W, C), nearest texel), planar depth (float32, 0:
+    uncovered), whether its triangle is stretched (`stretched_cell`, as `_grid_grown_faces`
+    lays out the triangles) and whether it is covered. The candidate tests and weights are
+    `_zbuffer`'s, the lookup `_surface_lookup`'s, and of equally near triangles the first in
+    `mesh.grid_triangles`' order wins, so the result is the general path's bit for bit; but
+    no triangle array, vertex projections or per-pixel weights are stored."""
+    h, w = depth.shape
+    cells = (h - 1) * (w - 1)
+    image = np.empty((h * w, colours.shape[1]), dtype=colours.dtype)
+    depth_out = np.empty(h * w, dtype=np.float32)
+    stretched = np.empty(h * w, dtype=np.bool_)
+    covered = np.empty(h * w, dtype=np.bool_)
+    band_rows = (h + bands - 1) // bands
+    for band in numba.prange(bands):
+        top, bottom = band * band_rows, min(h, (band + 1) * band_rows) - 1
+        rows = np.empty((3, 5, w))  # grid rows y-1, y, y+1 of target row y, at [row % 3]
+        known = np.zeros((3, w), dtype=np.bool_)
+        best_z = np.empty(w)
+        best_key = np.empty(w, dtype=np.int64)
+        best_bary = np.empty((w, 3))
+        for k in range(max(top - 1, 0), min(top + 1, h - 1) + 1):
+            _project_grid_row(depth, k, pad, camera, shift, rows[k % 3], known[k % 3])
+        for y in range(top, bottom + 1):
+            if y > top and y + 1 < h:
+                _project_grid_row(depth, y + 1, pad, camera, shift, rows[(y + 1) % 3], known[(y + 1) % 3])
+            best_z[:] = np.inf
+            best_key[:] = -1
+            py = float(y)
+            for r in range(max(y - 1, 0), min(y, h - 2) + 1):
+                upper, lower = rows[r % 3], rows[(r + 1) % 3]
+                upper_known, lower_known = known[r % 3], known[(r + 1) % 3]
+                for half in range(2):
+                    # the triangle's corners a, b, c: their grid row (upper/lower) and column
+                    b_row, c_row = lower, (lower if half == 0 else upper)
+                    b_known, c_known = lower_known, (lower_known if half == 0 else upper_known)
+                    for cell in range(w - 1):
+                        cb, cc = cell + half, cell + 1
+                        if not (upper_known[cell] and b_known[cb] and c_known[cc]):
+                            continue
+                        va, vb, vc = upper[3, cell], b_row[3, cb], c_row[3, cc]
+                        y0 = np.ceil(min(min(va, vb), vc) - eps)
+                        y1 = np.floor(max(max(va, vb), vc) + eps)
+                        if not (y0 <= py and py <= y1):
+                            continue
+                        za, zb, zc = upper[4, cell], b_row[4, cb], c_row[4, cc]
+                        if not (za > near and zb > near and zc > near):
+                            continue
+                        ua, ub, uc = upper[2, cell], b_row[2, cb], c_row[2, cc]
+                        if not np.isfinite(ua + ub + uc + va + vb + vc):
+                            continue
+                        x0 = max(int(np.ceil(min(min(ua, ub), uc) - eps)), 0)
+                        x1 = min(int(np.floor(max(max(ua, ub), uc) + eps)), w - 1)
+                        area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
+                        if area == 0.0:
+                            continue
+                        clearly_out = -2.0 * eps * abs(area)
+                        inv_area, inv_za, inv_zb, inv_zc = 1.0 / area, 1.0 / za, 1.0 / zb, 1.0 / zc
+                        sign = 1.0 if area > 0 else -1.0
+                        key = half * cells + r * (w - 1) + cell
+                        for x in range(x0, x1 + 1):
+                            px = float(x)
+                            na = (ub - px) * (vc - py) - (uc - px) * (vb - py)
+                            if na * sign < clearly_out:
+                                continue
+                            wa = na * inv_area
+                            if wa < -eps:
+                                continue
+                            nb = (uc - px) * (va - py) - (ua - px) * (vc - py)
+                            if nb * sign < clearly_out:
+                                continue
+                            wb = nb * inv_area
+                            wc = 1.0 - wa - wb
+                            if wb < -eps or wc < -eps:
+                                continue
+                            ga, gb, gc = wa * inv_za, wb * inv_zb, wc * inv_zc
+                            inv_z = ga + gb + gc
+                            d = 1.0 / inv_z
+                            if d < best_z[x] or (d == best_z[x] and key < best_key[x]):
+                                best_z[x] = d
+                                best_key[x] = key
+                                best_bary[x, 0] = ga * d
+                                best_bary[x, 1] = gb * d
+                                best_bary[x, 2] = gc * d
+            for x in range(w):
+                pix = y * w + x
+                key = best_key[x]
+                if key < 0:
+                    image[pix] = 0
+                    depth_out[pix] = 0.0
+                    stretched[pix] = False
+                    covered[pix] = False
+                    continue
+                half = key // cells
+                r = (key - half * cells) // (w - 1)
+                cell = key - half * cells - r * (w - 1)
+                ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, r, cell)
+                u = (best_bary[x, 0] * float(ca) + best_bary[x, 1] * float(cb)) + best_bary[x, 2] * float(cc)
+                v = (best_bary[x, 0] * float(ra) + best_bary[x, 1] * float(rb)) + best_bary[x, 2] * float(rc)
+                col = min(max(np.floor(u + 0.5), 0.0), w - 1.0)
+                row = min(max(np.floor(v + 0.5), 0.0), h - 1.0)
+                image[pix] = colours[int(row) * w + int(col)]
+                depth_out[pix] = np.float32(best_z[x])
+                stretched[pix] = stretched_cell[half, r, cell]
+                covered[pix] = True
+    return image, depth_out, stretched, covered
 
 
 def _compile(kernel):
     return None if numba is None else numba.njit(cache=True, nogil=True, parallel=True)(kernel)
 
 
+if numba is not None:  # helpers of the kernels, compiled into them
+    _grid_vertex = numba.njit(cache=True, inline="always")(_grid_vertex)
+    _project_grid_row = numba.njit(cache=True)(_project_grid_row)
+    _grid_cell_corners = numba.njit(cache=True, inline="always")(_grid_cell_corners)
+
 _compiled_zbuffer = _compile(_zbuffer)
+_compiled_scanline = _compile(_scanline_reproject)
 
 
 def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
@@ -201,8 +380,16 @@ def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
     return _compiled_zbuffer(u, v, z, tris, height, width, near, eps, numba.get_num_threads())
 
 
+def _scanline_in_bands(depth, colours, stretched_cell, pad, camera, shift, near, eps):
+    """`_scanline_reproject` over as many bands of rows as numba has threads."""
+    return _compiled_scanline(depth, colours, stretched_cell, pad, camera, shift, near, eps,
+                              numba.get_num_threads())
+
+
 zbuffer = None if numba is None else _zbuffer_in_bands
+scanline_reproject = None if numba is None else _scanline_in_bands
 footprint_growth = _compile(_footprint_growth)
 surface_lookup = _compile(_surface_lookup)
 grid_triangles = _compile(_grid_triangles)
 grid_projection = _compile(_grid_projection)
+grid_grown_faces = _compile(_grid_grown_faces)

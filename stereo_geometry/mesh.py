@@ -103,10 +103,16 @@ def tag_grown_faces(growth: np.ndarray, tris: np.ndarray,
     the source-camera vertices of flat vertex indices (only the grown faces' are asked for)."""
     stretched = growth > min_growth_px
     grown = np.nonzero(stretched)[0]  # few: only these need the angle
-    corners = tris[grown].ravel()
-    own = np.arange(corners.size).reshape(-1, 3)
-    stretched[grown] = view_angle_deg(vertices_at(corners), own, np.zeros(3)) > max_angle_deg
+    stretched[grown] = seen_edge_on(tris[grown], vertices_at, max_angle_deg)
     return stretched
+
+
+def seen_edge_on(corners: np.ndarray, vertices_at: Callable[[np.ndarray], np.ndarray],
+                 max_angle_deg: float) -> np.ndarray:
+    """Whether each triangle (M, 3) of flat vertex indices is seen more than `max_angle_deg`
+    from head on by the source camera; `vertices_at(index)` gives the vertices of indices."""
+    own = np.arange(corners.size).reshape(-1, 3)
+    return view_angle_deg(vertices_at(corners.ravel()), own, np.zeros(3)) > max_angle_deg
 
 
 def normals_from_depth(depth: np.ndarray, K: Intrinsics, where: np.ndarray | None = None) -> np.ndarray:

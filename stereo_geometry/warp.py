@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics, project, transform
-from .compiled import grid_projection, zbuffer
+from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbuffer
 from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, footprint_growth, grid_mesh,
-                   grid_triangles, grid_vertices, tag_grown_faces, tag_stretched_faces)
+                   grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces, tag_stretched_faces)
 
 _NEAR = 1e-6
 _CHUNK = 2_000_000  # candidate (triangle, pixel) pairs tested at once
@@ -153,6 +153,10 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     vertex array; it gives the same result as the general path, bit for bit.
     """
     shift = _pure_shift(src_to_dst) if K_src == K_dst and grid_projection is not None else None
+    if shift is not None and shift[1:] == (0.0, 0.0):
+        along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px)
+        if along_rows is not None:
+            return along_rows
     if shift is None:
         vertices, tris = grid_mesh(depth, K_src)
         stretched_face = tag_stretched_faces(vertices, tris, K_src, src_to_dst, max_angle_deg,
@@ -173,6 +177,31 @@ def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
     if np.array_equal(src_to_dst[:3, :3], np.eye(3)) and np.array_equal(src_to_dst[3], (0, 0, 0, 1)):
         return tuple(float(t) for t in src_to_dst[:3, 3])
     return None
+
+
+def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
+                           shift: tuple[float, float, float], max_angle_deg: float,
+                           min_growth_px: float) -> Reprojection | None:
+    """`reproject` into the camera K shifted along its rows (a parallel rig) by the compiled
+    scanline kernel (`compiled.scanline_reproject`): the same result, bit for bit, without
+    storing triangles, projections or weights. None where a vertex would leave its row (only
+    for depths so extreme that rounding moves it): the general path takes those."""
+    h, w = depth.shape
+    depth = np.ascontiguousarray(depth)
+    camera = (K.fx, K.fy, K.cx, K.cy)
+    stretched_cell, rows_kept = grid_grown_faces(depth, BORDER_PAD_PX, camera, shift, min_growth_px)
+    if not rows_kept:
+        return None
+    half, row, col = np.nonzero(stretched_cell)  # the grown faces: tag those seen edge on
+    first = row * w + col
+    corners = np.stack([first, first + w + half, np.where(half == 0, first + w + 1, first + 1)], axis=1)
+    stretched_cell[half, row, col] = seen_edge_on(corners, lambda index: grid_vertices(depth, K, index),
+                                                  max_angle_deg)
+    colours = np.ascontiguousarray(image.reshape(h * w, -1))
+    warped, depth_out, stretched, covered = scanline_reproject(
+        depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS)
+    return Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
+                        stretched=stretched.reshape(h, w), covered=covered.reshape(h, w))
 
 
 def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, float, float],

@@ -40,7 +40,7 @@ CAMERAS = {
 SCENES = {"boxes": _scene, "plane with integer shift": _plane_with_integer_shift}
 
 
-KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "compiled_lookup"),
+KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"),
            (mesh, "compiled_growth"), (mesh, "compiled_triangles"))
 
 
@@ -78,8 +78,8 @@ def test_compiled_and_numpy_rasterizers_agree_bit_for_bit(camera, baseline, toe_
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
 @pytest.mark.parametrize("scene", SCENES)
 def test_reprojection_equals_the_numpy_reference_pixel_for_pixel(camera, baseline, toe_in_deg, scene):
-    """The parallel rig takes the compiled grid path; the converged rig the compiled general
-    path. Both must give the reference's colour, depth, stretched mask and coverage."""
+    """The parallel rig takes the compiled scanline kernel; the converged rig the compiled
+    general path. Both must give the reference's colour, depth, stretched mask and coverage."""
     K = CAMERAS[camera]
     image, depth = textured(K.height, K.width), SCENES[scene](K)
     to_other = world_to_camera(stereo_pose(baseline, toe_in_deg))
@@ -88,6 +88,43 @@ def test_reprojection_equals_the_numpy_reference_pixel_for_pixel(camera, baselin
     assert fast.covered.mean() > 0.5
     if scene == "boxes":
         assert fast.stretched.sum() > 50
+    for field in ("image", "depth", "stretched", "covered"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+
+
+def _scanline_calls(monkeypatch) -> list[bool]:
+    """Records, per `reproject`, whether the scanline kernel gave its result."""
+    calls, scanline = [], warp._scanline_reprojection
+
+    def recorded(*args):
+        result = scanline(*args)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(warp, "_scanline_reprojection", recorded)
+    return calls
+
+
+@pytest.mark.parametrize("baseline", [B, -B])
+def test_the_parallel_rig_takes_the_scanline_kernel(monkeypatch, baseline):
+    K = CAMERAS["off-centre principal point"]
+    calls = _scanline_calls(monkeypatch)
+    reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline)))
+    reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline, 2.0)))
+    assert calls == [True]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_vertex_that_rounding_moves_off_its_row_sends_the_frame_to_the_general_path(monkeypatch):
+    """Depth so small that y = (v - cy) / fy * z underflows: the projected row is wrong."""
+    K = CAMERAS["landscape"]
+    image, depth = textured(K.height, K.width), _scene(K)
+    depth[40, 50] = 5e-324
+    calls = _scanline_calls(monkeypatch)
+    to_right = world_to_camera(stereo_pose(B))
+    fast = reproject(image, depth, K, K, to_right)
+    reference = _reference(lambda: reproject(image, depth, K, K, to_right))
+    assert calls == [False]
     for field in ("image", "depth", "stretched", "covered"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
 
