@@ -54,15 +54,17 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
     holes filled by `network`, and with `depth_network` (a depth-infill model) also that
     view's planar depth, holes filled. `depth` must be finite and positive (see
     `readers.fill_invalid_depth`)."""
-    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)))
-    inputs = warped_inputs(warp, K)
+    inputs = warped_inputs(reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline))), K)
+    warped, hole_mask = inputs["image_generated_left"], inputs["hole_mask"]
     x = network_input(**inputs)[None]
+    if depth_network is None:  # the normals and depths in `inputs` need not stay while the network runs
+        inputs = None
     out = network(x)[0]
-    hole = inputs["hole_mask"].astype(bool)
-    filled = warp.image.copy()
+    hole = hole_mask.astype(bool)
+    filled = warped.copy()
     filled[hole] = to_uint8(out[:, hole].T)
     filled_depth = None if depth_network is None else fill_depth(depth_network, x, inputs)
-    return OtherEye(filled, warp.image, inputs["hole_mask"], filled_depth)
+    return OtherEye(filled, warped, hole_mask, filled_depth)
 
 
 def fill_depth(depth_network: Network, x: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -362,5 +363,17 @@ def main(argv: list[str] | None = None) -> int:
     return commands[args.command](args)
 
 
+def exit_without_teardown(code: int) -> None:
+    """End an `infill` process at once: its outputs are written, closed and renamed into place,
+    and the interpreter's teardown (freeing numba's and ONNX Runtime's objects) takes about
+    0.2 s, a fifth of a 1280x720 frame's whole process."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if sys.argv[1:2] == ["infill"]:
+        exit_without_teardown(code)
+    sys.exit(code)
