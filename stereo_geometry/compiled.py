@@ -131,6 +131,22 @@ def _surface_lookup(face: np.ndarray, bary: np.ndarray, tris: np.ndarray, src_wi
     return image, stretched
 
 
+def _interpolated_lookup(face: np.ndarray, bary: np.ndarray, tris: np.ndarray,
+                         colours: np.ndarray) -> np.ndarray:
+    """`warp.interpolated_colours`: per pixel of a raster (`face` (P,), `bary` (P, 3)), the
+    colours (N, C) of its face's three vertices weighted by its barycentric weights, float64."""
+    values = np.zeros((face.shape[0], colours.shape[1]))
+    for p in numba.prange(face.shape[0]):
+        t = face[p]
+        if t < 0:
+            continue
+        a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
+        for k in range(colours.shape[1]):
+            values[p, k] = (bary[p, 0] * float(colours[a, k]) + bary[p, 1] * float(colours[b, k])) + \
+                bary[p, 2] * float(colours[c, k])
+    return values
+
+
 def _grid_triangles(valid: np.ndarray) -> np.ndarray:
     """`mesh.grid_triangles`: each half of each row of cells counted, then filled, in parallel."""
     h, w = valid.shape
@@ -390,6 +406,7 @@ zbuffer = None if numba is None else _zbuffer_in_bands
 scanline_reproject = None if numba is None else _scanline_in_bands
 footprint_growth = _compile(_footprint_growth)
 surface_lookup = _compile(_surface_lookup)
+interpolated_lookup = _compile(_interpolated_lookup)
 grid_triangles = _compile(_grid_triangles)
 grid_projection = _compile(_grid_projection)
 grid_grown_faces = _compile(_grid_grown_faces)

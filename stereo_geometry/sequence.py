@@ -8,9 +8,9 @@ right, y down, z forward). The other eye sits at +baseline along the camera's ow
 For frame t (`SequenceInfill.step`):
 1. its own view is reprojected into the other eye (the holes the network was trained on);
 2. the views of the frames within `window` of t are reprojected into the same camera with
-   their depth and pose, those whose camera was nearest the other eye first; a hole pixel
-   that one of them shows as a surface (covered, not a stretched face) takes its colour and
-   depth;
+   their depth and pose, colours interpolated over their faces; a hole pixel that some of
+   them show as a surface (covered, not a stretched face) takes the mean of their colours
+   and depths;
 3. the previous frame's result (its other eye, with the filled holes' depth taken from the
    far side) is reprojected too: where it covers a hole that no frame saw, it is blended with
    the network's fill (`carry`), so the fill does not flicker;
@@ -183,27 +183,33 @@ class SequenceInfill:
     def _seen_by_neighbours(self, frame: Frame, neighbours: list[Frame], to_eye: np.ndarray,
                             hole: np.ndarray, near_side: np.ndarray):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
-        (P,)), or None: of the neighbours that show a surface there (covered, not a stretched
-        face) behind the hole's occluding edge (`near_side`, `occluding_edge_depth`; 0: no
-        edge; a moving object's old place is not behind it), the one whose colour is nearest their median (a
-        mixed colour at one view's silhouette is outvoted)."""
+        (P,)), or None: the mean over the neighbours that show a surface there (covered, not
+        a stretched face) behind the hole's occluding edge (`near_side`,
+        `occluding_edge_depth`; 0: no edge; a moving object's old place is not behind it).
+        Each neighbour's colours are interpolated over its faces (`reproject(...,
+        interpolate=True)`): seen from another place, a surface point lies between the
+        neighbour's pixel centres, and the mean of several such estimates is closer to it
+        than any one."""
         index = np.flatnonzero(hole)
         behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
-        colours, depths, valid = [], [], []
+        colour_sum = np.zeros((index.size, 3))
+        depth_sum, count = np.zeros(index.size), np.zeros(index.size)
         for other in neighbours:
-            seen = reproject(other.image, other.depth, other.K, frame.K, to_eye @ other.pose)
-            colours.append(seen.image.reshape(-1, 3)[index].astype(np.float32))
-            depths.append(seen.depth.ravel()[index])
-            valid.append((seen.covered & ~seen.stretched).ravel()[index] & (depths[-1] > behind))
-        if not valid or not np.any(valid):
+            seen = reproject(other.image.astype(np.float32), other.depth, other.K, frame.K,
+                             to_eye @ other.pose, interpolate=True)
+            depths = seen.depth.ravel()[index]
+            valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
+            colour_sum[valid] += seen.image.reshape(-1, 3)[index[valid]]
+            depth_sum[valid] += depths[valid]
+            count += valid
+        any_seen = count > 0
+        if not any_seen.any():
             return None
-        any_seen = np.any(valid, axis=0)
-        colours = np.stack(colours)[:, any_seen]
-        depths, valid = np.stack(depths)[:, any_seen], np.stack(valid)[:, any_seen]
-        pick, columns = _medoid(colours, valid), np.arange(int(any_seen.sum()))
         taken = np.zeros(hole.size, bool)
         taken[index[any_seen]] = True
-        return taken.reshape(hole.shape), colours[pick, columns].astype(np.uint8), depths[pick, columns]
+        count = count[any_seen]
+        return (taken.reshape(hole.shape), to_uint8(colour_sum[any_seen] / count[:, None] / 255.0),
+                (depth_sum[any_seen] / count).astype(np.float32))
 
     def step(self, frame: Frame, neighbours: list[Frame]) -> FilledFrame:
         """The other eye of `frame`, its holes filled first from what `neighbours` (other
@@ -239,15 +245,6 @@ class SequenceInfill:
                              from_frames=(hole & ~open_).astype(np.uint8), depth=filled_depth)
         self.previous = (result, frame.K, eye)
         return result
-
-
-def _medoid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per column p, the index of the valid candidate `values[:, p]` (N, P, C) nearest the
-    per-channel median of the valid ones."""
-    masked = np.where(valid[..., None], values, np.nan)
-    median = np.nanmedian(masked, axis=0)
-    distance = np.where(valid, np.abs(values - median).sum(-1), np.inf)
-    return np.argmin(distance, axis=0)
 
 
 def fill_sequence(folder: str | Path, out: str | Path, network: Network, baseline: float,

@@ -13,6 +13,7 @@ import numpy as np
 
 from .camera import Intrinsics, project, transform
 from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbuffer
+from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, footprint_growth, grid_mesh,
                    grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces, tag_stretched_faces)
@@ -143,17 +144,20 @@ class Reprojection:
 
 def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics,
               src_to_dst: np.ndarray, max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
-              min_growth_px: float = DEFAULT_MIN_GROWTH_PX) -> Reprojection:
+              min_growth_px: float = DEFAULT_MIN_GROWTH_PX, interpolate: bool = False) -> Reprojection:
     """Render the pixel-grid mesh of (`image`, `depth`) seen by K_src into the camera K_dst,
     where `src_to_dst` maps source camera coordinates to target camera coordinates.
 
     Faces are tagged with `tag_stretched_faces` (growth measured with K_src); texture lookup
-    is nearest-texel, as Blender's 'Closest' interpolation. A target camera that is the
-    source camera shifted (a parallel rig) takes the compiled grid path, which builds no
-    vertex array; it gives the same result as the general path, bit for bit.
+    is nearest-texel, as Blender's 'Closest' interpolation (the renders the network was
+    trained on), or with `interpolate` the colours of the visible face's three vertices
+    weighted by the point's barycentric weights (`interpolated_colours`: a closer estimate
+    of a surface seen from elsewhere). A target camera that is the source camera shifted
+    (a parallel rig) takes the compiled grid or scanline path, which builds no vertex array;
+    they give the same result as the general path, bit for bit.
     """
     shift = _pure_shift(src_to_dst) if K_src == K_dst and grid_projection is not None else None
-    if shift is not None and shift[1:] == (0.0, 0.0):
+    if shift is not None and shift[1:] == (0.0, 0.0) and not interpolate:
         along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px)
         if along_rows is not None:
             return along_rows
@@ -167,6 +171,8 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
                                                             min_growth_px)
     covered = raster.covered
     warped, stretched = surface_lookup(raster, tris, stretched_face, image)
+    if interpolate:
+        warped = interpolated_colours(raster, tris, image)
     depth_out = raster.depth.astype(np.float32)
     depth_out[~covered] = 0.0
     return Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered)
@@ -245,3 +251,22 @@ def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,
         stretched = covered & stretched_face[face]
     shape = raster.face.shape
     return warped.reshape(shape + image.shape[2:]), stretched.reshape(shape)
+
+
+def interpolated_colours(raster: Raster, tris: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """What each pixel of a raster of the grid mesh of `image` shows, interpolated: the
+    colours of its face's three vertices (source pixels) weighted by its barycentric weights,
+    rounded back to `image`'s integer type (0 where uncovered)."""
+    h, w = image.shape[:2]
+    colours = image.reshape(h * w, -1)
+    face, bary = raster.face.ravel(), raster.bary.reshape(-1, 3)
+    if compiled_interpolation is not None:
+        values = compiled_interpolation(face, bary, np.ascontiguousarray(tris), np.ascontiguousarray(colours))
+    else:
+        corners = tris[np.maximum(face, 0)]
+        values = (bary[:, 0, None] * colours[corners[:, 0]] + bary[:, 1, None] * colours[corners[:, 1]]) + \
+            bary[:, 2, None] * colours[corners[:, 2]]
+        values[face < 0] = 0
+    if np.issubdtype(image.dtype, np.integer):
+        values = np.rint(values)
+    return values.astype(image.dtype).reshape(raster.face.shape + image.shape[2:])

@@ -42,6 +42,29 @@ def test_plane_shifts_by_f_b_over_z(K_small):
     assert not right.covered[:, -shift + 1:].any()
 
 
+@pytest.mark.parametrize("toe_in_deg", [0.0, 1.0])
+def test_interpolated_colours_follow_a_ramp_between_pixel_centres(K_small, toe_in_deg):
+    """A plane with a colour ramp along x, shifted by 2.4 px: target pixel x shows source
+    column x + 2.4. Interpolated, its colour is the ramp there; nearest-texel, the ramp at
+    the nearest column."""
+    shift = 2.4
+    depth = np.full((K_small.height, K_small.width), K_small.fx * B / shift)
+    ramp = np.broadcast_to(np.arange(K_small.width, dtype=np.float32), depth.shape).copy()
+    to_right = world_to_camera(stereo_pose(B, toe_in_deg))
+    linear = reproject(ramp, depth, K_small, K_small, to_right, interpolate=True)
+    closest = reproject(ramp, depth, K_small, K_small, to_right)
+    np.testing.assert_array_equal(linear.covered, closest.covered)
+    np.testing.assert_array_equal(linear.stretched, closest.stretched)
+    inside = linear.covered[:, 2:-5]
+    if toe_in_deg == 0:
+        columns = np.broadcast_to(np.arange(2, K_small.width - 5), inside.shape)
+        np.testing.assert_allclose(linear.image[:, 2:-5], columns + shift, atol=1e-4)
+        np.testing.assert_array_equal(closest.image[:, 2:-5], columns + 2)
+    # where the surface point is in general, interpolation is within the two nearest columns
+    assert (np.abs(linear.image - closest.image)[:, 2:-5][inside] <= 0.5 + 1e-4).all()
+    assert np.abs(linear.image - closest.image)[:, 2:-5][inside].mean() > 0.2
+
+
 def test_box_in_front_of_a_wall_leaves_a_hole_on_its_left_as_wide_as_the_disparity_step(K_small):
     z_far, z_near = 3.0, 1.2
     step = K_small.fx * B * (1 / z_near - 1 / z_far)  # 6.3 px

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, box_depth, textured
-from stereo_geometry import Intrinsics, reproject, translation, world_to_camera
+from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_to_camera
 from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network, other_eye
 import stereo_geometry.sequence as sequence_module
 from stereo_geometry.sequence import (Frame, SequenceInfill, far_side_depth, frame_stems, occluding_edge_depth,
@@ -19,18 +19,30 @@ K = Intrinsics.from_fov(96, 64, 60)
 STEP = 0.015  # camera motion per frame, metres to the right
 
 
-def _scene():
+def smooth_texture(height: int, width: int) -> np.ndarray:
+    """Colour waves a few dozen pixels long: a texture that interpolation between pixel
+    centres follows."""
+    rows, cols = np.mgrid[:height, :width]
+    waves = [np.sin(cols / 9.0 + k) + np.cos(rows / 11.0 - 2 * k) for k in range(3)]
+    return np.clip(128 + 30 * np.stack(waves, -1), 0, 255).astype(np.uint8)
+
+
+def _scene(texture=textured):
     """A static scene: the mesh of a wide view (a wall 4 m away, a box 1.5 m away) at the origin."""
     K_wide = Intrinsics.from_fov(192, 128, 100)
     depth = box_depth(128, 192, 4.0, 1.5, (44, 84, 80, 112))
-    return textured(128, 192, seed=5), depth, K_wide
+    return texture(128, 192, seed=5) if texture is textured else texture(128, 192), depth, K_wide
 
 
-def _view(pose: np.ndarray):
-    image, depth, K_wide = _scene()
+def _view(pose: np.ndarray, texture=textured):
+    image, depth, K_wide = _scene(texture)
     seen = reproject(image, depth, K_wide, K, world_to_camera(pose))
     assert seen.covered.all()
     return seen.image, seen.depth
+
+
+def _frames(poses: list[np.ndarray], texture=textured) -> list[Frame]:
+    return [Frame(*_view(pose, texture), K, pose) for pose in poses]
 
 
 @pytest.fixture
@@ -47,17 +59,35 @@ def sequence(tmp_path):
     return folder
 
 
-def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
-    frames = [read_frame(stem) for stem in frame_stems(sequence).values()]
+def test_a_hole_that_a_frame_saw_from_the_other_eye_is_copied_exactly():
+    """Static scene: a frame taken where the other eye of frame t stands saw its holes."""
+    frame, from_the_eye = _frames([translation(0.0), translation(B)])
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    result = SequenceInfill(network, B).step(frame, [from_the_eye])
+    hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
+    assert hole.sum() > 100 and seen.sum() > 0.9 * hole.sum()
+    inside = np.zeros_like(seen)
+    inside[1:-1, 1:-1] = True  # the frame's outermost vertices are pushed 0.01 px out (mesh.BORDER_PAD_PX)
+    assert (seen & inside).sum() > 0.5 * seen.sum()
+    np.testing.assert_array_equal(result.image[seen & inside], from_the_eye.image[seen & inside])
+
+
+def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
+    """Frames 1.5 cm apart, none at the other eye: where they saw a hole, their colours,
+    interpolated between their pixel centres and averaged, follow a smooth texture to within
+    a few levels; the network alone, guessing, does not."""
     t = 2
+    frames = _frames([translation(STEP * i) for i in range(7)], smooth_texture)
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     result = SequenceInfill(network, B).step(frames[t], frames[t + 1:] + frames[:t])
-    truth, _ = _view(translation(STEP * t + B))
+    alone = SequenceInfill(network, B).step(frames[t], [])
+    truth, _ = _view(translation(STEP * t + B), smooth_texture)
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
     assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
     inner = seen & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    exact = (result.image[inner] == truth[inner]).all(axis=-1).mean()
-    assert exact > 0.9, exact
+    error = np.abs(result.image[inner].astype(float) - truth[inner])
+    assert error.mean() < 1.5 and np.percentile(error, 99) <= 6, (error.mean(), error.max())
+    assert np.abs(alone.image[inner].astype(float) - truth[inner]).mean() > 3 * error.mean()
     np.testing.assert_array_equal(result.image[~hole], reproject(
         frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B))).image[~hole])
 
@@ -94,22 +124,26 @@ def test_a_moving_objects_old_place_is_not_taken_into_a_hole(monkeypatch):
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     frames = [Frame(*_moving_box_view(t), K, np.eye(4)) for t in range(7)]
     t = 3
-    wall, _ = _moving_box_view(None, eye=B)  # what the holes beside the box show
+    # what the holes beside the box show: the wall, as the frames' interpolated colours give it
+    wall_image, wall_depth = _moving_box_view(None)
+    wall = to_uint8(reproject(wall_image.astype(np.float32), wall_depth, K, K, world_to_camera(translation(B)),
+                              interpolate=True).image / 255.0)
 
-    def taken_red_and_exact():
+    def taken_reddened_and_exact():
         result = SequenceInfill(network, B, carry=0.0).step(frames[t], frames[:t] + frames[t + 1:])
         hole = result.hole_mask.astype(bool)
         inner = hole & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         taken = result.from_frames.astype(bool) & inner
-        red = (result.image[taken] == RED).all(axis=-1).mean()
-        return taken.sum(), red, (result.image[taken] == wall[taken]).all(axis=-1).mean()
+        shift = result.image[taken].astype(float) - wall[taken]  # towards red: R up, G and B down
+        reddened = (shift[:, 0] - shift[:, 1:].mean(axis=1) > 20).mean()
+        return taken.sum(), reddened, (result.image[taken] == wall[taken]).all(axis=-1).mean()
 
-    taken, red, exact = taken_red_and_exact()
-    assert taken > 50 and red < 0.01 and exact > 0.9, (taken, red, exact)
+    taken, reddened, exact = taken_reddened_and_exact()
+    assert taken > 50 and reddened < 0.01 and exact > 0.9, (taken, reddened, exact)
     # without the rule (no occluding edge anywhere), every surface a neighbour saw is a candidate
     monkeypatch.setattr(sequence_module, "occluding_edge_depth", lambda depth, hole: np.zeros_like(depth))
-    _, red_ungated, exact_ungated = taken_red_and_exact()
-    assert red_ungated > 0.1 and exact_ungated < 0.8, (red_ungated, exact_ungated)
+    _, reddened_ungated, exact_ungated = taken_reddened_and_exact()
+    assert reddened_ungated > 0.1 and exact_ungated < 0.8, (reddened_ungated, exact_ungated)
 
 
 def test_a_holes_occluding_edge_is_its_nearer_side_where_its_sides_differ():

@@ -40,7 +40,7 @@ CAMERAS = {
 SCENES = {"boxes": _scene, "plane with integer shift": _plane_with_integer_shift}
 
 
-KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"),
+KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"), (warp, "compiled_interpolation"),
            (mesh, "compiled_growth"), (mesh, "compiled_triangles"))
 
 
@@ -125,6 +125,19 @@ def test_a_vertex_that_rounding_moves_off_its_row_sends_the_frame_to_the_general
     fast = reproject(image, depth, K, K, to_right)
     reference = _reference(lambda: reproject(image, depth, K, K, to_right))
     assert calls == [False]
+    for field in ("image", "depth", "stretched", "covered"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+
+
+@pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
+def test_interpolated_reprojection_equals_the_numpy_reference_pixel_for_pixel(toe_in_deg):
+    K = CAMERAS["off-centre principal point"]
+    image, depth = textured(K.height, K.width), _scene(K)
+    to_right = world_to_camera(stereo_pose(B, toe_in_deg))
+    fast = reproject(image, depth, K, K, to_right, interpolate=True)
+    reference = _reference(lambda: reproject(image, depth, K, K, to_right, interpolate=True))
+    assert fast.image.dtype == np.uint8
+    assert (fast.image != reproject(image, depth, K, K, to_right).image).mean() > 0.3
     for field in ("image", "depth", "stretched", "covered"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
 
