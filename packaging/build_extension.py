@@ -5,7 +5,7 @@
 Needs only Python 3.11 and pip (no project environment): stages `blender_manifest.toml` and
 `blender_addon/` with the one package of the project the add-on imports (`stereo_geometry`:
 the geometry core and the torch-free runtime) and the shipped ONNX models, downloads the ONNX
-Runtime and OpenEXR wheels of each platform from PyPI (cached in build/wheels), and runs
+Runtime, OpenEXR, numba and llvmlite wheels of each platform from PyPI (cached in build/wheels), and runs
 Blender's own extension tool to build one zip per platform (`--split-platforms`) and validate
 each. The tool is a standalone script inside the bpy wheel: taken from the installed bpy
 where there is one, else read out of the downloaded wheel (cached in build/), not installed.
@@ -28,7 +28,9 @@ PLATFORMS = {  # Blender platform -> pip platform tags of its wheels
 PYTHON = "3.11"  # Blender 5.0's
 BPY = "5.0.1"
 #: The bundled wheels' versions (tests/test_addon.py holds them equal to the project's environment).
-WHEELS = {"onnxruntime": "1.32.0", "OpenEXR": "3.5.3"}
+#: numba (and its llvmlite) compile the geometry core's kernels: without them Blender's Python
+#: runs the numpy forms, 5-8x slower per press (docs/benchmarks.md).
+WHEELS = {"onnxruntime": "1.32.0", "OpenEXR": "3.5.3", "numba": "0.68.1", "llvmlite": "0.50.0"}
 TOOL = Path("bpy", "5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")
 VENDORED = "stereo_geometry"  # the one package the add-on imports: the runtime, its imports all relative
 SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality", "depth")}
@@ -77,7 +79,7 @@ def pip_download(spec: str, folder: Path, tags: list[str]) -> None:
 
 
 def download_wheels(cache: Path, platforms: list[str]) -> dict[str, list[Path]]:
-    """The wheels per Blender platform: onnxruntime and OpenEXR at the `WHEELS` versions."""
+    """The wheels per Blender platform at the `WHEELS` versions."""
     wheels: dict[str, list[Path]] = {}
     for platform in platforms:
         folder = cache / platform
