@@ -27,6 +27,47 @@ except ImportError:  # the numpy forms in warp.py and mesh.py stand in
     numba = None
 
 
+def _triangle_setup(ua: float, ub: float, uc: float, va: float, vb: float, vc: float,
+                    za: float, zb: float, zc: float, near: float, width: int, eps: float):
+    """What the candidate tests of a projected triangle need: (whether it is drawn at all: in
+    front of `near`, finite, with area; its first and last column; its winding sign; the
+    threshold of `_pixel_weights`' early rejection; the reciprocals of its area and depths)."""
+    if not (za > near and zb > near and zc > near) or not np.isfinite(ua + ub + uc + va + vb + vc):
+        return False, 0, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    x0 = max(int(np.ceil(min(min(ua, ub), uc) - eps)), 0)
+    x1 = min(int(np.floor(max(max(ua, ub), uc) + eps)), width - 1)
+    area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
+    if area == 0.0:
+        return False, 0, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    # |weight numerator| beyond this is outside by twice the tolerance: skip the weights
+    clearly_out = -2.0 * eps * abs(area)
+    sign = 1.0 if area > 0 else -1.0
+    return True, x0, x1, sign, clearly_out, 1.0 / area, 1.0 / za, 1.0 / zb, 1.0 / zc
+
+
+def _pixel_weights(ua: float, ub: float, uc: float, va: float, vb: float, vc: float, px: float,
+                   py: float, sign: float, clearly_out: float, inv_area: float, inv_za: float,
+                   inv_zb: float, inv_zc: float, eps: float):
+    """Whether pixel centre (px, py) lies in a triangle (`_triangle_setup`), within `eps` of
+    its barycentric weights, and there its planar depth and perspective-correct weights."""
+    na = (ub - px) * (vc - py) - (uc - px) * (vb - py)
+    if na * sign < clearly_out:
+        return False, 0.0, 0.0, 0.0, 0.0
+    wa = na * inv_area
+    if wa < -eps:
+        return False, 0.0, 0.0, 0.0, 0.0
+    nb = (uc - px) * (va - py) - (ua - px) * (vc - py)
+    if nb * sign < clearly_out:
+        return False, 0.0, 0.0, 0.0, 0.0
+    wb = nb * inv_area
+    wc = 1.0 - wa - wb
+    if wb < -eps or wc < -eps:
+        return False, 0.0, 0.0, 0.0, 0.0
+    ga, gb, gc = wa * inv_za, wb * inv_zb, wc * inv_zc
+    depth = 1.0 / (ga + gb + gc)
+    return True, depth, ga * depth, gb * depth, gc * depth
+
+
 def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, height: int,
              width: int, near: float, eps: float, bands: int):
     """Nearest triangle, planar depth and perspective-correct barycentric weights per pixel
@@ -51,48 +92,23 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
             y1 = np.floor(max(max(va, vb), vc) + eps)
             if not (y1 >= top and y0 <= bottom):  # outside this band (or not finite)
                 continue
-            za, zb, zc = z[a], z[b], z[c]
-            if not (za > near and zb > near and zc > near):
+            drawn, x0, x1, sign, clearly_out, inv_area, inv_za, inv_zb, inv_zc = _triangle_setup(
+                u[a], u[b], u[c], va, vb, vc, z[a], z[b], z[c], near, width, eps)
+            if not drawn:
                 continue
             ua, ub, uc = u[a], u[b], u[c]
-            if not np.isfinite(ua + ub + uc + va + vb + vc):
-                continue
-            x0 = max(int(np.ceil(min(min(ua, ub), uc) - eps)), 0)
-            x1 = min(int(np.floor(max(max(ua, ub), uc) + eps)), width - 1)
-            area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
-            if area == 0.0:
-                continue
-            # |weight numerator| beyond this is outside by twice the tolerance: skip the weights
-            clearly_out = -2.0 * eps * abs(area)
-            inv_area, inv_za, inv_zb, inv_zc = 1.0 / area, 1.0 / za, 1.0 / zb, 1.0 / zc
-            sign = 1.0 if area > 0 else -1.0
             for y in range(max(int(y0), top), min(int(y1), bottom) + 1):
                 py = float(y)
                 for x in range(x0, x1 + 1):
-                    px = float(x)
-                    na = (ub - px) * (vc - py) - (uc - px) * (vb - py)
-                    if na * sign < clearly_out:
-                        continue
-                    wa = na * inv_area
-                    if wa < -eps:
-                        continue
-                    nb = (uc - px) * (va - py) - (ua - px) * (vc - py)
-                    if nb * sign < clearly_out:
-                        continue
-                    wb = nb * inv_area
-                    wc = 1.0 - wa - wb
-                    if wb < -eps or wc < -eps:
-                        continue
-                    ga, gb, gc = wa * inv_za, wb * inv_zb, wc * inv_zc
-                    inv_z = ga + gb + gc
-                    depth = 1.0 / inv_z
+                    inside, depth, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
+                                                               clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
                     pix = y * width + x
-                    if depth < best_z[pix] or (depth == best_z[pix] and t < best_face[pix]):
+                    if inside and (depth < best_z[pix] or (depth == best_z[pix] and t < best_face[pix])):
                         best_z[pix] = depth
                         best_face[pix] = t
-                        best_bary[pix, 0] = ga * depth
-                        best_bary[pix, 1] = gb * depth
-                        best_bary[pix, 2] = gc * depth
+                        best_bary[pix, 0] = wa
+                        best_bary[pix, 1] = wb
+                        best_bary[pix, 2] = wc
     return best_face, best_z, best_bary
 
 
@@ -315,45 +331,22 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                         y1 = np.floor(max(max(va, vb), vc) + eps)
                         if not (y0 <= py and py <= y1):
                             continue
-                        za, zb, zc = upper[4, cell], b_row[4, cb], c_row[4, cc]
-                        if not (za > near and zb > near and zc > near):
+                        drawn, x0, x1, sign, clearly_out, inv_area, inv_za, inv_zb, inv_zc = _triangle_setup(
+                            upper[2, cell], b_row[2, cb], c_row[2, cc], va, vb, vc,
+                            upper[4, cell], b_row[4, cb], c_row[4, cc], near, w, eps)
+                        if not drawn:
                             continue
                         ua, ub, uc = upper[2, cell], b_row[2, cb], c_row[2, cc]
-                        if not np.isfinite(ua + ub + uc + va + vb + vc):
-                            continue
-                        x0 = max(int(np.ceil(min(min(ua, ub), uc) - eps)), 0)
-                        x1 = min(int(np.floor(max(max(ua, ub), uc) + eps)), w - 1)
-                        area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
-                        if area == 0.0:
-                            continue
-                        clearly_out = -2.0 * eps * abs(area)
-                        inv_area, inv_za, inv_zb, inv_zc = 1.0 / area, 1.0 / za, 1.0 / zb, 1.0 / zc
-                        sign = 1.0 if area > 0 else -1.0
                         key = half * cells + r * (w - 1) + cell
                         for x in range(x0, x1 + 1):
-                            px = float(x)
-                            na = (ub - px) * (vc - py) - (uc - px) * (vb - py)
-                            if na * sign < clearly_out:
-                                continue
-                            wa = na * inv_area
-                            if wa < -eps:
-                                continue
-                            nb = (uc - px) * (va - py) - (ua - px) * (vc - py)
-                            if nb * sign < clearly_out:
-                                continue
-                            wb = nb * inv_area
-                            wc = 1.0 - wa - wb
-                            if wb < -eps or wc < -eps:
-                                continue
-                            ga, gb, gc = wa * inv_za, wb * inv_zb, wc * inv_zc
-                            inv_z = ga + gb + gc
-                            d = 1.0 / inv_z
-                            if d < best_z[x] or (d == best_z[x] and key < best_key[x]):
+                            inside, d, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
+                                                                   clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
+                            if inside and (d < best_z[x] or (d == best_z[x] and key < best_key[x])):
                                 best_z[x] = d
                                 best_key[x] = key
-                                best_bary[x, 0] = ga * d
-                                best_bary[x, 1] = gb * d
-                                best_bary[x, 2] = gc * d
+                                best_bary[x, 0] = wa
+                                best_bary[x, 1] = wb
+                                best_bary[x, 2] = wc
             for x in range(w):
                 pix = y * w + x
                 key = best_key[x]
@@ -386,6 +379,8 @@ if numba is not None:  # helpers of the kernels, compiled into them
     _grid_vertex = numba.njit(cache=True, inline="always")(_grid_vertex)
     _project_grid_row = numba.njit(cache=True)(_project_grid_row)
     _grid_cell_corners = numba.njit(cache=True, inline="always")(_grid_cell_corners)
+    _triangle_setup = numba.njit(cache=True, inline="always")(_triangle_setup)
+    _pixel_weights = numba.njit(cache=True, inline="always")(_pixel_weights)
 
 _compiled_zbuffer = _compile(_zbuffer)
 _compiled_scanline = _compile(_scanline_reproject)
