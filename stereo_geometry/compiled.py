@@ -68,6 +68,18 @@ def _pixel_weights(ua: float, ub: float, uc: float, va: float, vb: float, vc: fl
     return True, depth, ga * depth, gb * depth, gc * depth
 
 
+def _keep_nearer(best_z: np.ndarray, best_id: np.ndarray, best_bary: np.ndarray, i: int,
+                 depth: float, id_: int, wa: float, wb: float, wc: float) -> None:
+    """Entry i of the nearest-candidate buffers takes (depth, id_, weights) if nearer, or as
+    near with a smaller id_ (the first of equally near triangles)."""
+    if depth < best_z[i] or (depth == best_z[i] and id_ < best_id[i]):
+        best_z[i] = depth
+        best_id[i] = id_
+        best_bary[i, 0] = wa
+        best_bary[i, 1] = wb
+        best_bary[i, 2] = wc
+
+
 def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, height: int,
              width: int, near: float, eps: float, bands: int):
     """Nearest triangle, planar depth and perspective-correct barycentric weights per pixel
@@ -102,13 +114,8 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
                 for x in range(x0, x1 + 1):
                     inside, depth, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
                                                                clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
-                    pix = y * width + x
-                    if inside and (depth < best_z[pix] or (depth == best_z[pix] and t < best_face[pix])):
-                        best_z[pix] = depth
-                        best_face[pix] = t
-                        best_bary[pix, 0] = wa
-                        best_bary[pix, 1] = wb
-                        best_bary[pix, 2] = wc
+                    if inside:
+                        _keep_nearer(best_z, best_face, best_bary, y * width + x, depth, t, wa, wb, wc)
     return best_face, best_z, best_bary
 
 
@@ -341,12 +348,8 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                         for x in range(x0, x1 + 1):
                             inside, d, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
                                                                    clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
-                            if inside and (d < best_z[x] or (d == best_z[x] and key < best_key[x])):
-                                best_z[x] = d
-                                best_key[x] = key
-                                best_bary[x, 0] = wa
-                                best_bary[x, 1] = wb
-                                best_bary[x, 2] = wc
+                            if inside:
+                                _keep_nearer(best_z, best_key, best_bary, x, d, key, wa, wb, wc)
             for x in range(w):
                 pix = y * w + x
                 key = best_key[x]
@@ -381,6 +384,7 @@ if numba is not None:  # helpers of the kernels, compiled into them
     _grid_cell_corners = numba.njit(cache=True, inline="always")(_grid_cell_corners)
     _triangle_setup = numba.njit(cache=True, inline="always")(_triangle_setup)
     _pixel_weights = numba.njit(cache=True, inline="always")(_pixel_weights)
+    _keep_nearer = numba.njit(cache=True, inline="always")(_keep_nearer)
 
 _compiled_zbuffer = _compile(_zbuffer)
 _compiled_scanline = _compile(_scanline_reproject)
