@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import Intrinsics, project, transform
+from .camera import Intrinsics, project, stereo_pose, transform, translation, world_to_camera
 from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
@@ -270,3 +270,18 @@ def interpolated_colours(raster: Raster, tris: np.ndarray, image: np.ndarray) ->
     if np.issubdtype(image.dtype, np.integer):
         values = np.rint(values)
     return values.astype(image.dtype).reshape(raster.face.shape + image.shape[2:])
+
+
+def warm_up() -> None:
+    """Compile, or load from numba's cache, the kernels `reproject` runs on the frames the
+    runtime passes (8-bit images and float32 depth; a parallel rig, a shifted and a turned
+    camera; nearest-texel and interpolated colours), so that the first real frame does not
+    wait for them. Nothing where numba is not installed."""
+    if zbuffer is None:
+        return
+    K = Intrinsics.from_fov(8, 6, 60.0)
+    image, depth = np.zeros((6, 8, 3), np.uint8), np.full((6, 8), 2.0, np.float32)
+    for src_to_dst in (world_to_camera(translation(0.063)), world_to_camera(translation(0.063, 0.0, 0.01)),
+                       world_to_camera(stereo_pose(0.063, 1.0))):
+        reproject(image, depth, K, K, src_to_dst)
+        reproject(image.astype(np.float32), depth, K, K, src_to_dst, interpolate=True)

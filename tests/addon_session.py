@@ -399,8 +399,31 @@ def compositor_reuse(bpy, model, work, result):
         result[f"psnr_{name}"] = float(np.mean(scores[1:]))
 
 
+def warm_kernels(bpy, model, work, result):
+    """The kernels compiled on the extension's thread at enabling are those a press runs."""
+    import threading
+
+    addon = sys.modules["bl_ext.user_default.disocclusion_infill"]
+    compiled = sys.modules["bl_ext.user_default.disocclusion_infill.stereo_geometry.compiled"]
+    for thread in threading.enumerate():
+        if thread.name == addon.KERNELS_THREAD:
+            thread.join()
+    kernels = ("grid_grown_faces", "_compiled_scanline", "_compiled_zbuffer", "footprint_growth", "surface_lookup",
+               "interpolated_lookup", "grid_triangles", "grid_projection")
+
+    def signatures():
+        return {name: len(getattr(compiled, name).signatures) for name in kernels}
+
+    result["warmed"] = signatures()
+    scene = build_scene(bpy)
+    configure(scene, model)
+    bpy.ops.render.render()
+    result["report"] = run_operator(bpy.ops.image.infill_disocclusion)
+    result["after_press"] = signatures()
+
+
 SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames,
-                                      frames_reuse, compositor, compositor_reuse)}
+                                      frames_reuse, compositor, compositor_reuse, warm_kernels)}
 
 
 def main() -> None:

@@ -122,6 +122,14 @@ def test_frame_range_reuses_the_frames_that_saw_the_holes(built, tmp_path):
     assert outcome["depth_max_rel_outside_holes"] < 1e-5 and outcome["depth_holes_in_range"], outcome
 
 
+def test_the_kernels_are_compiled_on_a_thread_when_the_extension_is_enabled(built, tmp_path):
+    """So the first press after installing does not wait for numba: it compiles nothing."""
+    outcome = scenario(built, "warm_kernels", tmp_path)
+    assert outcome["report"] == "{'FINISHED'}", outcome
+    assert all(count > 0 for count in outcome["warmed"].values()), outcome
+    assert outcome["after_press"] == outcome["warmed"], outcome
+
+
 def test_frame_range_operator_writes_every_frame(built, tmp_path):
     outcome = scenario(built, "frames", tmp_path)
     assert outcome["report"] == "{'FINISHED'}"
