@@ -34,7 +34,7 @@ s.configure(scene, {model!r})
 bpy.ops.render.render()
 if {wait}:  # an artist who presses once the kernels are compiled (or loaded) after enabling
     import threading
-    name = sys.modules["bl_ext.user_default.disocclusion_infill"].KERNELS_THREAD
+    name = sys.modules["bl_ext.user_default.disocclusion_infill.core"].KERNELS_THREAD
     for thread in threading.enumerate():
         if thread.name == name:
             thread.join()

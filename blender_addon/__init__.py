@@ -2,16 +2,9 @@
 disocclusions with the project's Gated-UNet (through ONNX Runtime)."""
 from __future__ import annotations
 
-import threading
-
 import bpy
 
-from . import compositor, operators
-from .stereo_geometry.warp import warm_up
-
-#: The thread that compiles the geometry kernels (numba) after the extension is enabled: the
-#: first time after installing this takes about 10 s, which the first press would otherwise wait.
-KERNELS_THREAD = "disocclusion-infill kernels"
+from . import compositor, core, operators
 
 
 def register() -> None:
@@ -21,7 +14,7 @@ def register() -> None:
     for handlers, function in compositor.HANDLERS:
         if function not in handlers:
             handlers.append(function)
-    threading.Thread(target=warm_up, name=KERNELS_THREAD, daemon=True).start()
+    core.start_kernels_warm_up()
 
 
 def unregister() -> None:

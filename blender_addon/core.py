@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from .stereo_geometry import Intrinsics, to_uint8
 from .stereo_geometry.blender_camera import BlenderCamera, blender_matrix_world
 from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry.infill import other_eye
+from .stereo_geometry.warp import warm_up
 from .stereo_geometry.onnx_runner import OnnxInfill
 from .stereo_geometry.sequence import FilledFrame, Frame
 
@@ -198,6 +200,22 @@ def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | Non
         rgb = processing.srgb_to_linear(rgb)
     h, w = rgb.shape[:2]
     return View(rgb, depth_px[..., 0] * metres_per_unit(scene), scene_intrinsics(scene, w, h))
+
+
+#: The thread that compiles (or loads from numba's cache) the geometry kernels once the
+#: extension is enabled: about 25 s the first time after installing, which a press made
+#: before it ends waits for.
+KERNELS_THREAD = "disocclusion-infill kernels"
+
+
+def start_kernels_warm_up() -> None:
+    """Compile the geometry kernels on a thread (`stereo_geometry.warp.warm_up`)."""
+    threading.Thread(target=warm_up, name=KERNELS_THREAD, daemon=True).start()
+
+
+def kernels_warming_up() -> bool:
+    """Whether the kernels' thread is still compiling."""
+    return any(thread.name == KERNELS_THREAD and thread.is_alive() for thread in threading.enumerate())
 
 
 def pipeline_view(view: View) -> tuple[np.ndarray, np.ndarray]:

@@ -252,6 +252,8 @@ class DISOCCLUSION_PT_panel:
         layout.prop(settings, "output")
         layout.prop(settings, "save_path")
         layout.operator(IMAGE_OT_infill_disocclusion.bl_idname, icon="IMAGE_RGB")
+        if core.kernels_warming_up():
+            layout.label(text="Compiling the geometry kernels (once after installing)", icon="TIME")
         box = layout.box()
         box.label(text="Animation")
         box.prop(settings, "frames_input")

@@ -403,11 +403,12 @@ def warm_kernels(bpy, model, work, result):
     """The kernels compiled on the extension's thread at enabling are those a press runs."""
     import threading
 
-    addon = sys.modules["bl_ext.user_default.disocclusion_infill"]
+    core = sys.modules["bl_ext.user_default.disocclusion_infill.core"]
     compiled = sys.modules["bl_ext.user_default.disocclusion_infill.stereo_geometry.compiled"]
     for thread in threading.enumerate():
-        if thread.name == addon.KERNELS_THREAD:
+        if thread.name == core.KERNELS_THREAD:
             thread.join()
+    result["still_warming_up"] = core.kernels_warming_up()
     kernels = ("grid_grown_faces", "_compiled_scanline", "_compiled_zbuffer", "footprint_growth", "surface_lookup",
                "interpolated_lookup", "grid_triangles", "grid_projection")
 
