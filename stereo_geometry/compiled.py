@@ -119,17 +119,34 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
     return best_face, best_z, best_bary
 
 
+def _extent_growth(ua: float, ub: float, uc: float, va: float, vb: float, vc: float, sa: float,
+                   sb: float, sc: float, ta: float, tb: float, tc: float) -> float:
+    """`mesh.footprint_growth` of one triangle, from its corners' pixel coordinates in the
+    target camera (u, v) and in the source camera (s, t)."""
+    du = (max(max(ua, ub), uc) - min(min(ua, ub), uc)) - (max(max(sa, sb), sc) - min(min(sa, sb), sc))
+    dv = (max(max(va, vb), vc) - min(min(va, vb), vc)) - (max(max(ta, tb), tc) - min(min(ta, tb), tc))
+    return max(du, dv)
+
+
+def _nearest_texel(wa: float, wb: float, wc: float, ra: int, ca: int, rb: int, cb: int, rc: int,
+                   cc: int, width: int, height: int) -> int:
+    """Flat index of the source pixel nearest to the point with weights (wa, wb, wc) on the
+    triangle of grid vertices (row, column) a, b, c (`warp.surface_lookup`)."""
+    u = (wa * float(ca) + wb * float(cb)) + wc * float(cc)
+    v = (wa * float(ra) + wb * float(rb)) + wc * float(rc)
+    col = min(max(np.floor(u + 0.5), 0.0), width - 1.0)
+    row = min(max(np.floor(v + 0.5), 0.0), height - 1.0)
+    return int(row) * width + int(col)
+
+
 def _footprint_growth(u_src: np.ndarray, v_src: np.ndarray, u_dst: np.ndarray,
                       v_dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """`mesh.footprint_growth_px` over vertices projected into both cameras."""
     growth = np.empty(tris.shape[0])
     for t in numba.prange(tris.shape[0]):
         a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
-        du = (max(max(u_dst[a], u_dst[b]), u_dst[c]) - min(min(u_dst[a], u_dst[b]), u_dst[c])) - (
-            max(max(u_src[a], u_src[b]), u_src[c]) - min(min(u_src[a], u_src[b]), u_src[c]))
-        dv = (max(max(v_dst[a], v_dst[b]), v_dst[c]) - min(min(v_dst[a], v_dst[b]), v_dst[c])) - (
-            max(max(v_src[a], v_src[b]), v_src[c]) - min(min(v_src[a], v_src[b]), v_src[c]))
-        growth[t] = max(du, dv)
+        growth[t] = _extent_growth(u_dst[a], u_dst[b], u_dst[c], v_dst[a], v_dst[b], v_dst[c],
+                                   u_src[a], u_src[b], u_src[c], v_src[a], v_src[b], v_src[c])
     return growth
 
 
@@ -145,11 +162,8 @@ def _surface_lookup(face: np.ndarray, bary: np.ndarray, tris: np.ndarray, src_wi
             continue
         a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
         ra, rb, rc = a // src_width, b // src_width, c // src_width
-        u = (bary[p, 0] * float(a - ra * src_width) + bary[p, 1] * float(b - rb * src_width)) + bary[p, 2] * float(c - rc * src_width)
-        v = (bary[p, 0] * float(ra) + bary[p, 1] * float(rb)) + bary[p, 2] * float(rc)
-        col = min(max(np.floor(u + 0.5), 0.0), src_width - 1.0)
-        row = min(max(np.floor(v + 0.5), 0.0), src_height - 1.0)
-        image[p] = colours[int(row) * src_width + int(col)]
+        image[p] = colours[_nearest_texel(bary[p, 0], bary[p, 1], bary[p, 2], ra, a - ra * src_width, rb,
+                                          b - rb * src_width, rc, c - rc * src_width, src_width, src_height)]
         stretched[p] = stretched_face[t]
     return image, stretched
 
@@ -278,13 +292,10 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
                 ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, 0, c)
                 if not (known[ra, ca] and known[rb, cb] and known[rc, cc]):
                     continue
-                ua, ub, uc = rows[ra, 2, ca], rows[rb, 2, cb], rows[rc, 2, cc]
-                sa, sb, sc = rows[ra, 0, ca], rows[rb, 0, cb], rows[rc, 0, cc]
-                va, vb, vc = rows[ra, 3, ca], rows[rb, 3, cb], rows[rc, 3, cc]
-                ta, tb, tc = rows[ra, 1, ca], rows[rb, 1, cb], rows[rc, 1, cc]
-                du = (max(max(ua, ub), uc) - min(min(ua, ub), uc)) - (max(max(sa, sb), sc) - min(min(sa, sb), sc))
-                dv = (max(max(va, vb), vc) - min(min(va, vb), vc)) - (max(max(ta, tb), tc) - min(min(ta, tb), tc))
-                grown[half, r, c] = max(du, dv) > min_growth
+                grown[half, r, c] = _extent_growth(
+                    rows[ra, 2, ca], rows[rb, 2, cb], rows[rc, 2, cc], rows[ra, 3, ca], rows[rb, 3, cb],
+                    rows[rc, 3, cc], rows[ra, 0, ca], rows[rb, 0, cb], rows[rc, 0, cc], rows[ra, 1, ca],
+                    rows[rb, 1, cb], rows[rc, 1, cc]) > min_growth
     return grown, kept.all()
 
 
@@ -363,11 +374,8 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                 r = (key - half * cells) // (w - 1)
                 cell = key - half * cells - r * (w - 1)
                 ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, r, cell)
-                u = (best_bary[x, 0] * float(ca) + best_bary[x, 1] * float(cb)) + best_bary[x, 2] * float(cc)
-                v = (best_bary[x, 0] * float(ra) + best_bary[x, 1] * float(rb)) + best_bary[x, 2] * float(rc)
-                col = min(max(np.floor(u + 0.5), 0.0), w - 1.0)
-                row = min(max(np.floor(v + 0.5), 0.0), h - 1.0)
-                image[pix] = colours[int(row) * w + int(col)]
+                image[pix] = colours[_nearest_texel(best_bary[x, 0], best_bary[x, 1], best_bary[x, 2],
+                                                    ra, ca, rb, cb, rc, cc, w, h)]
                 depth_out[pix] = np.float32(best_z[x])
                 stretched[pix] = stretched_cell[half, r, cell]
                 covered[pix] = True
@@ -385,6 +393,8 @@ if numba is not None:  # helpers of the kernels, compiled into them
     _triangle_setup = numba.njit(cache=True, inline="always")(_triangle_setup)
     _pixel_weights = numba.njit(cache=True, inline="always")(_pixel_weights)
     _keep_nearer = numba.njit(cache=True, inline="always")(_keep_nearer)
+    _extent_growth = numba.njit(cache=True, inline="always")(_extent_growth)
+    _nearest_texel = numba.njit(cache=True, inline="always")(_nearest_texel)
 
 _compiled_zbuffer = _compile(_zbuffer)
 _compiled_scanline = _compile(_scanline_reproject)

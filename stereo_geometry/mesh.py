@@ -26,17 +26,18 @@ def grid_triangles(valid: np.ndarray) -> np.ndarray:
     """
     if compiled_triangles is not None:
         return compiled_triangles(np.ascontiguousarray(valid, dtype=np.bool_))
-    h, w = valid.shape
-    idx = np.arange(h * w, dtype=np.int32).reshape(h, w)
-    v00, v01, v10, v11 = idx[:-1, :-1], idx[:-1, 1:], idx[1:, :-1], idx[1:, 1:]
     ok00, ok01, ok10, ok11 = valid[:-1, :-1], valid[:-1, 1:], valid[1:, :-1], valid[1:, 1:]
-    halves = []
-    for corners, keep in (((v00, v10, v11), ok00 & ok10 & ok11), ((v00, v11, v01), ok00 & ok11 & ok01)):
-        half = np.empty((int(keep.sum()), 3), dtype=np.int32)
-        for k, corner in enumerate(corners):
-            half[:, k] = corner[keep]
-        halves.append(half)
+    halves = [cell_triangles(np.full(int(keep.sum()), half), *np.nonzero(keep), valid.shape[1])
+              for half, keep in ((0, ok00 & ok10 & ok11), (1, ok00 & ok11 & ok01))]
     return np.concatenate(halves)
+
+
+def cell_triangles(half: np.ndarray, row: np.ndarray, col: np.ndarray, width: int) -> np.ndarray:
+    """Vertex indices (M, 3) int32 of the triangles `half` (0 or 1) of the grid cells
+    (`row`, `col`) of a grid `width` wide, in `grid_triangles`' corner order."""
+    first = row * width + col
+    return np.stack([first, first + width + half, np.where(half == 0, first + width + 1, first + 1)],
+                    axis=1).astype(np.int32)
 
 
 def face_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -17,12 +17,12 @@ For frame t (`SequenceInfill.step`):
 4. the network fills what is left, seeing the pixels that other frames supplied as known.
 
 Static scenes: what a frame saw from the other eye's own place is copied exactly. Moving
-objects are left to the network where they would show wrongly: inside a hole at a depth edge (off its rim) a neighbour's surface is taken only if it
-lies behind the hole's near (occluding) edge (`occluding_edge_depth`, `NEAR_SIDE_MARGIN`), as
-what a disocclusion reveals must; a moving object seen at its old place, in front of that
-edge, is not. No motion vectors (Blender's Vector pass) are used:
-a moving object's old place that lies behind the edge (a far object moving) can still show;
-set `window=0` for such shots.
+objects are left to the network where they would show wrongly: inside a hole at a depth edge
+(off its rim) a neighbour's surface is taken only if it lies behind the hole's near
+(occluding) edge (`occluding_edge_depth`, `NEAR_SIDE_MARGIN`), as what a disocclusion reveals
+must; a moving object seen at its old place, in front of that edge, is not. No motion vectors
+(Blender's Vector pass) are used: a moving object's old place that lies behind the edge (a far
+object moving) can still show; set `window=0` for such shots.
 Memory stays bounded: only the frames within the window are held (a rolling cache).
 """
 from __future__ import annotations

@@ -15,8 +15,8 @@ from .camera import Intrinsics, project, stereo_pose, transform, translation, wo
 from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
-from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, footprint_growth, grid_mesh,
-                   grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces, tag_stretched_faces)
+from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, cell_triangles, footprint_growth,
+                   grid_mesh, grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces, tag_stretched_faces)
 
 _NEAR = 1e-6
 _CHUNK = 2_000_000  # candidate (triangle, pixel) pairs tested at once
@@ -199,10 +199,8 @@ def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
     if not rows_kept:
         return None
     half, row, col = np.nonzero(stretched_cell)  # the grown faces: tag those seen edge on
-    first = row * w + col
-    corners = np.stack([first, first + w + half, np.where(half == 0, first + w + 1, first + 1)], axis=1)
-    stretched_cell[half, row, col] = seen_edge_on(corners, lambda index: grid_vertices(depth, K, index),
-                                                  max_angle_deg)
+    stretched_cell[half, row, col] = seen_edge_on(cell_triangles(half, row, col, w),
+                                                  lambda index: grid_vertices(depth, K, index), max_angle_deg)
     colours = np.ascontiguousarray(image.reshape(h * w, -1))
     warped, depth_out, stretched, covered = scanline_reproject(
         depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS)
