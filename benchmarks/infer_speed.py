@@ -42,7 +42,7 @@ def typical_view(width: int, height: int, seed: int = 0):
 
 
 def warp_view(image, depth, K):
-    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)))
+    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)), interpolate=True)  # as other_eye
 
 
 def typical_frame(width: int, height: int, seed: int = 0):

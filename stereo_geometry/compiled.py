@@ -139,6 +139,12 @@ def _nearest_texel(wa: float, wb: float, wc: float, ra: int, ca: int, rb: int, c
     return int(row) * width + int(col)
 
 
+def _blend(colours: np.ndarray, a: int, b: int, c: int, k: int, wa: float, wb: float, wc: float) -> float:
+    """Channel k of source pixels a, b, c (rows of `colours`) weighted by (wa, wb, wc), float64
+    (`warp.interpolated_colours`)."""
+    return (wa * float(colours[a, k]) + wb * float(colours[b, k])) + wc * float(colours[c, k])
+
+
 def _footprint_growth(u_src: np.ndarray, v_src: np.ndarray, u_dst: np.ndarray,
                       v_dst: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """`mesh.footprint_growth_px` over vertices projected into both cameras."""
@@ -177,10 +183,9 @@ def _interpolated_lookup(face: np.ndarray, bary: np.ndarray, tris: np.ndarray,
         t = face[p]
         if t < 0:
             continue
-        a, b, c = tris[t, 0], tris[t, 1], tris[t, 2]
         for k in range(colours.shape[1]):
-            values[p, k] = (bary[p, 0] * float(colours[a, k]) + bary[p, 1] * float(colours[b, k])) + \
-                bary[p, 2] * float(colours[c, k])
+            values[p, k] = _blend(colours, tris[t, 0], tris[t, 1], tris[t, 2], k,
+                                  bary[p, 0], bary[p, 1], bary[p, 2])
     return values
 
 
@@ -301,14 +306,16 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
 
 def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: np.ndarray,
                         pad: float, camera: tuple, shift: tuple, near: float, eps: float,
-                        bands: int):
+                        interpolate: bool, integer: bool, bands: int):
     """`warp.reproject` of a grid mesh into the source camera shifted along its rows (no
     vertex leaves its row by half a pixel: see `_grid_grown_faces`), one target row at a
     time: each pixel row sees only the triangles of the two rows of cells that touch it.
-    Per pixel: the colour (`colours` (H*W, C), nearest texel), planar depth (float32, 0:
-    uncovered), whether its triangle is stretched (`stretched_cell`, as `_grid_grown_faces`
-    lays out the triangles) and whether it is covered. The candidate tests and weights are
-    `_zbuffer`'s, the lookup `_surface_lookup`'s, and of equally near triangles the first in
+    Per pixel: the colour (`colours` (H*W, C), nearest texel; with `interpolate`, on faces
+    that are not stretched, its triangle's corners blended as `_interpolated_lookup` does,
+    rounded where `integer`: integer colours), planar depth (float32, 0: uncovered), whether
+    its triangle is stretched (`stretched_cell`, as `_grid_grown_faces` lays out the
+    triangles) and whether it is covered. The candidate tests and weights are `_zbuffer`'s, the lookups
+    `_surface_lookup`'s and `_interpolated_lookup`'s, and of equally near triangles the first in
     `mesh.grid_triangles`' order wins, so the result is the general path's bit for bit; but
     no triangle array, vertex projections or per-pixel weights are stored."""
     h, w = depth.shape
@@ -374,10 +381,15 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                 r = (key - half * cells) // (w - 1)
                 cell = key - half * cells - r * (w - 1)
                 ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, r, cell)
-                image[pix] = colours[_nearest_texel(best_bary[x, 0], best_bary[x, 1], best_bary[x, 2],
-                                                    ra, ca, rb, cb, rc, cc, w, h)]
-                depth_out[pix] = np.float32(best_z[x])
+                wa, wb, wc = best_bary[x, 0], best_bary[x, 1], best_bary[x, 2]
                 stretched[pix] = stretched_cell[half, r, cell]
+                if interpolate and not stretched[pix]:
+                    for k in range(colours.shape[1]):
+                        value = _blend(colours, ra * w + ca, rb * w + cb, rc * w + cc, k, wa, wb, wc)
+                        image[pix, k] = np.rint(value) if integer else value
+                else:
+                    image[pix] = colours[_nearest_texel(wa, wb, wc, ra, ca, rb, cb, rc, cc, w, h)]
+                depth_out[pix] = np.float32(best_z[x])
                 covered[pix] = True
     return image, depth_out, stretched, covered
 
@@ -395,6 +407,7 @@ if numba is not None:  # helpers of the kernels, compiled into them
     _keep_nearer = numba.njit(cache=True, inline="always")(_keep_nearer)
     _extent_growth = numba.njit(cache=True, inline="always")(_extent_growth)
     _nearest_texel = numba.njit(cache=True, inline="always")(_nearest_texel)
+    _blend = numba.njit(cache=True, inline="always")(_blend)
 
 _compiled_zbuffer = _compile(_zbuffer)
 _compiled_scanline = _compile(_scanline_reproject)
@@ -405,10 +418,10 @@ def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
     return _compiled_zbuffer(u, v, z, tris, height, width, near, eps, numba.get_num_threads())
 
 
-def _scanline_in_bands(depth, colours, stretched_cell, pad, camera, shift, near, eps):
+def _scanline_in_bands(depth, colours, stretched_cell, pad, camera, shift, near, eps, interpolate):
     """`_scanline_reproject` over as many bands of rows as numba has threads."""
-    return _compiled_scanline(depth, colours, stretched_cell, pad, camera, shift, near, eps,
-                              numba.get_num_threads())
+    return _compiled_scanline(depth, colours, stretched_cell, pad, camera, shift, near, eps, interpolate,
+                              bool(np.issubdtype(colours.dtype, np.integer)), numba.get_num_threads())
 
 
 zbuffer = None if numba is None else _zbuffer_in_bands

@@ -52,9 +52,11 @@ def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: flo
               network: Network, depth_network: Network | None = None) -> OtherEye:
     """The view from the camera shifted by `baseline` metres along x (negative: to the left),
     holes filled by `network`, and with `depth_network` (a depth-infill model) also that
-    view's planar depth, holes filled. `depth` must be finite and positive (see
-    `readers.fill_invalid_depth`)."""
-    inputs = warped_inputs(reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline))), K)
+    view's planar depth, holes filled. What the view sees of the surfaces is interpolated
+    between the source's pixels (`reproject(..., interpolate=True)`). `depth` must be finite
+    and positive (see `readers.fill_invalid_depth`)."""
+    inputs = warped_inputs(reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)),
+                                     interpolate=True), K)
     warped, hole_mask = inputs["image_generated_left"], inputs["hole_mask"]
     x = network_input(**inputs)[None]
     if depth_network is None:  # the normals and depths in `inputs` need not stay while the network runs

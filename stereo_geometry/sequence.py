@@ -6,7 +6,8 @@ depth in metres; or `NNNN_depth.exr`) and `NNNN.json`: `{"fx", "fy", "cx", "cy",
 right, y down, z forward). The other eye sits at +baseline along the camera's own x axis.
 
 For frame t (`SequenceInfill.step`):
-1. its own view is reprojected into the other eye (the holes the network was trained on);
+1. its own view is reprojected into the other eye (the holes the network was trained on;
+   what it sees of the surfaces interpolated, as `infill.other_eye` does);
 2. the views of the frames within `window` of t are reprojected into the same camera with
    their depth and pose, colours interpolated over their faces; a hole pixel that some of
    them show as a surface (covered, not a stretched face) takes the mean of their colours
@@ -216,7 +217,8 @@ class SequenceInfill:
         frames of the scene) saw."""
         eye = self.other_camera(frame)
         to_eye = world_to_camera(eye)
-        own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)))
+        own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)),
+                        interpolate=True)
         hole = own.hole_mask.astype(bool)
         image, depth = own.image.copy(), own.depth.copy()
         seen_from_frames = self._seen_by_neighbours(frame, neighbours, to_eye, hole,

@@ -165,10 +165,11 @@ def view_depth(disparity: np.ndarray, rig: Rig) -> np.ndarray:
 
 
 def reprojected_pair(scene: StereoScene, source_eye: str = "left") -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The source eye's view reprojected into the other camera with the geometry core, as
-    the sample arrays the methods and the network take, with the other eye's photograph as
-    `org_left_image` (the target; "left" names the reconstructed view in the sample format)
-    and `org_left_depth` (its depth where its disparity is known, else 0). Also returns
+    """The source eye's view reprojected into the other camera with the geometry core (the
+    surfaces' colours interpolated, as `infill.other_eye` does), as the sample arrays the
+    methods and the network take, with the other eye's photograph as `org_left_image` (the
+    target; "left" names the reconstructed view in the sample format) and `org_left_depth`
+    (its depth where its disparity is known, else 0). Also returns
     where the target is known to be right: where the other eye's disparity is known, if
     given, else everywhere."""
     other_eye = "right" if source_eye == "left" else "left"
@@ -181,7 +182,7 @@ def reprojected_pair(scene: StereoScene, source_eye: str = "left") -> tuple[dict
     # The right camera sits at +baseline along x of the left one.
     offset = scene.rig.baseline if source_eye == "left" else -scene.rig.baseline
     src_to_dst = world_to_camera(translation(offset))
-    warp = reproject(image, view_depth(disparity, scene.rig), K_src, K_dst, src_to_dst)
+    warp = reproject(image, view_depth(disparity, scene.rig), K_src, K_dst, src_to_dst, interpolate=True)
     hole = warp.hole_mask
     known = np.ones((h, w), bool) if target_disparity is None else target_disparity > 0
     target_depth = (np.zeros((h, w), np.float32) if target_disparity is None

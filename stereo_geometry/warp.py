@@ -150,15 +150,19 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
 
     Faces are tagged with `tag_stretched_faces` (growth measured with K_src); texture lookup
     is nearest-texel, as Blender's 'Closest' interpolation (the renders the network was
-    trained on), or with `interpolate` the colours of the visible face's three vertices
-    weighted by the point's barycentric weights (`interpolated_colours`: a closer estimate
-    of a surface seen from elsewhere). A target camera that is the source camera shifted
-    (a parallel rig) takes the compiled grid or scanline path, which builds no vertex array;
-    they give the same result as the general path, bit for bit.
+    trained on), or with `interpolate`, on faces that are not stretched, the colours of the
+    visible face's three vertices weighted by the point's barycentric weights
+    (`interpolated_colours`: a closer estimate of a surface seen from elsewhere; the holes
+    keep the nearest texels the network was trained on; within a pixel of the source's
+    border the padded border vertices blend in up to 1 % of the next texel). A target
+    camera that is the source camera shifted (a parallel rig) takes the compiled grid or
+    scanline path, which builds no vertex array; they give the same result as the general
+    path, bit for bit.
     """
     shift = _pure_shift(src_to_dst) if K_src == K_dst and grid_projection is not None else None
-    if shift is not None and shift[1:] == (0.0, 0.0) and not interpolate:
-        along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px)
+    if shift is not None and shift[1:] == (0.0, 0.0):
+        along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px,
+                                            interpolate)
         if along_rows is not None:
             return along_rows
     if shift is None:
@@ -172,7 +176,8 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     covered = raster.covered
     warped, stretched = surface_lookup(raster, tris, stretched_face, image)
     if interpolate:
-        warped = interpolated_colours(raster, tris, image)
+        on_surface = ~stretched.reshape(stretched.shape + (1,) * (image.ndim - 2))
+        warped = np.where(on_surface, interpolated_colours(raster, tris, image), warped)
     depth_out = raster.depth.astype(np.float32)
     depth_out[~covered] = 0.0
     return Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered)
@@ -187,7 +192,7 @@ def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
 
 def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
                            shift: tuple[float, float, float], max_angle_deg: float,
-                           min_growth_px: float) -> Reprojection | None:
+                           min_growth_px: float, interpolate: bool) -> Reprojection | None:
     """`reproject` into the camera K shifted along its rows (a parallel rig) by the compiled
     scanline kernel (`compiled.scanline_reproject`): the same result, bit for bit, without
     storing triangles, projections or weights. None where a vertex would leave its row (only
@@ -203,7 +208,7 @@ def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
                                                   lambda index: grid_vertices(depth, K, index), max_angle_deg)
     colours = np.ascontiguousarray(image.reshape(h * w, -1))
     warped, depth_out, stretched, covered = scanline_reproject(
-        depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS)
+        depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS, interpolate)
     return Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
                         stretched=stretched.reshape(h, w), covered=covered.reshape(h, w))
 

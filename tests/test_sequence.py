@@ -89,7 +89,7 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     assert error.mean() < 1.5 and np.percentile(error, 99) <= 6, (error.mean(), error.max())
     assert np.abs(alone.image[inner].astype(float) - truth[inner]).mean() > 3 * error.mean()
     np.testing.assert_array_equal(result.image[~hole], reproject(
-        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B))).image[~hole])
+        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), interpolate=True).image[~hole])
 
 
 def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):

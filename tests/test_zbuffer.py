@@ -77,14 +77,16 @@ def test_compiled_and_numpy_rasterizers_agree_bit_for_bit(camera, baseline, toe_
 @pytest.mark.parametrize("baseline", [B, -B])
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
 @pytest.mark.parametrize("scene", SCENES)
-def test_reprojection_equals_the_numpy_reference_pixel_for_pixel(camera, baseline, toe_in_deg, scene):
+@pytest.mark.parametrize("interpolate", [False, True], ids=["nearest texel", "interpolated"])
+def test_reprojection_equals_the_numpy_reference_pixel_for_pixel(camera, baseline, toe_in_deg, scene,
+                                                                   interpolate):
     """The parallel rig takes the compiled scanline kernel; the converged rig the compiled
     general path. Both must give the reference's colour, depth, stretched mask and coverage."""
     K = CAMERAS[camera]
     image, depth = textured(K.height, K.width), SCENES[scene](K)
     to_other = world_to_camera(stereo_pose(baseline, toe_in_deg))
-    fast = reproject(image, depth, K, K, to_other)
-    reference = _reference(lambda: reproject(image, depth, K, K, to_other))
+    fast = reproject(image, depth, K, K, to_other, interpolate=interpolate)
+    reference = _reference(lambda: reproject(image, depth, K, K, to_other, interpolate=interpolate))
     assert fast.covered.mean() > 0.5
     if scene == "boxes":
         assert fast.stretched.sum() > 50
@@ -109,9 +111,12 @@ def _scanline_calls(monkeypatch) -> list[bool]:
 def test_the_parallel_rig_takes_the_scanline_kernel(monkeypatch, baseline):
     K = CAMERAS["off-centre principal point"]
     calls = _scanline_calls(monkeypatch)
-    reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline)))
-    reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline, 2.0)))
-    assert calls == [True]
+    for interpolate in (False, True):
+        reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline)),
+                  interpolate=interpolate)
+        reproject(textured(K.height, K.width), _scene(K), K, K, world_to_camera(stereo_pose(baseline, 2.0)),
+                  interpolate=interpolate)
+    assert calls == [True, True]
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered")
@@ -130,16 +135,21 @@ def test_a_vertex_that_rounding_moves_off_its_row_sends_the_frame_to_the_general
 
 
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
-def test_interpolated_reprojection_equals_the_numpy_reference_pixel_for_pixel(toe_in_deg):
+def test_interpolation_changes_the_surfaces_and_leaves_the_holes_nearest_texel(toe_in_deg):
+    """The holes keep the nearest texels the network was trained on; only what a surface
+    shows is interpolated (8-bit colours rounded back to 8 bits)."""
     K = CAMERAS["off-centre principal point"]
     image, depth = textured(K.height, K.width), _scene(K)
     to_right = world_to_camera(stereo_pose(B, toe_in_deg))
-    fast = reproject(image, depth, K, K, to_right, interpolate=True)
-    reference = _reference(lambda: reproject(image, depth, K, K, to_right, interpolate=True))
-    assert fast.image.dtype == np.uint8
-    assert (fast.image != reproject(image, depth, K, K, to_right).image).mean() > 0.3
-    for field in ("image", "depth", "stretched", "covered"):
-        np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+    linear = reproject(image, depth, K, K, to_right, interpolate=True)
+    closest = reproject(image, depth, K, K, to_right)
+    assert linear.image.dtype == np.uint8
+    for field in ("depth", "stretched", "covered"):
+        np.testing.assert_array_equal(getattr(linear, field), getattr(closest, field), err_msg=field)
+    assert linear.stretched.sum() > 50
+    np.testing.assert_array_equal(linear.image[linear.stretched], closest.image[closest.stretched])
+    surface = linear.covered & ~linear.stretched
+    assert (linear.image[surface] != closest.image[surface]).any(-1).mean() > 0.3
 
 
 def test_grid_triangles_compiled_and_numpy_agree():
