@@ -276,31 +276,39 @@ def _grid_cell_corners(half: int, r: int, c: int):
 
 
 def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple,
-                      min_growth: float):
+                      min_growth: float, bands: int):
     """Per triangle of each grid cell, (2, H-1, W-1) in `mesh.grid_triangles`' half and cell
     order, whether it exists and grows by more than `min_growth` pixels
     (`mesh.footprint_growth`) in the camera shifted by `shift`; and whether every known
     vertex stays within half a pixel of its own row there (so that each pixel row of the
-    target sees only the two rows of cells that touch it, as `_scanline_reproject` assumes)."""
+    target sees only the two rows of cells that touch it, as `_scanline_reproject` assumes).
+    The rows of cells are split into `bands` that threads walk top to bottom, each grid row
+    projected once per band (a two-row ring)."""
     h, w = depth.shape
     grown = np.zeros((2, max(h - 1, 0), max(w - 1, 0)), dtype=np.bool_)
     kept = np.ones(h, dtype=np.bool_)
-    for r in numba.prange(h - 1):
-        rows = np.empty((2, 5, w))
+    band_rows = (h - 1 + bands - 1) // bands
+    for band in numba.prange(bands):
+        top, bottom = band * band_rows, min(h - 1, (band + 1) * band_rows)  # cell rows [top, bottom)
+        if top >= bottom:
+            continue
+        rows = np.empty((2, 5, w))  # grid rows r and r + 1 of cell row r, at [row % 2]
         known = np.empty((2, w), dtype=np.bool_)
-        kept[r] = _project_grid_row(depth, r, pad, camera, shift, rows[0], known[0])
-        last_kept = _project_grid_row(depth, r + 1, pad, camera, shift, rows[1], known[1])
-        if r == h - 2:
-            kept[r + 1] = last_kept
-        for half in range(2):
-            for c in range(w - 1):
-                ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, 0, c)
-                if not (known[ra, ca] and known[rb, cb] and known[rc, cc]):
-                    continue
-                grown[half, r, c] = _extent_growth(
-                    rows[ra, 2, ca], rows[rb, 2, cb], rows[rc, 2, cc], rows[ra, 3, ca], rows[rb, 3, cb],
-                    rows[rc, 3, cc], rows[ra, 0, ca], rows[rb, 0, cb], rows[rc, 0, cc], rows[ra, 1, ca],
-                    rows[rb, 1, cb], rows[rc, 1, cc]) > min_growth
+        top_kept = _project_grid_row(depth, top, pad, camera, shift, rows[top % 2], known[top % 2])
+        if band == 0:
+            kept[0] = top_kept  # the other bands' first rows are their upper neighbours' last
+        for r in range(top, bottom):
+            kept[r + 1] = _project_grid_row(depth, r + 1, pad, camera, shift, rows[(r + 1) % 2], known[(r + 1) % 2])
+            for half in range(2):
+                for c in range(w - 1):
+                    ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, r, c)
+                    ra, rb, rc = ra % 2, rb % 2, rc % 2
+                    if not (known[ra, ca] and known[rb, cb] and known[rc, cc]):
+                        continue
+                    grown[half, r, c] = _extent_growth(
+                        rows[ra, 2, ca], rows[rb, 2, cb], rows[rc, 2, cc], rows[ra, 3, ca], rows[rb, 3, cb],
+                        rows[rc, 3, cc], rows[ra, 0, ca], rows[rb, 0, cb], rows[rc, 0, cc], rows[ra, 1, ca],
+                        rows[rb, 1, cb], rows[rc, 1, cc]) > min_growth
     return grown, kept.all()
 
 
@@ -411,11 +419,17 @@ if numba is not None:  # helpers of the kernels, compiled into them
 
 _compiled_zbuffer = _compile(_zbuffer)
 _compiled_scanline = _compile(_scanline_reproject)
+_compiled_grown_faces = _compile(_grid_grown_faces)
 
 
 def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
     """`_zbuffer` over as many bands of rows as numba has threads."""
     return _compiled_zbuffer(u, v, z, tris, height, width, near, eps, numba.get_num_threads())
+
+
+def _grown_faces_in_bands(depth, pad, camera, shift, min_growth):
+    """`_grid_grown_faces` over as many bands of rows as numba has threads."""
+    return _compiled_grown_faces(depth, pad, camera, shift, min_growth, numba.get_num_threads())
 
 
 def _scanline_in_bands(depth, colours, stretched_cell, pad, camera, shift, near, eps, interpolate):
@@ -431,4 +445,4 @@ surface_lookup = _compile(_surface_lookup)
 interpolated_lookup = _compile(_interpolated_lookup)
 grid_triangles = _compile(_grid_triangles)
 grid_projection = _compile(_grid_projection)
-grid_grown_faces = _compile(_grid_grown_faces)
+grid_grown_faces = None if numba is None else _grown_faces_in_bands

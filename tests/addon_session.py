@@ -409,7 +409,7 @@ def warm_kernels(bpy, model, work, result):
         if thread.name == core.KERNELS_THREAD:
             thread.join()
     result["still_warming_up"] = core.kernels_warming_up()
-    kernels = ("grid_grown_faces", "_compiled_scanline", "_compiled_zbuffer", "footprint_growth", "surface_lookup",
+    kernels = ("_compiled_grown_faces", "_compiled_scanline", "_compiled_zbuffer", "footprint_growth", "surface_lookup",
                "interpolated_lookup", "grid_triangles", "grid_projection")
 
     def signatures():

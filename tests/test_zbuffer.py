@@ -152,6 +152,21 @@ def test_interpolation_changes_the_surfaces_and_leaves_the_holes_nearest_texel(t
     assert (linear.image[surface] != closest.image[surface]).any(-1).mean() > 0.3
 
 
+@pytest.mark.parametrize("bands", [1, 3, 7, 200])
+def test_the_grown_faces_do_not_depend_on_how_the_rows_are_split_among_threads(bands):
+    """Each band of rows of cells projects its own first grid row again: the tags must be
+    those of the whole grid at once, whatever the number of bands (even more than rows)."""
+    from stereo_geometry import compiled
+    from stereo_geometry.mesh import BORDER_PAD_PX
+
+    K = CAMERAS["off-centre principal point"]
+    args = (np.ascontiguousarray(_scene(K)), BORDER_PAD_PX, (K.fx, K.fy, K.cx, K.cy), (-B, 0.0, 0.0), 1.0)
+    whole, whole_kept = compiled._compiled_grown_faces(*args, 1)
+    split, split_kept = compiled._compiled_grown_faces(*args, bands)
+    assert whole.sum() > 50 and whole_kept and split_kept
+    np.testing.assert_array_equal(split, whole)
+
+
 def test_grid_triangles_compiled_and_numpy_agree():
     valid = np.random.default_rng(1).random((37, 53)) > 0.05
     compiled = mesh.grid_triangles(valid)
