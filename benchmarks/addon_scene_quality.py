@@ -47,7 +47,7 @@ def main() -> None:
         result = scene_setup.expected_other_eye(rgb, depth, args.model)
         hole = result.hole_mask.astype(bool)
         source, depth, K = scene_setup.pipeline_view(rgb, depth)
-        warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(scene_setup.BASELINE)))
+        warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(scene_setup.BASELINE)), interpolate=True)
         assert np.array_equal(warp.hole_mask, result.hole_mask)
         sample = warped_inputs(warp, K)
         assert np.array_equal(sample["image_generated_left"], result.warped)
