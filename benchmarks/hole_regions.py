@@ -17,6 +17,7 @@ mean over scenes.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -29,6 +30,8 @@ sys.path.insert(0, str(REPO))
 from stereo_geometry.stereo_pairs import find_scenes, load_scene  # noqa: E402
 from training.baselines import classical_methods, network_fill  # noqa: E402
 from training.benchmark import scene_sample  # noqa: E402
+from training.evaluate import format_table, mean_over_scenes  # noqa: E402
+from training.metrics import psnr  # noqa: E402
 
 KINDS = ("border", "thin", "wide")
 MAX_WIDTH = 800
@@ -45,10 +48,6 @@ def hole_kinds(hole_mask: np.ndarray) -> dict[str, np.ndarray]:
     return {"border": at_border, "thin": thin, "wide": (label > 0) & ~at_border & ~thin}
 
 
-def psnr_of(error: np.ndarray) -> float:
-    return float(-10 * np.log10(max(error.mean(), 1e-12))) if error.size else float("nan")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", default=str(REPO.parent / "shared" / "data" / "realstereo"))
@@ -63,7 +62,7 @@ def main() -> None:
     folders = find_scenes(Path(args.real))
     if args.stereo:
         folders += [p for p in find_scenes(Path(args.stereo)) if p.name in args.scenes]
-    table: dict[str, dict[str, dict[str, float]]] = {}
+    per_scene: dict[str, dict[str, dict[str, float]]] = {}
     print("| scene | method | all | " + " | ".join(KINDS) + " |")
     print("|---|---|---|" + "---|" * len(KINDS))
     for folder in folders:
@@ -75,17 +74,15 @@ def main() -> None:
         target = scene.right.astype(np.float32) / 255
         shares = " | ".join(f"{kinds[k].sum() / max(scored.sum(), 1):.0%}" for k in KINDS)
         print(f"| {scene.name} | (share of the hole pixels) | 100% | {shares} |")
+        regions = {"all": scored} | kinds
+        per_scene[scene.name] = {}
         for name, method in methods.items():
-            error = ((method(sample) - target) ** 2).mean(-1)
-            row = {"all": psnr_of(error[scored])} | {k: psnr_of(error[kinds[k]]) for k in KINDS}
-            table.setdefault(name, {})[scene.name] = row
-            print(f"| {scene.name} | {name} | " + " | ".join(f"{row[k]:.2f}" for k in ("all", *KINDS)) + " |")
+            output = method(sample)
+            row = {k: psnr(output, target, m) if m.any() else math.nan for k, m in regions.items()}
+            per_scene[scene.name][name] = row
+            print(f"| {scene.name} | {name} | " + " | ".join(f"{row[k]:.2f}" for k in regions) + " |")
     print("\nMean over scenes:\n")
-    print("| method | all | " + " | ".join(KINDS) + " |")
-    print("|---|---|" + "---|" * len(KINDS))
-    for name, per_scene in table.items():
-        means = {k: np.nanmean([row[k] for row in per_scene.values()]) for k in ("all", *KINDS)}
-        print(f"| {name} | " + " | ".join(f"{means[k]:.2f}" for k in ("all", *KINDS)) + " |")
+    print(format_table(mean_over_scenes(per_scene), ("all", *KINDS)))
 
 
 if __name__ == "__main__":
