@@ -26,7 +26,8 @@ def box_depth(height: int, width: int, z_far: float, z_near: float,
     return depth
 
 
-def near_source_border(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray) -> np.ndarray:
+def near_source_border(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics,
+                       src_to_dst: np.ndarray) -> np.ndarray:
     """Where an interpolated reprojection blends in a texel of the source's outermost rows
     or columns: the mesh's border vertices lie BORDER_PAD_PX outside the grid, so up to 1 %
     of the next texel blends in there, and integer shifts are exact everywhere else."""

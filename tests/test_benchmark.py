@@ -45,9 +45,10 @@ def test_warped_view_matches_the_right_image_outside_the_holes(tmp_path):
     sample, scored = scene_sample(scene)
     valid = ~sample["hole_mask"].astype(bool)
     h, w = right.shape[:2]
-    K = Intrinsics(w, w, (w - 1) / 2, (h - 1) / 2, w, h)
+    rig = scene.rig
     assert_interpolated_copy(sample["image_generated_left"], right, valid, near_source_border(
-        view_depth(scene.disp_left, scene.rig), K, K, world_to_camera(stereo_pose(BASELINE_M))))
+        view_depth(scene.disp_left, rig), rig.intrinsics("left", w, h), rig.intrinsics("right", w, h),
+        world_to_camera(stereo_pose(BASELINE_M))))
     # The hole beside the box is the disparity step (plus the mesh pitch), scored in full.
     assert 8 <= sample["hole_mask"][30, 30:60].sum() <= 10 and np.array_equal(scored, ~valid)
 
