@@ -2,19 +2,23 @@
 with Cycles, so the true other eye of every frame is known.
 
     python benchmarks/animation_quality.py [--frames 24] [--size 320x240] [--model quality]
-        [--window 4] [--seed 3] [--gif docs/examples/animation.gif] [--keep DIR]
+        [--window 4] [--seeds 3 5 7] [--samples 16] [--gif docs/examples/animation.gif] [--keep DIR]
 
 The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos);
-the camera slides right by 1.5 cm and turns 0.15 degrees per frame; the other eye is 63 mm to
-the camera's right. The left views go into a sequence folder as `python -m training infill
---sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json). Methods, each on every frame:
+one sequence per seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per
+frame; the other eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender
+renders by default; `--samples 1` renders pixel-exact (one ray through each pixel centre: fine
+texture aliases, the worst case for any resampling). The left views go into a sequence folder
+as `python -m training infill --sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json).
+Methods, each on every frame:
 - per-frame network: the frame's own reprojection, the network fills every hole;
 - multi-frame + network: `stereo_geometry.sequence` (frames within the window first, the previous
   result carried, the network for the rest);
 - Telea per frame.
-Reported per method: hole PSNR against the true other eye (mean over frames; the holes of the
-frame's own reprojection) and the temporal error, the mean over frames t >= 1 of
-|(out_t - out_t-1) - (true_t - true_t-1)| inside frame t's holes (RGB in [0, 1]).
+Reported per scene and method, and the mean over the scenes: hole PSNR against the true other
+eye (mean over frames; the holes of the frame's own reprojection) and the temporal error, the
+mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)| inside frame t's holes
+(RGB in [0, 1]).
 """
 from __future__ import annotations
 
@@ -45,8 +49,10 @@ def camera_path(frames: int) -> list[np.ndarray]:
 
 
 def render_sequence(folder: Path, frames: int, width: int, height: int, baseline: float,
-                    seed: int) -> list[np.ndarray]:
-    """Render the left views into `folder` as a sequence; returns the true other eyes."""
+                    seed: int, samples: int = 1) -> list[np.ndarray]:
+    """Render the left views into `folder` as a sequence; returns the true other eyes.
+    `samples` 1: pixel-exact (one ray through each pixel centre); more: antialiased as
+    Blender renders by default (`Renderer.set_samples`)."""
     import bpy  # noqa: F401  (makes bmesh importable)
 
     from datagen_bpy.procedural import build_scene
@@ -55,6 +61,7 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
 
     K = Intrinsics.from_fov(width, height, 60.0)
     renderer = Renderer(width, height)
+    renderer.set_samples(samples)
     build_scene(renderer, K, np.random.default_rng(seed), [])
     truths = []
     for t, pose in enumerate(camera_path(frames)):
@@ -110,34 +117,18 @@ def write_gif(path: Path, panels: list[list[np.ndarray]], window: tuple[slice, s
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, optimize=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--size", type=resolution, default=(320, 240), help="WIDTHxHEIGHT")
-    parser.add_argument("--model", default="quality", help="shipped model name or a .onnx/.pt file")
-    parser.add_argument("--window", type=int, default=4, help="frames before and after that fill holes")
-    parser.add_argument("--seed", type=int, default=3, help="procedural scene")
-    parser.add_argument("--gif", type=Path, help="write a side-by-side GIF (per-frame network | multi-frame + "
-                        "network | truth) of the quarter of the frame with the most holes")
-    parser.add_argument("--keep", type=Path, help="render the sequence into this folder and keep it")
-    args = parser.parse_args()
+def fill_scene(frames: list, network, baseline: float, window: int) -> tuple[dict[str, list[np.ndarray]],
+                                                                           list[np.ndarray], list[np.ndarray]]:
+    """Every method's outputs over one rendered sequence, the holes of the frames' own
+    reprojections and the hole pixels that other frames filled."""
     import cv2
 
-    from stereo_geometry.infill import SHIPPED_MODELS
-    from training import load_network
-    from stereo_geometry.sequence import FrameWindow, SequenceInfill, frame_stems, read_frame
+    from stereo_geometry.sequence import FrameWindow, SequenceInfill
 
-    baseline = 0.063
-    network = load_network(str(SHIPPED_MODELS.get(args.model, args.model)))
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        truths = render_sequence(folder, args.frames, *args.size, baseline, args.seed)
-        frames = [read_frame(stem) for stem in frame_stems(folder).values()]
     methods = {"per-frame network": (SequenceInfill(network, baseline, carry=0.0), 0),  # (fill, window)
-               "multi-frame + network": (SequenceInfill(network, baseline), args.window),
-               "multi-frame, no carry": (SequenceInfill(network, baseline, carry=0.0), args.window)}
-    windows = {name: FrameWindow(len(frames), window, frames.__getitem__) for name, (_, window) in methods.items()}
+               "multi-frame + network": (SequenceInfill(network, baseline), window),
+               "multi-frame, no carry": (SequenceInfill(network, baseline, carry=0.0), window)}
+    windows = {name: FrameWindow(len(frames), w, frames.__getitem__) for name, (_, w) in methods.items()}
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in [*methods, "Telea per frame"]}
     holes, from_frames = [], []
     for t in range(len(frames)):
@@ -150,20 +141,60 @@ def main() -> None:
         warped = outputs["per-frame network"][-1].copy()
         warped[holes[-1]] = 0
         outputs["Telea per frame"].append(cv2.inpaint(warped, holes[-1].astype(np.uint8), 3, cv2.INPAINT_TELEA))
-    seen = np.mean([f.sum() / max(h.sum(), 1) for f, h in zip(from_frames, holes)])
-    print(f"{args.frames} frames {args.size[0]}x{args.size[1]}, model {args.model}, window {args.window}: "
-          f"holes {np.mean([h.mean() for h in holes]):.1%} of the frame, {seen:.0%} of their pixels "
-          "filled from other frames")
-    print("| method | hole PSNR dB | temporal error |")
-    print("|---|---|---|")
-    for name, outs in outputs.items():
-        p, e = scores(outs, truths, holes)
-        print(f"| {name} | {p:.2f} | {e:.4f} |")
-    if args.gif:
-        h, w = holes[0].shape
-        write_gif(args.gif, [outputs["per-frame network"], outputs["multi-frame + network"], truths],
-                  busiest_window(holes, h // 2, w // 2))
-        print(f"wrote {args.gif}")
+    return outputs, holes, from_frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--size", type=resolution, default=(320, 240), help="WIDTHxHEIGHT")
+    parser.add_argument("--model", default="quality", help="shipped model name or a .onnx/.pt file")
+    parser.add_argument("--window", type=int, default=4, help="frames before and after that fill holes")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 5, 7], help="procedural scenes")
+    parser.add_argument("--samples", type=int, default=16,
+                        help="rays per pixel: more than 1 antialiases as Blender renders by default (1.5 px "
+                             "Blackman-Harris filter); 1 renders pixel-exact")
+    parser.add_argument("--gif", type=Path, help="write a side-by-side GIF (per-frame network | multi-frame + "
+                        "network | truth) of the quarter of the first scene's frame with the most holes")
+    parser.add_argument("--keep", type=Path, help="render the sequences into this folder (one folder per "
+                        "seed) and keep them, the true other eyes as truths.npy")
+    args = parser.parse_args()
+    from stereo_geometry.infill import SHIPPED_MODELS
+    from stereo_geometry.sequence import frame_stems, read_frame
+    from training import load_network
+
+    baseline = 0.063
+    network = load_network(str(SHIPPED_MODELS.get(args.model, args.model)))
+    table: dict[str, list[tuple[float, float]]] = {}
+    print(f"{args.frames} frames {args.size[0]}x{args.size[1]}, {args.samples} samples a pixel, "
+          f"model {args.model}, window {args.window}")
+    rows = ["| scene | method | hole PSNR dB | temporal error |", "|---|---|---|---|"]
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = args.keep / f"seed_{seed}" if args.keep else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples)
+            frames = [read_frame(stem) for stem in frame_stems(folder).values()]
+            if args.keep:
+                np.save(folder / "truths.npy", np.stack(truths))
+        outputs, holes, from_frames = fill_scene(frames, network, baseline, args.window)
+        seen = np.mean([f.sum() / max(h.sum(), 1) for f, h in zip(from_frames, holes)])
+        print(f"seed {seed}: holes {np.mean([h.mean() for h in holes]):.1%} of the frame, {seen:.0%} of "
+              "their pixels filled from other frames")
+        for name, outs in outputs.items():
+            p, e = scores(outs, truths, holes)
+            table.setdefault(name, []).append((p, e))
+            rows.append(f"| seed {seed} | {name} | {p:.2f} | {e:.4f} |")
+        if args.gif and seed == args.seeds[0]:
+            h, w = holes[0].shape
+            write_gif(args.gif, [outputs["per-frame network"], outputs["multi-frame + network"], truths],
+                      busiest_window(holes, h // 2, w // 2))
+            print(f"wrote {args.gif}")
+    per_frame = np.mean([e for _, e in table["per-frame network"]])
+    for name, results in table.items():
+        p, e = np.mean(results, axis=0)
+        rows.append(f"| mean | {name} | {p:.2f} | {e:.4f} ({e / per_frame:.2f}x per-frame) |")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -37,6 +37,28 @@ def test_cycles_reproduces_the_texture_of_a_grid_seen_from_its_own_camera(render
     np.testing.assert_allclose(view.depth[inner], depth[inner], rtol=1e-4)
 
 
+def test_antialiased_renders_mix_colours_at_an_edge_and_keep_one_depth_sample(renderer, K_small):
+    """Pixel-exact, each pixel shows its texel; with 16 samples through Blender's default
+    filter, the pixels beside a colour edge mix both sides, the depth pass does not."""
+    image = np.zeros((K_small.height, K_small.width, 3), np.uint8)
+    edge = K_small.width // 2
+    image[:, edge:] = 255
+    depth = np.full((K_small.height, K_small.width), 2.0)
+    rows = np.s_[2:-2]
+    exact = render_view(renderer, image, depth, K_small, np.eye(4))
+    np.testing.assert_array_equal(np.round(exact.rgb[rows, 1:-1] * 255), image[rows, 1:-1])
+    renderer.set_samples(16)
+    try:
+        smooth = render_view(renderer, image, depth, K_small, np.eye(4))
+    finally:
+        renderer.set_samples(1)
+    beside = smooth.rgb[rows, edge - 1:edge + 1, 0].mean(0)  # over the rows: 16 samples a pixel are noisy
+    assert 0.03 < beside[0] < 0.3 and 0.7 < beside[1] < 0.97, beside
+    np.testing.assert_allclose(smooth.rgb[rows, 2:edge - 2], 0, atol=1e-3)
+    np.testing.assert_allclose(smooth.rgb[rows, edge + 2:-2], 1, atol=1e-3)
+    np.testing.assert_allclose(smooth.depth[rows, 1:-1], 2.0, rtol=1e-4)
+
+
 def test_non_square_pixels_are_refused_with_the_reason(renderer):
     """Blender's pixel aspect would render fx != fy, but Blender 5.0.1 cannot write the
     multilayer EXR the renderer reads back (a Depth part's pixelAspectRatio conflicts). When
