@@ -11,7 +11,8 @@ For frame t (`SequenceInfill.step`):
 2. the views of the frames within `window` of t are reprojected into the same camera with
    their depth and pose, colours interpolated over their faces; a hole pixel that some of
    them show as a surface (covered, not a stretched face) takes the mean of their colours
-   and depths;
+   and depths, their pixels beside a nearer surface (mixed colours in an antialiased
+   render) counting `MIXED_WEIGHT` as much;
 3. the previous frame's result (its other eye, with the filled holes' depth taken from the
    far side) is reprojected too: where it covers a hole that no frame saw, it is blended with
    the network's fill (`carry`), so the fill does not flicker;
@@ -31,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -51,6 +53,11 @@ class Frame:
     depth: np.ndarray   # (H, W) float32, finite and positive
     K: Intrinsics
     pose: np.ndarray    # 4x4 camera-to-world, OpenCV axes
+
+    @cached_property
+    def beside_nearer(self) -> np.ndarray:
+        """`beside_nearer_surface` of the frame's depth, computed once."""
+        return beside_nearer_surface(self.depth)
 
 
 @dataclass
@@ -102,6 +109,29 @@ def read_frame(stem: Path) -> Frame:
 #: A neighbour's surface is taken into a hole at a depth edge only if it lies farther than the
 #: edge's near side by this fraction: a disocclusion shows what was hidden behind that edge.
 NEAR_SIDE_MARGIN = 0.03
+#: A neighbour's pixels within this many pixels of a nearer surface (`beside_nearer_surface`)...
+MIXED_RADIUS = 2
+#: ... count this much in the mean over the neighbours: an antialiased render mixes the nearer
+#: surface's colour into them while its depth pass (one sample a pixel) gives them the far one.
+MIXED_WEIGHT = 0.1
+
+
+def beside_nearer_surface(depth: np.ndarray, radius: int = MIXED_RADIUS,
+                          margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
+    """True where a pixel within `radius` (a square window) is nearer by more than `margin`
+    (relative): the far side of a depth edge, whose colour may mix in the near one."""
+    nearest = depth
+    for axis in (0, 1):  # a separable minimum filter
+        padded = np.pad(nearest, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        size = depth.shape[axis]
+
+        def shifted(k: int) -> np.ndarray:
+            return padded[k:k + size] if axis == 0 else padded[:, k:k + size]
+
+        nearest = shifted(0).copy()
+        for k in range(1, 2 * radius + 1):
+            np.minimum(nearest, shifted(k), out=nearest)
+    return nearest * (1 + margin) < depth
 
 
 def _row_sides(depth: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,27 +220,30 @@ class SequenceInfill:
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
         neighbour's pixel centres, and the mean of several such estimates is closer to it
-        than any one."""
+        than any one. A neighbour's pixels beside a nearer surface (`beside_nearer_surface`)
+        count `MIXED_WEIGHT` as much: they may show the nearer surface's colour."""
         index = np.flatnonzero(hole)
         behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
         colour_sum = np.zeros((index.size, 3))
-        depth_sum, count = np.zeros(index.size), np.zeros(index.size)
+        depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
         for other in neighbours:
-            seen = reproject(other.image.astype(np.float32), other.depth, other.K, frame.K,
-                             to_eye @ other.pose, interpolate=True)
+            texels = np.concatenate([other.image.astype(np.float32), other.beside_nearer[..., None]], -1)
+            seen = reproject(texels, other.depth, other.K, frame.K, to_eye @ other.pose, interpolate=True)
             depths = seen.depth.ravel()[index]
             valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
-            colour_sum[valid] += seen.image.reshape(-1, 3)[index[valid]]
-            depth_sum[valid] += depths[valid]
-            count += valid
-        any_seen = count > 0
+            values = seen.image.reshape(-1, 4)[index]
+            weight = np.where(valid, 1 - (1 - MIXED_WEIGHT) * values[:, 3], 0.0)
+            colour_sum += weight[:, None] * values[:, :3]
+            depth_sum += weight * depths
+            weight_sum += weight
+        any_seen = weight_sum > 0
         if not any_seen.any():
             return None
         taken = np.zeros(hole.size, bool)
         taken[index[any_seen]] = True
-        count = count[any_seen]
-        return (taken.reshape(hole.shape), to_uint8(colour_sum[any_seen] / count[:, None] / 255.0),
-                (depth_sum[any_seen] / count).astype(np.float32))
+        weight_sum = weight_sum[any_seen]
+        return (taken.reshape(hole.shape), to_uint8(colour_sum[any_seen] / weight_sum[:, None] / 255.0),
+                (depth_sum[any_seen] / weight_sum).astype(np.float32))
 
     def step(self, frame: Frame, neighbours: list[Frame]) -> FilledFrame:
         """The other eye of `frame`, its holes filled first from what `neighbours` (other

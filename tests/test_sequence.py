@@ -11,8 +11,8 @@ from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_to_camera
 from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network, other_eye
 import stereo_geometry.sequence as sequence_module
-from stereo_geometry.sequence import (Frame, SequenceInfill, far_side_depth, frame_stems, occluding_edge_depth,
-                                       read_frame)
+from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_stems,
+                                       occluding_edge_depth, read_frame)
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
@@ -144,6 +144,53 @@ def test_a_moving_objects_old_place_is_not_taken_into_a_hole(monkeypatch):
     monkeypatch.setattr(sequence_module, "occluding_edge_depth", lambda depth, hole: np.zeros_like(depth))
     _, reddened_ungated, exact_ungated = taken_reddened_and_exact()
     assert reddened_ungated > 0.1 and exact_ungated < 0.8, (reddened_ungated, exact_ungated)
+
+
+def _box_before_wall_view(eye: float, mixed_red: float) -> Frame:
+    """A camera at `eye` along x sees a red square 0.8 m away before a wall 4 m away with
+    smooth colour waves; the wall's pixels beside the square (`beside_nearer_surface`) mix in
+    `mixed_red` of its red, as an antialiased render shows them."""
+    rows, cols = np.mgrid[:K.height, :K.width].astype(float)
+    x, y = (cols - K.cx) / K.fx, (rows - K.cy) / K.fy  # ray directions
+    wall_x, wall_y = 4.0 * x + eye, 4.0 * y
+    image = np.stack([128 + 40 * np.sin(wall_x * 6 + k) * np.cos(wall_y * 5 - k) for k in range(3)], -1)
+    square = (np.abs(0.8 * x + eye + 0.05) < 0.12) & (np.abs(0.8 * y) < 0.12)
+    depth = np.where(square, 0.8, 4.0).astype(np.float32)
+    image[square] = RED
+    mixed = beside_nearer_surface(depth, radius=1).astype(bool)
+    image[mixed] = (1 - mixed_red) * image[mixed] + mixed_red * np.array(RED)
+    return Frame(np.rint(image).astype(np.uint8), depth, K, translation(eye))
+
+
+def test_neighbours_pixels_beside_a_nearer_surface_count_less(monkeypatch):
+    """An antialiased render mixes a near object's colour into the far surface's pixels
+    beside it (the depth pass, one sample a pixel, gives them the far depth). A frame at the
+    other eye shows the wall in the hole beside the square as such pixels, a frame farther on
+    shows it away from the square: the fill takes mostly the latter, still from the frames."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    frames = [_box_before_wall_view(x, 0.5) for x in (0.0, B, 2 * B)]
+    truth = _box_before_wall_view(B, 0.0).image
+
+    def filled_and_reddened():
+        result = SequenceInfill(network, B, carry=0.0).step(frames[0], frames[1:])
+        taken = result.from_frames.astype(bool)
+        shift = result.image[taken].astype(float) - truth[taken]
+        return taken.sum(), shift[:, 0] - shift[:, 1:].mean(axis=1)
+
+    taken, reddened = filled_and_reddened()
+    monkeypatch.setattr(sequence_module, "MIXED_WEIGHT", 1.0)
+    taken_plain, reddened_plain = filled_and_reddened()
+    assert taken == taken_plain > 100
+    assert (reddened > 20).sum() < 0.5 * (reddened_plain > 20).sum() and (reddened_plain > 20).sum() > 20
+
+
+def test_the_far_side_of_a_depth_edge_is_beside_a_nearer_surface():
+    depth = np.full((5, 9), 4.0, np.float32)
+    depth[:, 3] = 1.0
+    np.testing.assert_array_equal(beside_nearer_surface(depth, radius=2)[2], [0, 1, 1, 0, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(beside_nearer_surface(depth, radius=1)[0], [0, 0, 1, 0, 1, 0, 0, 0, 0])
+    depth[:, 3] = 3.95  # a step within the margin is no edge
+    assert not beside_nearer_surface(depth).any()
 
 
 def test_a_holes_occluding_edge_is_its_nearer_side_where_its_sides_differ():
