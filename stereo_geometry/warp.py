@@ -16,7 +16,7 @@ from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbu
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, cell_triangles, footprint_growth,
-                   grid_mesh, grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces, tag_stretched_faces)
+                   grid_mesh, grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
 
 _NEAR = 1e-6
 _CHUNK = 2_000_000  # candidate (triangle, pixel) pairs tested at once
@@ -42,7 +42,12 @@ def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics) -> Raster:
     sampling each pixel at its centre and keeping the nearest triangle (of equally near
     ones, the first). Runs the compiled z-buffer where numba is installed (the same
     arithmetic, see `zbuffer`), else the chunked numpy form."""
-    u, v, z = project(vertices, K)
+    return rasterize_projected(*project(vertices, K), tris, K)
+
+
+def rasterize_projected(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
+                        K: Intrinsics) -> Raster:
+    """`rasterize` over vertices already projected into K (`camera.project`)."""
     if zbuffer is None:
         return rasterize_numpy(u, v, z, tris, K)
     return _compiled_raster(u, v, z, tris, K)
@@ -148,7 +153,7 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     """Render the pixel-grid mesh of (`image`, `depth`) seen by K_src into the camera K_dst,
     where `src_to_dst` maps source camera coordinates to target camera coordinates.
 
-    Faces are tagged with `tag_stretched_faces` (growth measured with K_src); texture lookup
+    Faces are tagged as `tag_stretched_faces` does (growth measured with K_src); texture lookup
     is nearest-texel, as Blender's 'Closest' interpolation (the renders the network was
     trained on), or with `interpolate`, on faces that are not stretched, the colours of the
     visible face's three vertices weighted by the point's barycentric weights
@@ -166,10 +171,8 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
         if along_rows is not None:
             return along_rows
     if shift is None:
-        vertices, tris = grid_mesh(depth, K_src)
-        stretched_face = tag_stretched_faces(vertices, tris, K_src, src_to_dst, max_angle_deg,
-                                             min_growth_px)
-        raster = rasterize(transform(vertices, src_to_dst), tris, K_dst)
+        tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, max_angle_deg,
+                                                            min_growth_px)
     else:
         tris, stretched_face, raster = _shifted_grid_raster(depth, K_src, shift, max_angle_deg,
                                                             min_growth_px)
@@ -211,6 +214,21 @@ def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
         depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS, interpolate)
     return Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
                         stretched=stretched.reshape(h, w), covered=covered.reshape(h, w))
+
+
+def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,
+                         max_angle_deg: float, min_growth_px: float):
+    """Triangles, stretched-face tags (`tag_stretched_faces`) and raster of the grid mesh of
+    `depth` seen by K_src, rendered into K_dst through `src_to_dst`: the vertices moved and
+    projected once for both the tags and the raster."""
+    vertices, tris = grid_mesh(depth, K_src)
+    moved = transform(vertices, src_to_dst)
+    u_src, v_src, _ = project(vertices, K_src)
+    u_dst, v_dst, z_dst = project(moved, K_src)  # growth is measured with K_src
+    growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
+    stretched_face = tag_grown_faces(growth, tris, lambda index: vertices[index], max_angle_deg, min_growth_px)
+    in_target = (u_dst, v_dst, z_dst) if K_dst == K_src else project(moved, K_dst)
+    return tris, stretched_face, rasterize_projected(*in_target, tris, K_dst)
 
 
 def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, float, float],
