@@ -87,8 +87,11 @@ def project(points: np.ndarray, K: Intrinsics) -> tuple[np.ndarray, np.ndarray, 
 
 
 def transform(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Apply a 4x4 rigid transform to points (..., 3)."""
-    return points @ matrix[:3, :3].T + matrix[:3, 3]
+    """Apply a 4x4 rigid transform to points (..., 3), each coordinate summed left to right
+    (the arithmetic of `compiled.grid_moved_projection`, bit for bit)."""
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    m = np.asarray(matrix, dtype=np.float64)
+    return np.stack([x * m[i, 0] + y * m[i, 1] + z * m[i, 2] + m[i, 3] for i in range(3)], axis=-1)
 
 
 def world_to_camera(pose: np.ndarray) -> np.ndarray:

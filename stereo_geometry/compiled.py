@@ -8,7 +8,8 @@ candidate with the smallest (depth, triangle index); so their faces, depths and 
 weights agree bit for bit. The z-buffer needs no per-(triangle, pixel) arrays, whatever the
 rig (parallel or converged) or the frame size, and fills bands of rows on all of numba's
 threads. `grid_projection` projects a grid mesh's vertices without building them, for
-targets that are the source camera shifted (parallel rigs).
+targets that are the source camera shifted (parallel rigs); `grid_moved_projection` for any
+rigid move (turned cameras, other frames of a sequence).
 """
 from __future__ import annotations
 
@@ -220,22 +221,9 @@ def _grid_vertex(depth: np.ndarray, r: int, c: int, pad: float, camera: tuple, s
     """Vertex (r, c) of a grid mesh (`mesh.grid_vertices`) projected (`camera.project`) into
     the source camera (u, v) and into the source camera shifted by `shift` (u, v, z), and
     whether its depth is known. `camera` is (fx, fy, cx, cy)."""
-    h, w = depth.shape
     fx, fy, cx, cy = camera
     tx, ty, tz = shift
-    v = float(r) - pad if r == 0 else float(r)
-    if r == h - 1:
-        v += pad
-    u = float(c) - pad if c == 0 else float(c)
-    if c == w - 1:
-        u += pad
-    z = float(depth[r, c])
-    known = np.isfinite(z) and z > 0
-    if not known:
-        z = 1.0
-    x = (u - cx) / fx * z
-    y = (v - cy) / fy * z
-    u_src, v_src = fx * x / z + cx, fy * y / z + cy
+    u_src, v_src, x, y, z, known = _grid_vertex_at(depth, r, c, pad, fx, fy, cx, cy)
     x, y, zt = x + tx, y + ty, z + tz
     return u_src, v_src, fx * x / zt + cx, fy * y / zt + cy, zt, known
 
@@ -252,6 +240,47 @@ def _grid_projection(depth: np.ndarray, pad: float, camera: tuple, shift: tuple)
             out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], _ = _grid_vertex(
                 depth, r, c, pad, camera, shift)
     return out
+
+
+def _grid_moved_projection(depth: np.ndarray, pad: float, camera: tuple, matrix: np.ndarray,
+                           camera_dst: tuple):
+    """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and, moved by
+    the rigid 4x4 `matrix` (`camera.transform`), in the camera `camera_dst` (u, v, z):
+    `mesh.grid_vertices`, `camera.project`, `camera.transform`, `camera.project`, without
+    building the vertices. Cameras are (fx, fy, cx, cy)."""
+    h, w = depth.shape
+    fx, fy, cx, cy = camera
+    gx, gy, gcx, gcy = camera_dst
+    out = np.empty((5, h * w))
+    for r in numba.prange(h):
+        for c in range(w):
+            i = r * w + c
+            out[0, i], out[1, i], x, y, z, _ = _grid_vertex_at(depth, r, c, pad, fx, fy, cx, cy)
+            xm = x * matrix[0, 0] + y * matrix[0, 1] + z * matrix[0, 2] + matrix[0, 3]
+            ym = x * matrix[1, 0] + y * matrix[1, 1] + z * matrix[1, 2] + matrix[1, 3]
+            zm = x * matrix[2, 0] + y * matrix[2, 1] + z * matrix[2, 2] + matrix[2, 3]
+            out[2, i], out[3, i], out[4, i] = gx * xm / zm + gcx, gy * ym / zm + gcy, zm
+    return out
+
+
+def _grid_vertex_at(depth: np.ndarray, r: int, c: int, pad: float, fx: float, fy: float, cx: float,
+                    cy: float):
+    """Vertex (r, c) of a grid mesh (`mesh.grid_vertices`): its pixel coordinates in the
+    source camera (`camera.project`), its camera-space x, y, z and whether its depth is known."""
+    h, w = depth.shape
+    v = float(r) - pad if r == 0 else float(r)
+    if r == h - 1:
+        v += pad
+    u = float(c) - pad if c == 0 else float(c)
+    if c == w - 1:
+        u += pad
+    z = float(depth[r, c])
+    known = np.isfinite(z) and z > 0
+    if not known:
+        z = 1.0
+    x = (u - cx) / fx * z
+    y = (v - cy) / fy * z
+    return fx * x / z + cx, fy * y / z + cy, x, y, z, known
 
 
 def _project_grid_row(depth: np.ndarray, r: int, pad: float, camera: tuple, shift: tuple,
@@ -408,6 +437,7 @@ def _compile(kernel):
 
 if numba is not None:  # helpers of the kernels, compiled into them
     _grid_vertex = numba.njit(cache=True, inline="always")(_grid_vertex)
+    _grid_vertex_at = numba.njit(cache=True, inline="always")(_grid_vertex_at)
     _project_grid_row = numba.njit(cache=True)(_project_grid_row)
     _grid_cell_corners = numba.njit(cache=True, inline="always")(_grid_cell_corners)
     _triangle_setup = numba.njit(cache=True, inline="always")(_triangle_setup)
@@ -445,4 +475,5 @@ surface_lookup = _compile(_surface_lookup)
 interpolated_lookup = _compile(_interpolated_lookup)
 grid_triangles = _compile(_grid_triangles)
 grid_projection = _compile(_grid_projection)
+grid_moved_projection = _compile(_grid_moved_projection)
 grid_grown_faces = None if numba is None else _grown_faces_in_bands

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics, project, stereo_pose, transform, translation, world_to_camera
-from .compiled import grid_grown_faces, grid_projection, scanline_reproject, zbuffer
+from .compiled import grid_grown_faces, grid_moved_projection, grid_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, cell_triangles, footprint_growth,
-                   grid_mesh, grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
+                   grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
 
 _NEAR = 1e-6
 _CHUNK = 2_000_000  # candidate (triangle, pixel) pairs tested at once
@@ -220,14 +220,25 @@ def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics
                          max_angle_deg: float, min_growth_px: float):
     """Triangles, stretched-face tags (`tag_stretched_faces`) and raster of the grid mesh of
     `depth` seen by K_src, rendered into K_dst through `src_to_dst`: the vertices moved and
-    projected once for both the tags and the raster."""
-    vertices, tris = grid_mesh(depth, K_src)
-    moved = transform(vertices, src_to_dst)
-    u_src, v_src, _ = project(vertices, K_src)
-    u_dst, v_dst, z_dst = project(moved, K_src)  # growth is measured with K_src
+    projected once for both the tags and the raster (by `compiled.grid_moved_projection`,
+    which builds no vertex array, where numba is installed)."""
+    valid = np.isfinite(depth) & (depth > 0)
+    if grid_moved_projection is None:
+        vertices, tris = grid_vertices(depth, K_src), grid_triangles(valid)
+        moved = transform(vertices, src_to_dst)
+        u_src, v_src, _ = project(vertices, K_src)
+        u_dst, v_dst, z_dst = project(moved, K_src)  # growth is measured with K_src
+        in_target = (u_dst, v_dst, z_dst) if K_dst == K_src else project(moved, K_dst)
+    else:
+        tris = grid_triangles(valid)
+        depth, matrix = np.ascontiguousarray(depth), np.ascontiguousarray(src_to_dst, dtype=np.float64)
+        camera = (K_src.fx, K_src.fy, K_src.cx, K_src.cy)
+        u_src, v_src, u_dst, v_dst, z_dst = grid_moved_projection(depth, BORDER_PAD_PX, camera, matrix, camera)
+        in_target = (u_dst, v_dst, z_dst) if K_dst == K_src else tuple(grid_moved_projection(
+            depth, BORDER_PAD_PX, camera, matrix, (K_dst.fx, K_dst.fy, K_dst.cx, K_dst.cy))[2:])
     growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
-    stretched_face = tag_grown_faces(growth, tris, lambda index: vertices[index], max_angle_deg, min_growth_px)
-    in_target = (u_dst, v_dst, z_dst) if K_dst == K_src else project(moved, K_dst)
+    stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K_src, index),
+                                     max_angle_deg, min_growth_px)
     return tris, stretched_face, rasterize_projected(*in_target, tris, K_dst)
 
 

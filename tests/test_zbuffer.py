@@ -40,7 +40,7 @@ CAMERAS = {
 SCENES = {"boxes": _scene, "plane with integer shift": _plane_with_integer_shift}
 
 
-KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"), (warp, "compiled_interpolation"),
+KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "grid_moved_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"), (warp, "compiled_interpolation"),
            (mesh, "compiled_growth"), (mesh, "compiled_triangles"))
 
 
