@@ -9,7 +9,7 @@ import pytest
 import stereo_geometry.mesh as mesh
 import stereo_geometry.warp as warp
 from conftest import REPO, box_depth, textured
-from stereo_geometry import Intrinsics, grid_mesh, reproject, stereo_pose, world_to_camera
+from stereo_geometry import Intrinsics, grid_mesh, reproject, stereo_pose, translation, world_to_camera
 from stereo_geometry.camera import project, transform
 
 B = 0.063
@@ -132,6 +132,26 @@ def test_a_vertex_that_rounding_moves_off_its_row_sends_the_frame_to_the_general
     assert calls == [False]
     for field in ("image", "depth", "stretched", "covered"):
         np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+
+
+def test_another_frames_camera_with_other_intrinsics_takes_the_compiled_moved_projection(monkeypatch):
+    """A camera moved and turned, with its own focal length and principal point (another
+    frame of a sequence, say): the compiled path that projects the vertices once for the tags
+    and once into the target, without building them, gives the reference's result."""
+    K_src = CAMERAS["landscape"]
+    K_dst = Intrinsics(K_src.fx * 1.2, K_src.fy * 1.2, K_src.cx + 3.5, K_src.cy - 2.0, 150, 110)
+    image, depth = textured(K_src.height, K_src.width), _scene(K_src)
+    moved = world_to_camera(stereo_pose(B, 3.0) @ translation(0.02, -0.01, 0.05))
+    calls = []
+    compiled_projection = warp.grid_moved_projection
+    monkeypatch.setattr(warp, "grid_moved_projection", lambda *args: calls.append(args) or compiled_projection(*args))
+    for interpolate in (False, True):
+        fast = reproject(image, depth, K_src, K_dst, moved, interpolate=interpolate)
+        reference = _reference(lambda: reproject(image, depth, K_src, K_dst, moved, interpolate=interpolate))
+        assert fast.covered.mean() > 0.5 and fast.stretched.sum() > 20
+        for field in ("image", "depth", "stretched", "covered"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+    assert len(calls) == 4  # per reprojection: the tags' projection and the target's
 
 
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
