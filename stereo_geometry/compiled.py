@@ -7,9 +7,8 @@ multiply-adds, no reassociation), test the same pixel centres and keep, per pixe
 candidate with the smallest (depth, triangle index); so their faces, depths and barycentric
 weights agree bit for bit. The z-buffer needs no per-(triangle, pixel) arrays, whatever the
 rig (parallel or converged) or the frame size, and fills bands of rows on all of numba's
-threads. `grid_projection` projects a grid mesh's vertices without building them, for
-targets that are the source camera shifted (parallel rigs); `grid_moved_projection` for any
-rigid move (turned cameras, other frames of a sequence).
+threads. `grid_moved_projection` projects a grid mesh's vertices without building them, for
+any rigid move of the camera (shifted or turned cameras, other frames of a sequence).
 """
 from __future__ import annotations
 
@@ -228,20 +227,6 @@ def _grid_vertex(depth: np.ndarray, r: int, c: int, pad: float, camera: tuple, s
     return u_src, v_src, fx * x / zt + cx, fy * y / zt + cy, zt, known
 
 
-def _grid_projection(depth: np.ndarray, pad: float, camera: tuple, shift: tuple):
-    """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and in the
-    same camera shifted by `shift` (u, v, z): `mesh.grid_vertices`, then `camera.project`
-    before and after `camera.transform` by that pure translation. `camera` is (fx, fy, cx, cy)."""
-    h, w = depth.shape
-    out = np.empty((5, h * w))
-    for r in numba.prange(h):
-        for c in range(w):
-            i = r * w + c
-            out[0, i], out[1, i], out[2, i], out[3, i], out[4, i], _ = _grid_vertex(
-                depth, r, c, pad, camera, shift)
-    return out
-
-
 def _grid_moved_projection(depth: np.ndarray, pad: float, camera: tuple, matrix: np.ndarray,
                            camera_dst: tuple):
     """Pixel coordinates of a grid mesh's vertices in the source camera (u, v) and, moved by
@@ -285,7 +270,7 @@ def _grid_vertex_at(depth: np.ndarray, r: int, c: int, pad: float, fx: float, fy
 
 def _project_grid_row(depth: np.ndarray, r: int, pad: float, camera: tuple, shift: tuple,
                       out: np.ndarray, known: np.ndarray) -> bool:
-    """Row r of `_grid_projection` into `out` (5, W) and its known depths into `known` (W,);
+    """Row r of the vertices' projections (`_grid_vertex`) into `out` (5, W) and its known depths into `known` (W,);
     False if a known vertex's target row is off its own by half a pixel or more."""
     kept = True
     for c in range(depth.shape[1]):
@@ -474,6 +459,5 @@ footprint_growth = _compile(_footprint_growth)
 surface_lookup = _compile(_surface_lookup)
 interpolated_lookup = _compile(_interpolated_lookup)
 grid_triangles = _compile(_grid_triangles)
-grid_projection = _compile(_grid_projection)
 grid_moved_projection = _compile(_grid_moved_projection)
 grid_grown_faces = None if numba is None else _grown_faces_in_bands

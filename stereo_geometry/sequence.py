@@ -227,7 +227,8 @@ class SequenceInfill:
         colour_sum = np.zeros((index.size, 3))
         depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
         for other in neighbours:
-            texels = np.concatenate([other.image.astype(np.float32), other.beside_nearer[..., None]], -1)
+            texels = np.empty(other.image.shape[:2] + (4,), np.float32)  # colours and the mask, one copy
+            texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
             seen = reproject(texels, other.depth, other.K, frame.K, to_eye @ other.pose, interpolate=True)
             depths = seen.depth.ravel()[index]
             valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)

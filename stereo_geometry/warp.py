@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .camera import Intrinsics, project, stereo_pose, transform, translation, world_to_camera
-from .compiled import grid_grown_faces, grid_moved_projection, grid_projection, scanline_reproject, zbuffer
+from .compiled import grid_grown_faces, grid_moved_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
 from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, cell_triangles, footprint_growth,
@@ -160,22 +160,19 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     (`interpolated_colours`: a closer estimate of a surface seen from elsewhere; the holes
     keep the nearest texels the network was trained on; within a pixel of the source's
     border the padded border vertices blend in up to 1 % of the next texel). A target
-    camera that is the source camera shifted (a parallel rig) takes the compiled grid or
-    scanline path, which builds no vertex array; they give the same result as the general
-    path, bit for bit.
+    camera that is the source camera shifted along its rows (a parallel rig) takes the
+    compiled scanline path, any other the general path (`_general_grid_raster`); neither
+    builds a vertex array where numba is installed, and both give the numpy reference's
+    result, bit for bit.
     """
-    shift = _pure_shift(src_to_dst) if K_src == K_dst and grid_projection is not None else None
+    shift = _pure_shift(src_to_dst) if K_src == K_dst and scanline_reproject is not None else None
     if shift is not None and shift[1:] == (0.0, 0.0):
         along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px,
                                             interpolate)
         if along_rows is not None:
             return along_rows
-    if shift is None:
-        tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, max_angle_deg,
-                                                            min_growth_px)
-    else:
-        tris, stretched_face, raster = _shifted_grid_raster(depth, K_src, shift, max_angle_deg,
-                                                            min_growth_px)
+    tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, max_angle_deg,
+                                                        min_growth_px)
     covered = raster.covered
     warped, stretched = surface_lookup(raster, tris, stretched_face, image)
     if interpolate:
@@ -242,20 +239,6 @@ def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics
     return tris, stretched_face, rasterize_projected(*in_target, tris, K_dst)
 
 
-def _shifted_grid_raster(depth: np.ndarray, K: Intrinsics, shift: tuple[float, float, float],
-                         max_angle_deg: float, min_growth_px: float):
-    """Triangles, stretched-face tags and raster of the grid mesh of `depth` seen from the
-    camera K shifted by `shift`: the general path's steps over vertices projected by one
-    compiled pass (`compiled.grid_projection`)."""
-    u_src, v_src, u_dst, v_dst, z_dst = grid_projection(
-        np.ascontiguousarray(depth), BORDER_PAD_PX, (K.fx, K.fy, K.cx, K.cy), shift)
-    tris = grid_triangles(np.isfinite(depth) & (depth > 0))
-    growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
-    stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K, index),
-                                     max_angle_deg, min_growth_px)
-    return tris, stretched_face, _compiled_raster(u_dst, v_dst, z_dst, tris, K)
-
-
 def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,
                    image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What each pixel of a raster of the grid mesh of `image` shows: the colour of the source
@@ -306,14 +289,13 @@ def interpolated_colours(raster: Raster, tris: np.ndarray, image: np.ndarray) ->
 
 def warm_up() -> None:
     """Compile, or load from numba's cache, the kernels `reproject` runs on the frames the
-    runtime passes (8-bit images and float32 depth; a parallel rig, a shifted and a turned
-    camera; nearest-texel and interpolated colours), so that the first real frame does not
-    wait for them. Nothing where numba is not installed."""
+    runtime passes (8-bit images and float32 depth; a parallel rig and a turned camera, which
+    every other move shares; nearest-texel and interpolated colours), so that the first real
+    frame does not wait for them. Nothing where numba is not installed."""
     if zbuffer is None:
         return
     K = Intrinsics.from_fov(8, 6, 60.0)
     image, depth = np.zeros((6, 8, 3), np.uint8), np.full((6, 8), 2.0, np.float32)
-    for src_to_dst in (world_to_camera(translation(0.063)), world_to_camera(translation(0.063, 0.0, 0.01)),
-                       world_to_camera(stereo_pose(0.063, 1.0))):
+    for src_to_dst in (world_to_camera(translation(0.063)), world_to_camera(stereo_pose(0.063, 1.0))):
         reproject(image, depth, K, K, src_to_dst)
         reproject(image.astype(np.float32), depth, K, K, src_to_dst, interpolate=True)

@@ -410,7 +410,7 @@ def warm_kernels(bpy, model, work, result):
             thread.join()
     result["still_warming_up"] = core.kernels_warming_up()
     kernels = ("_compiled_grown_faces", "_compiled_scanline", "_compiled_zbuffer", "footprint_growth", "surface_lookup",
-               "interpolated_lookup", "grid_triangles", "grid_projection")
+               "interpolated_lookup", "grid_triangles", "grid_moved_projection")
 
     def signatures():
         return {name: len(getattr(compiled, name).signatures) for name in kernels}

@@ -40,7 +40,7 @@ CAMERAS = {
 SCENES = {"boxes": _scene, "plane with integer shift": _plane_with_integer_shift}
 
 
-KERNELS = ((warp, "zbuffer"), (warp, "grid_projection"), (warp, "grid_moved_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"), (warp, "compiled_interpolation"),
+KERNELS = ((warp, "zbuffer"), (warp, "grid_moved_projection"), (warp, "scanline_reproject"), (warp, "compiled_lookup"), (warp, "compiled_interpolation"),
            (mesh, "compiled_growth"), (mesh, "compiled_triangles"))
 
 
@@ -53,7 +53,7 @@ def _reference(fn):
 
 
 def test_the_compiled_kernels_load():
-    assert warp.zbuffer is not None and warp.grid_projection is not None, \
+    assert warp.zbuffer is not None and warp.grid_moved_projection is not None, \
         "numba is a dependency: the compiled kernels must load"
 
 
