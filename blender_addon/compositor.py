@@ -33,7 +33,9 @@ _renders: dict[tuple[str, str], tuple[SequenceInfill, list[Frame]]] = {}
 
 
 def _passes_dir(node) -> str:
-    return os.path.join(tempfile.gettempdir(), "disocclusion_infill",
+    """The node's folder for the passes it saves, private to this Blender process: two
+    Blender instances rendering at once must not read (and delete) each other's frames."""
+    return os.path.join(tempfile.gettempdir(), f"disocclusion_infill_{os.getpid()}",
                         bpy.path.clean_name(f"{node.id_data.name}_{node.name}"))
 
 

@@ -360,11 +360,13 @@ def add_node(bpy, scene, model, directory):
 
 def compositor(bpy, model, work, result):
     scene = build_scene(bpy, frames=3)
-    add_node(bpy, scene, model, os.path.join(work, "node_out"))
+    node = add_node(bpy, scene, model, os.path.join(work, "node_out"))
     scene.render.image_settings.file_format = "PNG"
     scene.render.filepath = os.path.join(work, "frames", "f_")
     bpy.ops.render.render(animation=True)
     result["files"] = sorted(os.listdir(os.path.join(work, "node_out")))
+    passes = node.node_tree.nodes["Save Passes"].directory
+    result["passes_private"] = f"disocclusion_infill_{os.getpid()}" in passes
     # The first frame's file is what the pipeline makes from that frame's passes.
     from PIL import Image
 

@@ -141,6 +141,7 @@ def test_compositor_node_writes_the_other_eye_while_rendering_an_animation(built
     outcome = scenario(built, "compositor", tmp_path)
     assert outcome["files"] == ["right_0001.png", "right_0002.png", "right_0003.png"]
     assert outcome["max_diff_frame1"] <= 1
+    assert outcome["passes_private"]  # another Blender rendering at once keeps its own passes
 
 
 @pytest.mark.slow
