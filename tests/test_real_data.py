@@ -11,6 +11,8 @@ from conftest import SHARED_DATA, assert_interpolated_copy, near_source_border, 
 from datagen_bpy.real_data import make_disocclusions, scene_group, stage_stereo_views, validation_groups
 from stereo_geometry.stereo_pairs import Rig, load_scene, read_rig, reprojected_pair, view_depth
 from stereo_geometry import reproject, translation, world_to_camera
+from stereo_geometry.sample import network_input
+from training.dataset import BORDER_STRIP_WIDTH, augment, with_border_strip
 
 H, W = 60, 80
 CALIB = ("calib.txt (Q units): cam0=[ 100.0 0 38.5 ; 0 100.0 29.5 ; 0 0 1 ] cam1=[ 100.0 0 42.5 ; "
@@ -92,6 +94,32 @@ def test_a_pair_reprojects_onto_the_real_other_view_both_ways(tmp_path, calibrat
     inner = ~hole_back & ~near_source_border(view_depth(scene.disp_right, rig), rig.intrinsics("right", W, H),
                                              rig.intrinsics("left", W, H), world_to_camera(translation(-rig.baseline)))
     assert np.mean(np.all(back["image_generated_left"][inner] == left[inner], -1)) > 0.95
+
+
+def test_a_synthetic_border_strip_is_what_the_warp_leaves_beyond_the_field_of_view(tmp_path):
+    write_pair(tmp_path / "box", "box")
+    sample, _ = reprojected_pair(load_scene(tmp_path / "box"), "left")
+    x = network_input(sample["image_generated_left"], sample["hole_mask"], sample["normals_left_masked"],
+                      sample["depth_masked"])
+    strip = int(np.argmin(x[3].all(0)[::-1]))  # the right eye's columns the left one never saw
+    assert strip >= 4  # the wall's disparity
+    other = np.random.default_rng(0).random(x.shape).astype(np.float32)
+    other[3] = 0  # no holes
+    np.testing.assert_array_equal(with_border_strip(other, strip)[:, :, -strip:], x[:, :, -strip:])
+    np.testing.assert_array_equal(with_border_strip(other, strip)[:, :, :-strip], other[:, :, :-strip])
+    # In training, a crop's edge becomes such a strip; the target stays the photograph.
+    target = np.concatenate([other[:3], np.ones((1, H, W), np.float32)])
+    widths = set()
+    for seed in range(20):
+        ax, at = augment(other, target, np.random.default_rng(seed), crop=None, border_strip=1.0)
+        hole_columns = (ax[3] == 1).all(0)
+        width = int(hole_columns.sum())
+        assert hole_columns[:width].all() or hole_columns[-width:].all()  # at the left or right edge
+        assert BORDER_STRIP_WIDTH[0] * W - 1 <= width <= BORDER_STRIP_WIDTH[1] * W + 1
+        assert not ax[[0, 1, 2, 4, 5, 6, 7]][:, :, hole_columns].any()
+        assert sorted(np.unique(at[:3])) == sorted(np.unique(other[:3]))  # only mirrored
+        widths.add(width)
+    assert len(widths) > 5
 
 
 def test_resizing_a_scene_scales_its_disparity_and_rig(tmp_path):

@@ -27,6 +27,7 @@ TRAIN_HELP = {
     "val_every": "validate every N steps", "checkpoint_every": "write OUT/last.pt every N steps",
     "image_every": "TensorBoard image grid every N steps", "seed": "run seed (batches, crops, flips)",
     "colour_augment": "chance per crop (RGB targets) of a random RGB channel order and brightness x0.8-1.2, input and target alike",
+    "border_strip": "chance per crop of cutting a strip beyond the field of view at its edge (the target: the photograph the crop cut off)",
     "loader_workers": "data-loading processes", "init": "start from these weights (.pt); layers that do not fit start fresh",
     "max_bad_steps": "stop after this many non-finite losses in a row",
     "width": "model: channels at quarter resolution (multiples of 8 run fastest)",

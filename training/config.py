@@ -75,6 +75,7 @@ class TrainConfig:
     image_every: int = 500
     seed: int = 0
     colour_augment: float = 0.0        # chance per crop of another RGB order and brightness
+    border_strip: float = 0.0          # chance per crop of a synthetic strip beyond the field of view
     loader_workers: int = 2
     init: str = ""                     # start from these weights (a checkpoint's "model")
     max_bad_steps: int = 20            # consecutive non-finite losses before giving up

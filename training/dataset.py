@@ -35,21 +35,40 @@ def split_by_source(records: list[dict], val_fraction: float, seed: int = 0) -> 
             [r for r in records if r["source"] in val_sources])
 
 
+#: Widths of a synthetic border strip, as fractions of the crop's width (real strips are as
+#: wide as the disparity at the frame's edge: 3-30 % of the width on the real scenes).
+BORDER_STRIP_WIDTH = (0.03, 0.3)
+
+
+def with_border_strip(x: np.ndarray, width: int) -> np.ndarray:
+    """The input with its last `width` columns made what lies beyond the source's field of
+    view looks like after the warp: hole, no colour, no normals, no depth."""
+    x = x.copy()
+    x[:, :, x.shape[-1] - width:] = 0
+    x[3, :, x.shape[-1] - width:] = 1
+    return x
+
+
 def augment(x: np.ndarray, target: np.ndarray, rng: np.random.Generator,
             crop: int | tuple[int, int] | None,
-            colour: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+            colour: float = 0.0, border_strip: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Random crop and flips that keep the geometry consistent: a horizontal mirror negates
     the normals' x (channel 4), a vertical one their y (channel 5). A mirrored sample is a
     valid sample of the mirrored scene, with the other eye on the other side. `target`'s
     channels (the target and its loss mask) are cropped and flipped alike. With chance
     `colour`, an RGB target and the input's RGB also get one random channel order and
-    brightness (x0.8-1.2, clipped to [0, 1])."""
+    brightness (x0.8-1.2, clipped to [0, 1]). With chance `border_strip`, the crop's right
+    edge (left after a mirror) becomes a strip beyond the field of view (`with_border_strip`,
+    `BORDER_STRIP_WIDTH` of the crop): the target there is the photograph the crop cut off."""
     if crop is not None:
         h, w = x.shape[-2:]
         crop_h, crop_w = (crop, crop) if isinstance(crop, int) else crop
         ch, cw = min(crop_h, h), min(crop_w, w)
         y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
         x, target = x[:, y0:y0 + ch, x0:x0 + cw], target[:, y0:y0 + ch, x0:x0 + cw]
+    if border_strip and rng.random() < border_strip:
+        low, high = BORDER_STRIP_WIDTH
+        x = with_border_strip(x, max(1, round(x.shape[-1] * rng.uniform(low, high))))
     horizontal, vertical = rng.random() < 0.5, rng.random() < 0.5
     x = mirror_input(x, vertical, horizontal)
     target = target[:, ::-1] if vertical else target

@@ -46,7 +46,7 @@ class StepBatches(Dataset):
     one shape for every batch."""
 
     def __init__(self, folders: list[tuple[SampleDataset, float]], batch_size: int, crop: int,
-                 seed: int, rank: int, colour: float = 0.0) -> None:
+                 seed: int, rank: int, colour: float = 0.0, border_strip: float = 0.0) -> None:
         self.folders = [(samples, weight) for samples, weight in folders if len(samples)]
         if not self.folders:
             raise ValueError("no training samples")
@@ -56,6 +56,7 @@ class StepBatches(Dataset):
         # sides the network takes whole (multiples of MULTIPLE)
         self.crop = tuple(min(crop, int(side)) // MULTIPLE * MULTIPLE for side in smallest)
         self.batch_size, self.seed, self.rank, self.colour = batch_size, seed, rank, colour
+        self.border_strip = border_strip
 
     def __len__(self) -> int:
         return 2 ** 62
@@ -70,7 +71,7 @@ class StepBatches(Dataset):
     def __getitem__(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
         folder, index, rng = self.draw(key)
         x, target = self.folders[folder][0].load(index)
-        x, target = augment(x, target, rng, self.crop, self.colour)
+        x, target = augment(x, target, rng, self.crop, self.colour, self.border_strip)
         return torch.from_numpy(x), torch.from_numpy(target)
 
 
@@ -183,7 +184,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> d
 
         writer = SummaryWriter(str(out / "tb"), purge_step=step)
     batches = DataLoader(StepBatches(train_sets, config.batch_size, config.crop, config.seed, rank,
-                                     config.colour_augment),
+                                     config.colour_augment, config.border_strip),
                          batch_size=config.batch_size,
                          sampler=range(step * config.batch_size, config.steps * config.batch_size),
                          num_workers=config.loader_workers, persistent_workers=False)
