@@ -80,3 +80,28 @@ def test_real_scenes_load_with_plausible_holes():
         scene = load_scene(folder.parent)
         sample, scored = scene_sample(scene)
         assert 0.02 < scored.mean() < 0.3, folder
+
+
+def test_holes_are_split_into_border_strips_thin_and_wide_holes():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from hole_regions import hole_kinds
+    hole = np.zeros((20, 30), bool)
+    hole[:, 26:] = True      # the strip beyond the field of view
+    hole[5:15, 10] = True    # a one-pixel gap
+    hole[5:15, 15:20] = True  # a disocclusion beside an object
+    kinds = hole_kinds(hole)
+    assert kinds["border"].sum() == 20 * 4 and kinds["border"][:, 26:].all()
+    assert kinds["thin"].sum() == 10 and kinds["thin"][5:15, 10].all()
+    assert kinds["wide"].sum() == 50 and kinds["wide"][5:15, 15:20].all()
+
+
+def test_the_hole_regions_command_bounds_the_gain_outside_the_border_strips(tmp_path):
+    write_scene(tmp_path / "scenes" / "a", "a")
+    result = subprocess.run([sys.executable, "benchmarks/hole_regions.py", "--real", str(tmp_path / "scenes"),
+                             "--model", "fast=models/fast.pt"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[2].strip(): [float(v) for v in line.split("|")[3:7]]
+            for line in result.stdout.splitlines() if line.startswith("| a | ") and "share" not in line}
+    fast, bound = rows["fast"], rows["fast, truth in thin and wide"]
+    assert bound[1] == fast[1]                       # the same border strips
+    assert bound[3] == np.inf and bound[0] > fast[0]  # the truth in the wide holes
