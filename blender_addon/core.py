@@ -14,9 +14,9 @@ import numpy as np
 
 from . import processing
 from .stereo_geometry import Intrinsics, to_uint8
-from .stereo_geometry.blender_camera import BlenderCamera, blender_matrix_world
+from .stereo_geometry.blender_camera import BlenderCamera, blender_camera, blender_matrix_world
 from .stereo_geometry.exr import read_multilayer_exr
-from .stereo_geometry.infill import other_eye
+from .stereo_geometry.infill import other_eye, overscan_side, without_overscan
 from .stereo_geometry.warp import warm_up
 from .stereo_geometry.onnx_runner import OnnxInfill
 from .stereo_geometry.sequence import FilledFrame, Frame
@@ -48,6 +48,7 @@ class Result:
     hole_fraction: float
     reproject_seconds: float
     infer_seconds: float
+    edge_hole_fraction: float  # of the rows, a hole at the frame's edge that the other eye looks beyond
 
 
 _networks: dict[str, OnnxInfill] = {}
@@ -177,6 +178,46 @@ def view_from_last_render(scene: bpy.types.Scene, layer: str) -> View:
         return view_from_passes(path, scene, layer=layer)
 
 
+def render_size(scene: bpy.types.Scene) -> tuple[int, int]:
+    """The size in pixels that the scene renders at (resolution times its percentage)."""
+    r = scene.render
+    return (int(r.resolution_x * r.resolution_percentage / 100),
+            int(r.resolution_y * r.resolution_percentage / 100))
+
+
+def view_rendered_with_overscan(scene: bpy.types.Scene, layer: str, fraction: float,
+                                signed_baseline: float) -> tuple[View, int]:
+    """Render the current frame `fraction` of its width wider on the side the other eye looks
+    beyond (`infill.overscan_side`), the camera's pinhole otherwise unchanged (same lens, focal
+    length in pixels and principal point; the frame's pixels are those of a plain render), and
+    return that view with the number of extra columns. A render region is ignored (the whole
+    frame is rendered); the scene's settings are restored whatever happens."""
+    camera, r = scene.camera, scene.render
+    width, height = render_size(scene)
+    K = scene_intrinsics(scene, width, height)
+    margin = max(1, int(np.ceil(fraction * width)))
+    left = margin if overscan_side(signed_baseline) == "left" else 0
+    K_wide = Intrinsics(K.fx, K.fy, K.cx + left, K.cy, width + margin, height)
+    wide = blender_camera(K_wide, sensor_width=camera.data.lens * K_wide.width / K.fx)
+    overrides = [(camera.data, {name: getattr(wide, name) for name in
+                                ("lens", "sensor_width", "sensor_height", "sensor_fit", "shift_x", "shift_y")}),
+                 (r, {name: getattr(wide, name) for name in
+                      ("resolution_x", "resolution_y", "pixel_aspect_x", "pixel_aspect_y")}
+                  | {"resolution_percentage": 100, "use_border": False})]
+    saved = [(owner, {name: getattr(owner, name) for name in values}) for owner, values in overrides]
+    try:
+        for owner, values in overrides:
+            for name, value in values.items():
+                setattr(owner, name, value)
+        if bpy.ops.render.render(layer=layer) != {"FINISHED"}:
+            raise InfillError("The render with overscan was cancelled")
+        return view_from_last_render(scene, layer), margin
+    finally:
+        for owner, values in saved:
+            for name, value in values.items():
+                setattr(owner, name, value)
+
+
 def image_pixels(image: bpy.types.Image) -> np.ndarray:
     """(H, W, 4) float pixels of an image datablock, row 0 at the top."""
     w, h = image.size
@@ -223,8 +264,10 @@ def pipeline_view(view: View) -> tuple[np.ndarray, np.ndarray]:
     return to_uint8(processing.linear_to_srgb(view.rgb)), processing.clean_depth(view.depth)
 
 
-def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
-    """Reproject to the other eye with the geometry core and fill its holes."""
+def infill(view: View, signed_baseline: float, net: OnnxInfill, overscan: int = 0) -> Result:
+    """Reproject to the other eye with the geometry core and fill its holes; with `overscan`,
+    the view holds that many extra columns beyond the frame (`view_rendered_with_overscan`)
+    and both eyes are the frame without them."""
     source, depth = pipeline_view(view)
     timings = {}
 
@@ -235,10 +278,12 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill) -> Result:
         return out
 
     start = time.perf_counter()
-    eye = other_eye(source, depth, view.K, signed_baseline, timed_network)
+    eye = other_eye(source, depth, view.K, signed_baseline, timed_network, overscan=overscan)
     total = time.perf_counter() - start
-    return Result(source, eye.image, float(eye.hole_mask.mean()),
-                  total - timings["infer"], timings["infer"])
+    edge = eye.hole_mask[:, -1 if overscan_side(signed_baseline) == "right" else 0]
+    return Result(without_overscan(source, overscan, signed_baseline), eye.image,
+                  float(eye.hole_mask.mean()), total - timings["infer"], timings["infer"],
+                  float(edge.mean()))
 
 
 def camera_pose(scene: bpy.types.Scene) -> np.ndarray:

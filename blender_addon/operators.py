@@ -41,7 +41,14 @@ def write_depth_property():
 class DisocclusionSettings(bpy.types.PropertyGroup):
     source: EnumProperty(name="Source", items=[
         ("RENDER", "Last Render", "Combined and Depth passes of the last render"),
+        ("RENDER_OVERSCAN", "Render with Overscan",
+         "Render the current frame wider on the side the other eye looks beyond, so that what it "
+         "sees past the frame's edge is rendered, not filled"),
         ("IMAGES", "Images", "An image and a depth image of your choice")])
+    overscan: FloatProperty(name="Overscan", default=6.0, min=0.1, max=50.0, subtype="PERCENTAGE",
+                            description="Extra width rendered beyond the frame's edge, in percent of "
+                                        "the frame's width (the other eye looks up to its largest "
+                                        "disparity past the edge: baseline x focal length / depth)")
     view_layer: StringProperty(name="View Layer",
                                description="The view layer whose Combined and Depth passes are used; "
                                            "empty: the active one")
@@ -90,10 +97,15 @@ class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
         start = time.perf_counter()
         try:
             net = core.network(core.model_path(settings))
-            view = (core.view_from_last_render(scene, core.source_layer(settings, scene))
-                    if settings.source == "RENDER"
-                    else core.view_from_images(settings.image, settings.depth, scene))
-            result = core.infill(view, core.baseline(settings, scene), net)
+            signed_baseline, overscan = core.baseline(settings, scene), 0
+            if settings.source == "RENDER_OVERSCAN":
+                view, overscan = core.view_rendered_with_overscan(
+                    scene, core.source_layer(settings, scene), settings.overscan / 100, signed_baseline)
+            elif settings.source == "RENDER":
+                view = core.view_from_last_render(scene, core.source_layer(settings, scene))
+            else:
+                view = core.view_from_images(settings.image, settings.depth, scene)
+            result = core.infill(view, signed_baseline, net, overscan)
             shown = processing.layout(result.source_srgb, result.other_srgb, settings.eye, settings.output)
             image = core.store_image(_result_name(settings), shown)
             if settings.save_path:
@@ -107,6 +119,9 @@ class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
         self.report({"INFO"}, f"{image.name}: {result.hole_fraction:.1%} of the frame filled in "
                               f"{time.perf_counter() - start:.2f} s (reprojection "
                               f"{result.reproject_seconds:.2f} s, network {result.infer_seconds:.2f} s)")
+        if overscan and result.edge_hole_fraction > 0.01:
+            self.report({"WARNING"}, f"The other eye sees past the overscan at {result.edge_hole_fraction:.0%} "
+                                     "of the frame's edge rows (filled by the network): raise Overscan")
         return {"FINISHED"}
 
 
@@ -237,6 +252,8 @@ class DISOCCLUSION_PT_panel:
         layout.use_property_split = True
         layout.prop(settings, "source")
         layout.prop_search(settings, "view_layer", context.scene, "view_layers")
+        if settings.source == "RENDER_OVERSCAN":
+            layout.prop(settings, "overscan")
         if settings.source == "IMAGES":
             layout.template_ID(settings, "image", open="image.open")
             layout.template_ID(settings, "depth", open="image.open")

@@ -48,15 +48,35 @@ class OtherEye:
     depth: np.ndarray | None = None  # (H, W) float32 metres, holes filled (with a depth network)
 
 
+def overscan_side(baseline: float) -> str:
+    """The side of the frame beyond which the eye shifted by `baseline` sees: "right" for a
+    positive baseline (the right eye), else "left"."""
+    return "right" if baseline > 0 else "left"
+
+
+def without_overscan(array: np.ndarray, overscan: int, baseline: float) -> np.ndarray:
+    """An (H, W, ...) array without the `overscan` columns on the side the eye shifted by
+    `baseline` looks beyond (`overscan_side`)."""
+    if overscan <= 0:
+        return array
+    return array[:, :-overscan] if overscan_side(baseline) == "right" else array[:, overscan:]
+
+
 def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
-              network: Network, depth_network: Network | None = None) -> OtherEye:
+              network: Network, depth_network: Network | None = None, overscan: int = 0) -> OtherEye:
     """The view from the camera shifted by `baseline` metres along x (negative: to the left),
     holes filled by `network`, and with `depth_network` (a depth-infill model) also that
     view's planar depth, holes filled. What the view sees of the surfaces is interpolated
     between the source's pixels (`reproject(..., interpolate=True)`). `depth` must be finite
-    and positive (see `readers.fill_invalid_depth`)."""
-    inputs = warped_inputs(reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)),
-                                     interpolate=True), K)
+    and positive (see `readers.fill_invalid_depth`).
+
+    With `overscan`, the source (image, depth and K) holds that many more columns than the
+    frame, on the side the new eye looks beyond (`overscan_side`: a render with overscan);
+    the result is the frame without them, and where the new eye sees beyond the frame's edge
+    it sees the source's extra columns instead of a hole."""
+    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), interpolate=True)
+    inputs = {name: without_overscan(value, overscan, baseline)
+              for name, value in warped_inputs(warp, K).items()}
     warped, hole_mask = inputs["image_generated_left"], inputs["hole_mask"]
     x = network_input(**inputs)[None]
     if depth_network is None:  # the normals and depths in `inputs` need not stay while the network runs

@@ -183,6 +183,62 @@ def render_still(bpy, model, work, result):
     result["psnr_telea"] = psnr(telea, truth, hole)
 
 
+def render_overscan(bpy, model, work, result, eye="RIGHT"):
+    """Render with Overscan: the frame rendered wider on the side the other eye looks past
+    (the right for the right eye), reprojected, the frame cut out; the scene's settings as
+    they were."""
+    from stereo_geometry import Intrinsics
+    from stereo_geometry.infill import other_eye
+    from training import load_network
+    from training.metrics import psnr
+
+    baseline, margin = 0.3, int(np.ceil(0.1 * WIDTH))  # the wall's disparity: 12 px at 192 px wide
+    scene = build_scene(bpy)
+    settings = configure(scene, model)
+    settings.baseline, settings.eye = baseline, eye
+    sign = 1 if eye == "RIGHT" else -1
+    truth, _ = render_passes(bpy, scene, os.path.join(work, "other.exr"), camera_x=sign * baseline)
+    bpy.ops.render.render()
+    result["report_last_render"] = run_operator(bpy.ops.image.infill_disocclusion)
+    plain = image_srgb_uint8(bpy.data.images[f"{eye.title()} Eye (Disocclusion Infill)"])
+    settings.source, settings.overscan = "RENDER_OVERSCAN", 10.0
+    camera, r = scene.camera.data, scene.render
+    # the same frame size at half of twice the resolution, a render region set (and ignored)
+    r.resolution_x, r.resolution_y, r.resolution_percentage, r.use_border = 2 * WIDTH, 2 * HEIGHT, 50, True
+    r.border_min_x, r.border_max_x = 0.25, 0.5
+    result["report"] = run_operator(bpy.ops.image.infill_disocclusion)
+    got = image_srgb_uint8(bpy.data.images[f"{eye.title()} Eye (Disocclusion Infill)"])
+    result["restored"] = [r.resolution_x, r.resolution_y, r.resolution_percentage, r.use_border,
+                          camera.sensor_width, camera.shift_x, camera.sensor_fit]
+    r.resolution_y, r.resolution_percentage, r.use_border = HEIGHT, 100, False
+    # The expectation in closed form: margin more columns, the sensor as much wider, the
+    # principal point kept by a shift of half the margin.
+    camera.sensor_width = SENSOR_MM * (WIDTH + margin) / WIDTH
+    camera.shift_x = sign * margin / 2 / (WIDTH + margin)
+    r.resolution_x = WIDTH + margin
+    rgb, depth = render_passes(bpy, scene, os.path.join(work, "wide.exr"))
+    f = LENS_MM / SENSOR_MM * WIDTH
+    K_wide = Intrinsics(f, f, (WIDTH - 1) / 2 + (margin if eye == "LEFT" else 0), (HEIGHT - 1) / 2,
+                        WIDTH + margin, HEIGHT)
+    source = np.round(srgb(rgb) * 255).astype(np.uint8)
+    depth = np.where(np.isfinite(depth) & (depth > 0) & (depth < 1000), depth, 1000.0).astype(np.float32)
+    want = other_eye(source, depth, K_wide, sign * settings.baseline, load_network(model.removeprefix(BUNDLED)),
+                     overscan=margin)  # the baseline as the setting holds it (float32)
+    result["shape"] = list(got.shape)
+    result["max_diff_to_expected"] = int(np.abs(got.astype(int) - want.image).max())
+    result["edge_holes"] = int(want.hole_mask[:, -1 if eye == "RIGHT" else 0].sum())
+    strip = np.zeros((HEIGHT, WIDTH), bool)
+    strip[2:-2, -10:] = True  # inside the plain render's strip beyond the frame (12 px)
+    strip = strip if eye == "RIGHT" else strip[:, ::-1]
+    truth = srgb(truth)
+    result["psnr_strip_plain"] = psnr(plain / 255.0, truth, strip)
+    result["psnr_strip_overscan"] = psnr(got / 255.0, truth, strip)
+
+
+def render_overscan_left(bpy, model, work, result):
+    render_overscan(bpy, model, work, result, eye="LEFT")
+
+
 def unit_scales(bpy, model, work, result):
     """The same scene modelled in metres, centimetres and millimetres (Unit Scale 1, 0.01,
     0.001; the baseline setting in scene units): the same other eye."""
@@ -425,7 +481,8 @@ def warm_kernels(bpy, model, work, result):
     result["after_press"] = signatures()
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, unit_scales, view_layers, save_paths, errors, frames,
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, render_overscan, render_overscan_left,
+                                      unit_scales, view_layers, save_paths, errors, frames,
                                       frames_reuse, compositor, compositor_reuse, warm_kernels)}
 
 

@@ -69,6 +69,18 @@ def test_button_makes_the_other_eye_of_the_last_render(built, tmp_path):
     assert outcome["max_diff_to_expected"] <= 1
 
 
+@pytest.mark.parametrize("name", ["render_overscan", "render_overscan_left"], ids=["right_eye", "left_eye"])
+def test_render_with_overscan_renders_what_the_other_eye_sees_beyond_the_frame(built, tmp_path, name):
+    outcome = scenario(built, name, tmp_path, size="192x128")
+    assert outcome["report_last_render"] == outcome["report"] == "{'FINISHED'}", outcome
+    assert outcome["restored"] == [384, 256, 50, True, 36.0, 0.0, "AUTO"]
+    # The pipeline on a render 10 % wider, the frame cut out; no hole left at the frame's edge.
+    assert outcome["shape"] == [128, 192, 3] and outcome["max_diff_to_expected"] <= 1
+    assert outcome["edge_holes"] == 0
+    # Beyond the frame's edge, the rendered strip is near the true other eye; a fill is not.
+    assert outcome["psnr_strip_overscan"] > outcome["psnr_strip_plain"] + 6, outcome
+
+
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped model (models/fast.onnx or quality.onnx)")
 def test_the_bundled_model_beats_telea_against_a_true_render_of_the_other_eye(built, tmp_path):
     # No model file chosen: the extension runs the bundled model it defaults to. Rendered

@@ -1,4 +1,5 @@
 """Exporting to ONNX and turning one view into the other eye."""
+import math
 import subprocess
 import sys
 
@@ -144,6 +145,55 @@ def test_other_eye_fills_the_holes_beside_the_foreground_and_keeps_the_rest(chec
     run = row[int(box_right) - 2: int(box_right) + 10]
     assert step <= run.sum() <= step + 2
     assert not row[55:int(box_right) - 2].any()
+
+
+def no_network(x: np.ndarray) -> np.ndarray:
+    """A network that must not be needed: black everywhere."""
+    return np.zeros((1, 3) + x.shape[2:], np.float32)
+
+
+@pytest.mark.parametrize("baseline", [0.063, -0.063], ids=["right_eye", "left_eye"])
+def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline):
+    from stereo_geometry.infill import other_eye
+
+    # A wall 2 m away, f = 100 px: the other eye sees d = f B / Z = 3.15 px beyond the frame.
+    f, z, margin, (h, w) = 100.0, 2.0, 8, (96, 128)
+    d = f * abs(baseline) / z
+    wide = textured(h, w + margin)
+    left_margin = margin if baseline < 0 else 0
+    frame_columns = slice(left_margin, left_margin + w)
+    K_wide = Intrinsics(f, f, 63.5 + left_margin, 47.5, w + margin, h)
+    frame = other_eye(wide[:, frame_columns], np.full((h, w), z), Intrinsics(f, f, 63.5, 47.5, w, h),
+                      baseline, no_network)
+    overscan = other_eye(wide, np.full((h, w + margin), z), K_wide, baseline, no_network, overscan=margin)
+    # Without overscan the strip beyond the frame's edge is a hole d px wide ...
+    strip = frame.hole_mask[:, -4:] if baseline > 0 else frame.hole_mask[:, :4]
+    assert strip[:, 1:3].all() and frame.hole_mask.sum(axis=1).max() <= math.ceil(d)
+    # ... with it there is no hole: the frame's edge columns are the extra columns, seen d px
+    # further on (interpolated between the two source columns the point falls between; the
+    # first and last rows blend in up to 1 % of the source's padded border).
+    assert overscan.image.shape == (h, w, 3) and not overscan.hole_mask.any()
+    edge = w - 1 if baseline > 0 else 0
+    u = edge + left_margin + (d if baseline > 0 else -d)
+    t = u - math.floor(u)
+    expected = (1 - t) * wide[1:-1, math.floor(u)].astype(float) + t * wide[1:-1, math.floor(u) + 1]
+    assert np.abs(overscan.image[1:-1, edge] - expected).max() <= 1
+    inside = slice(8, w - 8)  # away from both edges the two agree (to rounding: cx differs on the left)
+    assert np.abs(overscan.image[:, inside].astype(int) - frame.image[:, inside]).max() <= 1
+
+
+def test_infill_command_takes_a_source_with_overscan(checkpoint, tmp_path):
+    Image.fromarray(textured(96, 136)).save(tmp_path / "left.png")
+    np.save(tmp_path / "depth.npy", np.full((96, 136), 2.0))
+    args = [sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+            "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
+            "--out", str(tmp_path / "right.png"), "--save-intermediates", "--focal", "100"]
+    result = subprocess.run(args + ["--overscan", "8"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert np.asarray(Image.open(tmp_path / "right.png")).shape == (96, 128, 3)
+    assert not np.asarray(Image.open(tmp_path / "right_hole_mask.png")).any()
+    bad = subprocess.run(args + ["--overscan", "136"], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--overscan 136" in bad.stderr
 
 
 def test_infill_command_writes_the_other_eye_and_its_intermediates(checkpoint, tmp_path):

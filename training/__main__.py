@@ -216,6 +216,10 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=("left", "right"), default="right",
                    help="which eye to make: the input is the left view and the output the right "
                         "eye (default), or the other way round")
+    p.add_argument("--overscan", type=int, default=0, metavar="PX",
+                   help="the image and depth hold PX more columns than the frame, beyond its edge on the side "
+                        "the other eye looks past (right for --direction right): a render with overscan; the "
+                        "output is the frame, and --fov / --focal and the principal point are the frame's")
     p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
     p.add_argument("--depth-out", metavar="PATH.npy",
                    help="also write the other eye's planar depth (float32 metres), holes filled by the depth-infill model")
@@ -248,7 +252,7 @@ def run_infill(args: argparse.Namespace) -> int:
     import cv2
 
     from stereo_geometry import Intrinsics
-    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL, load_onnx_network, other_eye
+    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL, load_onnx_network, other_eye, overscan_side
     from stereo_geometry.readers import InputError, fill_invalid_depth, read_depth, read_image
     from stereo_geometry.writer import write_image, write_npy
 
@@ -291,11 +295,16 @@ def run_infill(args: argparse.Namespace) -> int:
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
         return fail(f"{args.depth} has no valid depth")
-    K = Intrinsics.from_fov(w, h, args.fov)
+    if not 0 <= args.overscan < w:
+        return fail(f"--overscan {args.overscan}: must be 0 or more and less than the image's width ({w})")
+    frame = Intrinsics.from_fov(w - args.overscan, h, args.fov)
     if args.focal:
-        K = Intrinsics(args.focal, args.focal, K.cx, K.cy, w, h)
+        frame = Intrinsics(args.focal, args.focal, frame.cx, frame.cy, frame.width, h)
+    left_margin = args.overscan if overscan_side(baseline) == "left" else 0
+    K = Intrinsics(frame.fx, frame.fy, frame.cx + left_margin, frame.cy, w, h)
     start = time.perf_counter()
-    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network, depth_network)
+    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network, depth_network,
+                       overscan=args.overscan)
     out = Path(args.out)
     try:
         write_image(out, result.image)
