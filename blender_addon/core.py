@@ -317,13 +317,18 @@ def sequence_frame(passes: str, scene: bpy.types.Scene, pose: np.ndarray, layer:
 
 
 def write_sequence_frame(folder: str, frame: int, own: Frame, result: FilledFrame, eye: str, output: str,
-                         scene: bpy.types.Scene, write_depth: bool) -> str:
+                         scene: bpy.types.Scene, write_depth: bool, overscan: int = 0) -> str:
     """Write a frame's other eye as FOLDER/EYE_NNNN.png (`processing.layout`) and, with
-    `write_depth`, its depth as EYE_NNNN_depth.exr (scene units); returns the PNG's path."""
+    `write_depth`, its depth as EYE_NNNN_depth.exr (scene units); returns the PNG's path. With
+    `overscan`, the frame rendered that many columns wider (`view_rendered_with_overscan`) is
+    written without them."""
+    def frame_of(array: np.ndarray) -> np.ndarray:
+        return without_overscan(array, overscan, 1.0 if eye == "RIGHT" else -1.0)
+
     name = os.path.join(folder, f"{eye.lower()}_{frame:04d}")
-    write_png(name + ".png", processing.layout(own.image, result.image, eye, output))
+    write_png(name + ".png", processing.layout(frame_of(own.image), frame_of(result.image), eye, output))
     if write_depth:
-        write_depth_exr(name + "_depth.exr", result.depth / metres_per_unit(scene))
+        write_depth_exr(name + "_depth.exr", np.ascontiguousarray(frame_of(result.depth)) / metres_per_unit(scene))
     return name + ".png"
 
 

@@ -9,7 +9,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 
 from . import core, processing
-from .stereo_geometry.sequence import FrameWindow, SequenceInfill
+from .stereo_geometry.sequence import Frame, FrameWindow, SequenceInfill
 
 EYES = [("RIGHT", "Right Eye", "The source is the left view; make the right eye"),
         ("LEFT", "Left Eye", "The source is the right view; make the left eye")]
@@ -71,6 +71,10 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
                                  description="Folder of multilayer EXRs (Combined + Depth); "
                                              "empty: the render output path")
     frames_output: StringProperty(name="Output Folder", subtype="DIR_PATH", default="//other_eye/")
+    frames_render_overscan: BoolProperty(
+        name="Render with Overscan", default=False,
+        description="Render each frame of the range here, Overscan percent wider on the side the other "
+                    "eye looks past (as Source > Render with Overscan), instead of reading rendered frames")
     reuse_frames: reuse_frames_property("Frames before and after each frame")
     write_depth: write_depth_property()
     carry: carry_property()
@@ -152,6 +156,8 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
     def _prepare(self, context) -> bool:
         settings, scene = settings_of(context), context.scene
         self._frames = frame_files(settings, scene)
+        self._overscan = settings.overscan / 100 if settings.frames_render_overscan else 0.0
+        self._margin, self._frame_current = 0, scene.frame_current
         try:
             self._net = core.network(core.model_path(settings))
             self._baseline = core.baseline(settings, scene)
@@ -170,8 +176,14 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         return True
 
     def _read(self, scene, index: int):
-        """Frame `index` of the range as the sequence fill takes it."""
+        """Frame `index` of the range as the sequence fill takes it: read from its EXR, or
+        rendered here with overscan."""
         frame, path = self._frames[index]
+        if self._overscan:
+            scene.frame_set(frame)
+            view, self._margin = core.view_rendered_with_overscan(scene, self._layer, self._overscan,
+                                                                  self._baseline)
+            return Frame(*core.pipeline_view(view), view.K, self._poses[frame])
         if not os.path.isfile(path):
             raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
                                    "as multilayer EXR with the Depth pass first)")
@@ -190,12 +202,14 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         try:
             result = self._sequence.step(own, neighbours)
             core.write_sequence_frame(self._out, frame, own, result, settings.eye, settings.output,
-                                      context.scene, self._write_depth)
+                                      context.scene, self._write_depth, self._margin)
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
 
-    def _finish(self, cancelled: bool = False) -> set:
+    def _finish(self, context, cancelled: bool = False) -> set:
+        if self._overscan:
+            context.scene.frame_set(self._frame_current)
         message = f"{self._done} frames written to {self._out}"
         if self._failed:
             message += f"; {len(self._failed)} failed: {self._failed[0]}"
@@ -209,7 +223,7 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
             return {"CANCELLED"}
         while self._done + len(self._failed) < len(self._frames):
             self._step(context)
-        return self._finish()
+        return self._finish(context)
 
     def invoke(self, context, event):
         if not self._prepare(context):
@@ -239,7 +253,7 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         wm.event_timer_remove(self._timer)
         wm.progress_end()
         context.workspace.status_text_set(None)
-        return self._finish(cancelled)
+        return self._finish(context, cancelled)
 
 
 class DISOCCLUSION_PT_panel:
@@ -273,7 +287,11 @@ class DISOCCLUSION_PT_panel:
             layout.label(text="Compiling the geometry kernels (once after installing)", icon="TIME")
         box = layout.box()
         box.label(text="Animation")
-        box.prop(settings, "frames_input")
+        box.prop(settings, "frames_render_overscan")
+        if settings.frames_render_overscan:
+            box.prop(settings, "overscan")
+        else:
+            box.prop(settings, "frames_input")
         box.prop(settings, "frames_output")
         box.prop(settings, "reuse_frames")
         box.prop(settings, "carry")

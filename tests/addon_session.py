@@ -321,15 +321,40 @@ def frames(bpy, model, work, result):
     result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
 
 
-def true_other_eyes(bpy, scene, frames, work) -> dict[int, np.ndarray]:
-    """The true other eye (sRGB uint8) of each frame: a camera riding BASELINE to the right of
-    the scene camera, rendered."""
+def frames_overscan(bpy, model, work, result):
+    """The frame range rendered here with overscan (the box sliding before the wall): every
+    frame written at the frame's size, the strip beyond its edge rendered, the current frame
+    as it was."""
+    from training.metrics import psnr
+
+    baseline, count = 0.3, 3
+    scene = build_scene(bpy, frames=count)
+    settings = configure(scene, model)
+    settings.baseline, settings.frames_render_overscan, settings.overscan = baseline, True, 10.0
+    settings.frames_output = os.path.join(work, "other_eye") + os.sep
+    scene.frame_set(2)
+    result["report"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
+    result["frame_current"] = scene.frame_current
+    result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
+    truths = true_other_eyes(bpy, scene, range(1, count + 1), work, baseline)
+    strip = np.zeros((HEIGHT, WIDTH), bool)
+    strip[2:-2, -10:] = True  # beyond the frame's edge: 12 px wide without overscan
+    result["shapes"], result["psnr_strip"] = [], []
+    for frame in range(1, count + 1):
+        got = image_file(os.path.join(work, "other_eye", f"right_{frame:04d}.png"))
+        result["shapes"].append(list(got.shape))
+        result["psnr_strip"].append(psnr(got / 255.0, truths[frame], strip))
+
+
+def true_other_eyes(bpy, scene, frames, work, baseline=BASELINE) -> dict[int, np.ndarray]:
+    """The true other eye (sRGB uint8) of each frame: a camera riding `baseline` to the right
+    of the scene camera, rendered."""
     from stereo_geometry.exr import read_multilayer_exr
 
     main_camera = scene.camera
     eye = bpy.data.objects.new("Eye", main_camera.data)
     scene.collection.objects.link(eye)
-    eye.parent, eye.location = main_camera, (BASELINE, 0.0, 0.0)
+    eye.parent, eye.location = main_camera, (baseline, 0.0, 0.0)
     scene.camera = eye
     truths = {}
     for frame in frames:
@@ -481,7 +506,7 @@ def warm_kernels(bpy, model, work, result):
     result["after_press"] = signatures()
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, render_overscan, render_overscan_left,
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, render_overscan, render_overscan_left, frames_overscan,
                                       unit_scales, view_layers, save_paths, errors, frames,
                                       frames_reuse, compositor, compositor_reuse, warm_kernels)}
 

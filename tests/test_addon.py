@@ -148,6 +148,15 @@ def test_frame_range_operator_writes_every_frame(built, tmp_path):
     assert outcome["files"] == ["right_0001.png", "right_0002.png", "right_0003.png"]
 
 
+def test_the_frame_range_renders_its_frames_with_overscan(built, tmp_path):
+    outcome = scenario(built, "frames_overscan", tmp_path, size="192x128")
+    assert outcome["report"] == "{'FINISHED'}", outcome
+    assert outcome["files"] == ["right_0001.png", "right_0002.png", "right_0003.png"]
+    assert outcome["shapes"] == [[128, 192, 3]] * 3 and outcome["frame_current"] == 2
+    # the strip beyond the frame's edge is rendered (a fill there scores about 12 dB)
+    assert min(outcome["psnr_strip"]) > 30, outcome
+
+
 @pytest.mark.slow
 def test_compositor_node_writes_the_other_eye_while_rendering_an_animation(built, tmp_path):
     outcome = scenario(built, "compositor", tmp_path)
