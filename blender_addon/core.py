@@ -16,7 +16,7 @@ from . import processing
 from .stereo_geometry import Intrinsics, to_uint8
 from .stereo_geometry.blender_camera import BlenderCamera, blender_camera, blender_matrix_world
 from .stereo_geometry.exr import read_multilayer_exr
-from .stereo_geometry.infill import other_eye, overscan_side, without_overscan
+from .stereo_geometry.infill import edge_strip, other_eye, overscan_side, without_overscan
 from .stereo_geometry.warp import warm_up
 from .stereo_geometry.onnx_runner import OnnxInfill
 from .stereo_geometry.sequence import FilledFrame, Frame
@@ -48,7 +48,7 @@ class Result:
     hole_fraction: float
     reproject_seconds: float
     infer_seconds: float
-    edge_hole_fraction: float  # of the rows, a hole at the frame's edge that the other eye looks beyond
+    edge_strip: np.ndarray  # (H,) per row, the hole pixels from the frame's edge the other eye looks past
 
 
 _networks: dict[str, OnnxInfill] = {}
@@ -280,10 +280,9 @@ def infill(view: View, signed_baseline: float, net: OnnxInfill, overscan: int = 
     start = time.perf_counter()
     eye = other_eye(source, depth, view.K, signed_baseline, timed_network, overscan=overscan)
     total = time.perf_counter() - start
-    edge = eye.hole_mask[:, -1 if overscan_side(signed_baseline) == "right" else 0]
     return Result(without_overscan(source, overscan, signed_baseline), eye.image,
                   float(eye.hole_mask.mean()), total - timings["infer"], timings["infer"],
-                  float(edge.mean()))
+                  edge_strip(eye.hole_mask, signed_baseline))
 
 
 def camera_pose(scene: bpy.types.Scene) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Settings, the "Infill Disocclusion" operator and the frame-range operator."""
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -123,9 +124,12 @@ class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
         self.report({"INFO"}, f"{image.name}: {result.hole_fraction:.1%} of the frame filled in "
                               f"{time.perf_counter() - start:.2f} s (reprojection "
                               f"{result.reproject_seconds:.2f} s, network {result.infer_seconds:.2f} s)")
-        if overscan and result.edge_hole_fraction > 0.01:
-            self.report({"WARNING"}, f"The other eye sees past the overscan at {result.edge_hole_fraction:.0%} "
-                                     "of the frame's edge rows (filled by the network): raise Overscan")
+        strip = result.edge_strip
+        if overscan and (strip > 0).mean() > 0.01:  # not a disocclusion touching the edge here and there
+            width = result.other_srgb.shape[1]
+            self.report({"WARNING"}, f"The other eye sees up to {strip.max()} px past the overscan at "
+                                     f"{(strip > 0).mean():.0%} of the frame's edge rows (filled by the network): "
+                                     f"raise Overscan to {math.ceil(100 * (overscan + strip.max()) / width)} %")
         return {"FINISHED"}
 
 

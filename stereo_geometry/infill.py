@@ -62,6 +62,15 @@ def without_overscan(array: np.ndarray, overscan: int, baseline: float) -> np.nd
     return array[:, :-overscan] if overscan_side(baseline) == "right" else array[:, overscan:]
 
 
+def edge_strip(hole_mask: np.ndarray, baseline: float) -> np.ndarray:
+    """Per row, how many hole pixels run in from the frame's edge on the side the eye shifted
+    by `baseline` looks beyond (`overscan_side`): the strip it sees past the frame (or past
+    an overscan too narrow for it), (H,) int."""
+    hole = hole_mask.astype(bool)
+    hole = hole[:, ::-1] if overscan_side(baseline) == "right" else hole
+    return np.where(hole.all(axis=1), hole.shape[1], np.argmin(hole, axis=1))
+
+
 def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
               network: Network, depth_network: Network | None = None, overscan: int = 0) -> OtherEye:
     """The view from the camera shifted by `baseline` metres along x (negative: to the left),

@@ -154,7 +154,7 @@ def no_network(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("baseline", [0.063, -0.063], ids=["right_eye", "left_eye"])
 def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline):
-    from stereo_geometry.infill import other_eye
+    from stereo_geometry.infill import edge_strip, other_eye
 
     # A wall 2 m away, f = 100 px: the other eye sees d = f B / Z = 3.15 px beyond the frame.
     f, z, margin, (h, w) = 100.0, 2.0, 8, (96, 128)
@@ -169,10 +169,13 @@ def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline)
     # Without overscan the strip beyond the frame's edge is a hole d px wide ...
     strip = frame.hole_mask[:, -4:] if baseline > 0 else frame.hole_mask[:, :4]
     assert strip[:, 1:3].all() and frame.hole_mask.sum(axis=1).max() <= math.ceil(d)
+    assert math.floor(d) <= edge_strip(frame.hole_mask, baseline).min() <= edge_strip(frame.hole_mask, baseline).max() <= math.ceil(d)
+    assert not edge_strip(frame.hole_mask, -baseline).any()  # nothing at the other edge
     # ... with it there is no hole: the frame's edge columns are the extra columns, seen d px
     # further on (interpolated between the two source columns the point falls between; the
     # first and last rows blend in up to 1 % of the source's padded border).
     assert overscan.image.shape == (h, w, 3) and not overscan.hole_mask.any()
+    assert not edge_strip(overscan.hole_mask, baseline).any()
     edge = w - 1 if baseline > 0 else 0
     u = edge + left_margin + (d if baseline > 0 else -d)
     t = u - math.floor(u)
