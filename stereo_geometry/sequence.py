@@ -42,7 +42,7 @@ from .camera import Intrinsics, translation, world_to_camera
 from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
 from .warp import Reprojection, reproject
 
-from .infill import Network, fill_depth
+from .infill import Network, fill_depth, without_overscan
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$")
 
@@ -284,11 +284,13 @@ class SequenceInfill:
 
 
 def fill_sequence(folder: str | Path, out: str | Path, network: Network, baseline: float,
-                  window: int = 4, carry: float = 0.75, progress: bool = True) -> tuple[list[str], int]:
+                  window: int = 4, carry: float = 0.75, progress: bool = True,
+                  overscan: int = 0) -> tuple[list[str], int]:
     """Write the other eye of every frame of `folder` as `out/NNNN.png` (atomically); returns
     the problems (one line each, naming the file) of frames that could not be read, and the
     number of frames written. Frames are read once each and dropped when they leave the
-    window."""
+    window. With `overscan`, the frames (and their intrinsics) hold that many more columns on
+    the side the other eye looks past (`infill.overscan_side`), and are written without them."""
     from tqdm import tqdm
 
     from .writer import write_image
@@ -309,7 +311,9 @@ def fill_sequence(folder: str | Path, out: str | Path, network: Network, baselin
             problems.append(str(exc))
             infill.previous = None
             continue
+        if overscan >= frame.image.shape[1]:
+            raise ValueError(f"--overscan {overscan}: {stems[number]}.png is only {frame.image.shape[1]} px wide")
         result = infill.step(frame, neighbours)
-        write_image(Path(out) / f"{stems[number].name}.png", result.image)
+        write_image(Path(out) / f"{stems[number].name}.png", without_overscan(result.image, overscan, baseline))
         written += 1
     return problems, written

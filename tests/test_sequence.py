@@ -221,3 +221,36 @@ def test_the_command_writes_every_frame_and_names_a_broken_one(sequence, tmp_pat
     assert "0005_depth.npy" in run.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"{n:04d}.png" for n in (1, 2, 3, 4, 6, 7)]
     assert cv2.imread(str(out / "0006.png")).shape == (64, 96, 3)
+
+
+def test_the_command_takes_frames_rendered_with_overscan(tmp_path):
+    """The same shot rendered as is and 8 px wider on the right: with --overscan the frames
+    come out at the frame's size, and beyond its edge the other eye shows what the extra
+    columns saw, where a fill would guess."""
+    baseline = 0.3  # a strip of f B / 4 m = 6.2 px beyond the frame's edge
+    K_over = Intrinsics(K.fx, K.fy, K.cx, K.cy, K.width + 8, K.height)
+    image, depth, K_scene = _scene(smooth_texture)
+    for name, camera in (("plain", K), ("overscan", K_over)):
+        (tmp_path / name).mkdir()
+        for t in range(3):
+            pose = translation(STEP * t)
+            seen = reproject(image, depth, K_scene, camera, world_to_camera(pose))
+            cv2.imwrite(str(tmp_path / name / f"{t + 1:04d}.png"), seen.image[..., ::-1])
+            np.save(tmp_path / name / f"{t + 1:04d}_depth.npy", seen.depth)
+            (tmp_path / name / f"{t + 1:04d}.json").write_text(json.dumps(
+                {"fx": camera.fx, "fy": camera.fy, "cx": camera.cx, "cy": camera.cy,
+                 "camera_to_world": pose.tolist()}))
+    errors = {}
+    for name, extra in (("plain", []), ("overscan", ["--overscan", "8"])):
+        run = subprocess.run([sys.executable, "-m", "training", "infill", "--sequence", str(tmp_path / name),
+                              "--out", str(tmp_path / f"{name}_right"), "--model", "fast", "--baseline",
+                              str(baseline), "--window", "0", "--no-progress"] + extra,
+                             cwd=REPO, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        errors[name] = []
+        for t in range(3):
+            got = cv2.imread(str(tmp_path / f"{name}_right" / f"{t + 1:04d}.png"))[..., ::-1]
+            assert got.shape == (64, 96, 3)
+            truth = reproject(image, depth, K_scene, K, world_to_camera(translation(STEP * t + baseline))).image
+            errors[name].append(np.abs(got[1:-1, -5:].astype(int) - truth[1:-1, -5:]).mean())
+    assert max(errors["overscan"]) < 2.5 and min(errors["plain"]) > 6, errors  # measured: 0.5-1.5, 10.5

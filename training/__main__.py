@@ -219,7 +219,8 @@ def add_infill_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overscan", type=int, default=0, metavar="PX",
                    help="the image and depth hold PX more columns than the frame, beyond its edge on the side "
                         "the other eye looks past (right for --direction right): a render with overscan; the "
-                        "output is the frame, and --fov / --focal and the principal point are the frame's")
+                        "output is the frame, and --fov / --focal and the principal point are the frame's "
+                        "(--sequence: each frame's JSON gives the wider frame's intrinsics)")
     p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
     p.add_argument("--depth-out", metavar="PATH.npy",
                    help="also write the other eye's planar depth (float32 metres), holes filled by the depth-infill model")
@@ -237,7 +238,7 @@ def run_sequence(args: argparse.Namespace, network, baseline: float) -> int:
         return fail(f"--sequence {args.sequence}: no such folder")
     try:
         problems, written = fill_sequence(args.sequence, args.out, network, baseline, args.window,
-                                          args.carry, progress=not args.no_progress)
+                                          args.carry, progress=not args.no_progress, overscan=args.overscan)
     except (OSError, ValueError) as exc:
         return fail(str(exc))
     for problem in problems:
@@ -262,6 +263,8 @@ def run_infill(args: argparse.Namespace) -> int:
     if not Path(args.checkpoint).is_file():
         return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
     baseline = args.baseline if args.direction == "right" else -args.baseline
+    if args.overscan < 0:
+        return fail(f"--overscan {args.overscan}: must be 0 or more")
     if args.sequence:
         try:
             return run_sequence(args, load_network(args.checkpoint), baseline)
@@ -295,8 +298,8 @@ def run_infill(args: argparse.Namespace) -> int:
     valid = np.isfinite(depth) & (depth > 0)
     if not valid.any():
         return fail(f"{args.depth} has no valid depth")
-    if not 0 <= args.overscan < w:
-        return fail(f"--overscan {args.overscan}: must be 0 or more and less than the image's width ({w})")
+    if args.overscan >= w:
+        return fail(f"--overscan {args.overscan}: must be less than the image's width ({w})")
     frame = Intrinsics.from_fov(w - args.overscan, h, args.fov)
     if args.focal:
         frame = Intrinsics(args.focal, args.focal, frame.cx, frame.cy, frame.width, h)
