@@ -11,6 +11,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from . import processing
 from .stereo_geometry import Intrinsics, to_uint8
@@ -185,17 +186,64 @@ def render_size(scene: bpy.types.Scene) -> tuple[int, int]:
             int(r.resolution_y * r.resolution_percentage / 100))
 
 
-def view_rendered_with_overscan(scene: bpy.types.Scene, layer: str, fraction: float,
-                                signed_baseline: float) -> tuple[View, int]:
-    """Render the current frame `fraction` of its width wider on the side the other eye looks
+#: Columns added to the automatic overscan: the render's pixel filter and the reprojection's
+#: interpolation reach a pixel or two beyond the surfaces the rays find.
+AUTO_OVERSCAN_SLACK = 2
+
+
+def needed_overscan(scene: bpy.types.Scene, signed_baseline: float, rows: int = 48) -> int:
+    """How many columns beyond the frame's edge the eye shifted by `signed_baseline` (metres)
+    sees at the current frame (an upper bound): scene rays through `rows` rows, at the edge it
+    looks past and beyond it, find the nearest surfaces; the largest disparity f B / Z among
+    them is the width to render, widened until the rays across that width find nothing
+    nearer. 0 where they hit nothing. Surfaces the evaluated scene does not hold as geometry
+    (shader displacement, volumes) are not seen."""
+    width, height = render_size(scene)
+    K = scene_intrinsics(scene, width, height)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    to_world = scene.camera.matrix_world.normalized()
+    to_camera, origin = to_world.inverted(), to_world.translation
+    step = 1 if overscan_side(signed_baseline) == "right" else -1
+    edge = width - 1 if step == 1 else 0
+    metres, margin, disparity = metres_per_unit(scene), 0, 0.0
+    checked: set[int] = set()
+    for _ in range(8):
+        for k in range(0, margin + 1, max(1, margin // 16)):
+            if k in checked:
+                continue
+            checked.add(k)
+            u = edge + step * k
+            for v in np.linspace(0, height - 1, rows):
+                ray = to_world.to_3x3() @ Vector(((u - K.cx) / K.fx, -(v - K.cy) / K.fy, -1.0))
+                hit, location, *_ = scene.ray_cast(depsgraph, origin, ray.normalized())
+                z = -(to_camera @ location).z * metres if hit else 0.0
+                if z > 0:
+                    disparity = max(disparity, K.fx * abs(signed_baseline) / z)
+        needed = int(np.ceil(disparity - 0.01))  # the hits are float32
+        if needed <= margin:
+            break
+        margin = needed
+    return margin
+
+
+def overscan_columns(settings, scene: bpy.types.Scene, signed_baseline: float) -> int:
+    """The extra columns a render with overscan adds at the current frame: automatic
+    (`needed_overscan` + `AUTO_OVERSCAN_SLACK`) or the settings' percentage of the width."""
+    if settings.overscan_auto:
+        return needed_overscan(scene, signed_baseline) + AUTO_OVERSCAN_SLACK
+    return max(1, int(np.ceil(settings.overscan / 100 * render_size(scene)[0])))
+
+
+def view_rendered_with_overscan(scene: bpy.types.Scene, layer: str, margin: int,
+                                signed_baseline: float) -> View:
+    """Render the current frame `margin` columns wider on the side the other eye looks
     beyond (`infill.overscan_side`), the camera's pinhole otherwise unchanged (same lens, focal
-    length in pixels and principal point; the frame's pixels are those of a plain render), and
-    return that view with the number of extra columns. A render region is ignored (the whole
-    frame is rendered); the scene's settings are restored whatever happens."""
+    length in pixels and principal point; the frame's pixels are those of a plain render). A
+    render region is ignored (the whole frame is rendered); the scene's settings are restored
+    whatever happens."""
     camera, r = scene.camera, scene.render
     width, height = render_size(scene)
     K = scene_intrinsics(scene, width, height)
-    margin = max(1, int(np.ceil(fraction * width)))
     left = margin if overscan_side(signed_baseline) == "left" else 0
     K_wide = Intrinsics(K.fx, K.fy, K.cx + left, K.cy, width + margin, height)
     wide = blender_camera(K_wide, sensor_width=camera.data.lens * K_wide.width / K.fx)
@@ -211,7 +259,7 @@ def view_rendered_with_overscan(scene: bpy.types.Scene, layer: str, fraction: fl
                 setattr(owner, name, value)
         if bpy.ops.render.render(layer=layer) != {"FINISHED"}:
             raise InfillError("The render with overscan was cancelled")
-        return view_from_last_render(scene, layer), margin
+        return view_from_last_render(scene, layer)
     finally:
         for owner, values in saved:
             for name, value in values.items():

@@ -46,6 +46,10 @@ class DisocclusionSettings(bpy.types.PropertyGroup):
          "Render the current frame wider on the side the other eye looks beyond, so that what it "
          "sees past the frame's edge is rendered, not filled"),
         ("IMAGES", "Images", "An image and a depth image of your choice")])
+    overscan_auto: BoolProperty(name="Automatic Overscan", default=True,
+                                description="Render as much beyond the frame's edge as the other eye sees "
+                                            "there (found by casting rays into the scene at and past the "
+                                            "edge); off: the Overscan percentage")
     overscan: FloatProperty(name="Overscan", default=6.0, min=0.1, max=50.0, subtype="PERCENTAGE",
                             description="Extra width rendered beyond the frame's edge, in percent of "
                                         "the frame's width (the other eye looks up to its largest "
@@ -104,8 +108,9 @@ class IMAGE_OT_infill_disocclusion(bpy.types.Operator):
             net = core.network(core.model_path(settings))
             signed_baseline, overscan = core.baseline(settings, scene), 0
             if settings.source == "RENDER_OVERSCAN":
-                view, overscan = core.view_rendered_with_overscan(
-                    scene, core.source_layer(settings, scene), settings.overscan / 100, signed_baseline)
+                overscan = core.overscan_columns(settings, scene, signed_baseline)
+                view = core.view_rendered_with_overscan(scene, core.source_layer(settings, scene), overscan,
+                                                        signed_baseline)
             elif settings.source == "RENDER":
                 view = core.view_from_last_render(scene, core.source_layer(settings, scene))
             else:
@@ -160,13 +165,14 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
     def _prepare(self, context) -> bool:
         settings, scene = settings_of(context), context.scene
         self._frames = frame_files(settings, scene)
-        self._overscan = settings.overscan / 100 if settings.frames_render_overscan else 0.0
-        self._margin, self._frame_current = 0, scene.frame_current
+        self._frame_current = scene.frame_current
         try:
             self._net = core.network(core.model_path(settings))
             self._baseline = core.baseline(settings, scene)
             self._layer = core.source_layer(settings, scene)
             self._poses = core.camera_poses(scene, [frame for frame, _ in self._frames])
+            self._overscan = (self._frames_overscan(settings, scene) if settings.frames_render_overscan
+                              else 0)
             depth_net = core.depth_network() if settings.write_depth else None
         except core.InfillError as exc:
             self.report({"ERROR"}, str(exc))
@@ -179,14 +185,25 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
                                    lambda index: self._read(scene, index), errors=(core.InfillError,))
         return True
 
+    def _frames_overscan(self, settings, scene) -> int:
+        """One overscan for every frame (the sequence fill reuses frames of one size only):
+        the widest the frames need."""
+        columns = 1
+        try:
+            for frame, _ in self._frames:
+                scene.frame_set(frame)
+                columns = max(columns, core.overscan_columns(settings, scene, self._baseline))
+        finally:
+            scene.frame_set(self._frame_current)
+        return columns
+
     def _read(self, scene, index: int):
         """Frame `index` of the range as the sequence fill takes it: read from its EXR, or
         rendered here with overscan."""
         frame, path = self._frames[index]
         if self._overscan:
             scene.frame_set(frame)
-            view, self._margin = core.view_rendered_with_overscan(scene, self._layer, self._overscan,
-                                                                  self._baseline)
+            view = core.view_rendered_with_overscan(scene, self._layer, self._overscan, self._baseline)
             return Frame(*core.pipeline_view(view), view.K, self._poses[frame])
         if not os.path.isfile(path):
             raise core.InfillError(f"frame {frame}: {path} not found (render the animation "
@@ -206,7 +223,7 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
         try:
             result = self._sequence.step(own, neighbours)
             core.write_sequence_frame(self._out, frame, own, result, settings.eye, settings.output,
-                                      context.scene, self._write_depth, self._margin)
+                                      context.scene, self._write_depth, self._overscan)
             self._done += 1
         except core.InfillError as exc:
             self._failed.append(str(exc))
@@ -265,13 +282,20 @@ class DISOCCLUSION_PT_panel:
     bl_category = "Disocclusion"
     bl_label = "Disocclusion Infill"
 
+    @staticmethod
+    def draw_overscan(layout, settings) -> None:
+        layout.prop(settings, "overscan_auto")
+        row = layout.row()
+        row.enabled = not settings.overscan_auto
+        row.prop(settings, "overscan")
+
     def draw(self, context):
         layout, settings = self.layout, settings_of(context)
         layout.use_property_split = True
         layout.prop(settings, "source")
         layout.prop_search(settings, "view_layer", context.scene, "view_layers")
         if settings.source == "RENDER_OVERSCAN":
-            layout.prop(settings, "overscan")
+            self.draw_overscan(layout, settings)
         if settings.source == "IMAGES":
             layout.template_ID(settings, "image", open="image.open")
             layout.template_ID(settings, "depth", open="image.open")
@@ -293,7 +317,7 @@ class DISOCCLUSION_PT_panel:
         box.label(text="Animation")
         box.prop(settings, "frames_render_overscan")
         if settings.frames_render_overscan:
-            box.prop(settings, "overscan")
+            self.draw_overscan(box, settings)
         else:
             box.prop(settings, "frames_input")
         box.prop(settings, "frames_output")

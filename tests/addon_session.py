@@ -201,7 +201,7 @@ def render_overscan(bpy, model, work, result, eye="RIGHT"):
     bpy.ops.render.render()
     result["report_last_render"] = run_operator(bpy.ops.image.infill_disocclusion)
     plain = image_srgb_uint8(bpy.data.images[f"{eye.title()} Eye (Disocclusion Infill)"])
-    settings.source, settings.overscan = "RENDER_OVERSCAN", 10.0
+    settings.source, settings.overscan_auto, settings.overscan = "RENDER_OVERSCAN", False, 10.0
     camera, r = scene.camera.data, scene.render
     # the same frame size at half of twice the resolution, a render region set (and ignored)
     r.resolution_x, r.resolution_y, r.resolution_percentage, r.use_border = 2 * WIDTH, 2 * HEIGHT, 50, True
@@ -237,6 +237,40 @@ def render_overscan(bpy, model, work, result, eye="RIGHT"):
 
 def render_overscan_left(bpy, model, work, result):
     render_overscan(bpy, model, work, result, eye="LEFT")
+
+
+def auto_overscan(bpy, model, work, result):
+    """Automatic overscan with a card 1 m away just beyond the frame's right edge (x 0.62-0.8 m;
+    the edge is at 0.597 m there), which the right eye sees inside the frame: rays find it,
+    the render with overscan shows it where the last render cannot."""
+    import importlib
+
+    from training.metrics import psnr
+
+    core = importlib.import_module("bl_ext.user_default.disocclusion_infill.core")
+    baseline = 0.3
+    scene = build_scene(bpy)
+    settings = configure(scene, model)
+    settings.baseline, settings.source = baseline, "RENDER_OVERSCAN"
+    me = bpy.data.meshes.new("card")
+    me.from_pydata([(0.62, -0.2, -1.0), (0.8, -0.2, -1.0), (0.8, 0.2, -1.0), (0.62, 0.2, -1.0)], [], [(0, 1, 2, 3)])
+    me.uv_layers.new()
+    me.materials.append(bpy.data.materials["box"])
+    scene.collection.objects.link(bpy.data.objects.new("card", me))
+    # disparities f B / Z with f = 160 px: the card 48 px, the wall 12 px
+    result["needed_right"] = core.needed_overscan(scene, baseline)
+    result["needed_left"] = core.needed_overscan(scene, -baseline)
+    truth, _ = render_passes(bpy, scene, os.path.join(work, "right.exr"), camera_x=baseline)
+    card = np.zeros((HEIGHT, WIDTH), bool)
+    card[36:92, 150:172] = True  # where the right eye sees the card (columns 146.7-175.5, rows 31.5-95.5)
+    scores = {}
+    for source in ("RENDER", "RENDER_OVERSCAN"):
+        settings.source = source
+        bpy.ops.render.render()
+        result[f"report_{source}"] = run_operator(bpy.ops.image.infill_disocclusion)
+        got = image_srgb_uint8(bpy.data.images[RESULT_NAME])
+        scores[source] = psnr(got / 255.0, srgb(truth), card)
+    result["psnr_card_last_render"], result["psnr_card_overscan"] = scores["RENDER"], scores["RENDER_OVERSCAN"]
 
 
 def unit_scales(bpy, model, work, result):
@@ -506,7 +540,7 @@ def warm_kernels(bpy, model, work, result):
     result["after_press"] = signatures()
 
 
-SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, render_overscan, render_overscan_left, frames_overscan,
+SCENARIOS = {f.__name__: f for f in (install_uninstall, render_still, render_overscan, render_overscan_left, auto_overscan, frames_overscan,
                                       unit_scales, view_layers, save_paths, errors, frames,
                                       frames_reuse, compositor, compositor_reuse, warm_kernels)}
 

@@ -148,6 +148,14 @@ def test_frame_range_operator_writes_every_frame(built, tmp_path):
     assert outcome["files"] == ["right_0001.png", "right_0002.png", "right_0003.png"]
 
 
+def test_automatic_overscan_renders_what_lies_just_beyond_the_frame(built, tmp_path):
+    outcome = scenario(built, "auto_overscan", tmp_path, size="192x128")
+    assert outcome["needed_right"] == 48 and outcome["needed_left"] == 12, outcome
+    assert outcome["report_RENDER"] == outcome["report_RENDER_OVERSCAN"] == "{'FINISHED'}", outcome
+    # the card beyond the frame: the last render never saw it; rendered with overscan it is there
+    assert outcome["psnr_card_overscan"] > 30 > outcome["psnr_card_last_render"] + 10, outcome
+
+
 def test_the_frame_range_renders_its_frames_with_overscan(built, tmp_path):
     outcome = scenario(built, "frames_overscan", tmp_path, size="192x128")
     assert outcome["report"] == "{'FINISHED'}", outcome
