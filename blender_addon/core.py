@@ -202,7 +202,7 @@ def needed_overscan(scene: bpy.types.Scene, signed_baseline: float, rows: int = 
     K = scene_intrinsics(scene, width, height)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     to_world = scene.camera.matrix_world.normalized()
-    to_camera, origin = to_world.inverted(), to_world.translation
+    to_camera, origin, rotation = to_world.inverted(), to_world.translation, to_world.to_3x3()
     step = 1 if overscan_side(signed_baseline) == "right" else -1
     edge = width - 1 if step == 1 else 0
     metres, margin, disparity = metres_per_unit(scene), 0, 0.0
@@ -214,7 +214,7 @@ def needed_overscan(scene: bpy.types.Scene, signed_baseline: float, rows: int = 
             checked.add(k)
             u = edge + step * k
             for v in np.linspace(0, height - 1, rows):
-                ray = to_world.to_3x3() @ Vector(((u - K.cx) / K.fx, -(v - K.cy) / K.fy, -1.0))
+                ray = rotation @ Vector(((u - K.cx) / K.fx, -(v - K.cy) / K.fy, -1.0))
                 hit, location, *_ = scene.ray_cast(depsgraph, origin, ray.normalized())
                 z = -(to_camera @ location).z * metres if hit else 0.0
                 if z > 0:

@@ -119,6 +119,14 @@ def pipeline_view(rgb, depth):
     return source, depth.astype(np.float32), K
 
 
+def beyond_the_edge(eye="RIGHT") -> np.ndarray:
+    """The last 10 columns of the frame on the side the other eye looks past (rows 2 in from
+    the top and bottom): inside the 12 px strip a plain render leaves there at baseline 0.3."""
+    strip = np.zeros((HEIGHT, WIDTH), bool)
+    strip[2:-2, -10:] = True
+    return strip if eye == "RIGHT" else strip[:, ::-1]
+
+
 def expected_other_eye(rgb, depth, model):
     """The other eye by the repository's pipeline."""
     from stereo_geometry.infill import other_eye
@@ -220,16 +228,13 @@ def render_overscan(bpy, model, work, result, eye="RIGHT"):
     f = LENS_MM / SENSOR_MM * WIDTH
     K_wide = Intrinsics(f, f, (WIDTH - 1) / 2 + (margin if eye == "LEFT" else 0), (HEIGHT - 1) / 2,
                         WIDTH + margin, HEIGHT)
-    source = np.round(srgb(rgb) * 255).astype(np.uint8)
-    depth = np.where(np.isfinite(depth) & (depth > 0) & (depth < 1000), depth, 1000.0).astype(np.float32)
+    source, depth, _ = pipeline_view(rgb, depth)
     want = other_eye(source, depth, K_wide, sign * settings.baseline, load_network(model.removeprefix(BUNDLED)),
                      overscan=margin)  # the baseline as the setting holds it (float32)
     result["shape"] = list(got.shape)
     result["max_diff_to_expected"] = int(np.abs(got.astype(int) - want.image).max())
     result["edge_holes"] = int(want.hole_mask[:, -1 if eye == "RIGHT" else 0].sum())
-    strip = np.zeros((HEIGHT, WIDTH), bool)
-    strip[2:-2, -10:] = True  # inside the plain render's strip beyond the frame (12 px)
-    strip = strip if eye == "RIGHT" else strip[:, ::-1]
+    strip = beyond_the_edge(eye)
     truth = srgb(truth)
     result["psnr_strip_plain"] = psnr(plain / 255.0, truth, strip)
     result["psnr_strip_overscan"] = psnr(got / 255.0, truth, strip)
@@ -364,15 +369,14 @@ def frames_overscan(bpy, model, work, result):
     baseline, count = 0.3, 3
     scene = build_scene(bpy, frames=count)
     settings = configure(scene, model)
-    settings.baseline, settings.frames_render_overscan, settings.overscan = baseline, True, 10.0
+    settings.baseline, settings.frames_render_overscan = baseline, True  # automatic overscan
     settings.frames_output = os.path.join(work, "other_eye") + os.sep
     scene.frame_set(2)
     result["report"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
     result["frame_current"] = scene.frame_current
     result["files"] = sorted(os.listdir(os.path.join(work, "other_eye")))
     truths = true_other_eyes(bpy, scene, range(1, count + 1), work, baseline)
-    strip = np.zeros((HEIGHT, WIDTH), bool)
-    strip[2:-2, -10:] = True  # beyond the frame's edge: 12 px wide without overscan
+    strip = beyond_the_edge()
     result["shapes"], result["psnr_strip"] = [], []
     for frame in range(1, count + 1):
         got = image_file(os.path.join(work, "other_eye", f"right_{frame:04d}.png"))
