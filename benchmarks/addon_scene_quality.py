@@ -34,19 +34,20 @@ def main() -> None:
     import bpy
 
     from stereo_geometry import reproject, stereo_pose, warped_inputs, world_to_camera
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.colour import finite_depth
 
     print(f"{'size':>8} {'holes':>6} {'network':>8} {'telea':>6} {'ns':>6} {'guess':>6}  (hole PSNR, dB)")
     for size in args.sizes:
         scene_setup.WIDTH, scene_setup.HEIGHT = map(int, size.split("x"))
         work = tempfile.mkdtemp()
         scene = scene_setup.build_scene(bpy)
-        rgb, depth = scene_setup.render_passes(bpy, scene, os.path.join(work, "left.exr"))
-        truth, _ = scene_setup.render_passes(bpy, scene, os.path.join(work, "right.exr"),
-                                             camera_x=scene_setup.BASELINE)
-        truth = scene_setup.srgb(truth)
-        result = scene_setup.expected_other_eye(rgb, depth, args.model)
+        source = scene_setup.render_png(bpy, scene, os.path.join(work, "left.png"))
+        _, depth = scene_setup.render_passes(bpy, scene, os.path.join(work, "left.exr"))
+        truth = scene_setup.blender_stereo(bpy, scene, os.path.join(work, "truth.png"))["RIGHT"] / 255.0
+        K, depth = scene_setup.camera_K(scene), finite_depth(depth)
+        result = scene_setup.expected_eye(source, depth, K, Eye.shifted(K, scene_setup.BASELINE), args.model)
         hole = result.hole_mask.astype(bool)
-        source, depth, K = scene_setup.pipeline_view(rgb, depth)
         warp = reproject(source, depth, K, K, world_to_camera(stereo_pose(scene_setup.BASELINE)), interpolate=True)
         assert np.array_equal(warp.hole_mask, result.hole_mask)
         sample = warped_inputs(warp, K)

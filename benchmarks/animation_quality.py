@@ -123,17 +123,21 @@ def fill_scene(frames: list, network, baseline: float, window: int) -> tuple[dic
     reprojections and the hole pixels that other frames filled."""
     import cv2
 
-    from stereo_geometry.sequence import FrameWindow, SequenceInfill
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.sequence import SequenceDriver
 
-    methods = {"per-frame network": (SequenceInfill(network, baseline, carry=0.0), 0),  # (fill, window)
-               "multi-frame + network": (SequenceInfill(network, baseline), window),
-               "multi-frame, no carry": (SequenceInfill(network, baseline, carry=0.0), window)}
-    windows = {name: FrameWindow(len(frames), w, frames.__getitem__) for name, (_, w) in methods.items()}
+    for frame in frames:
+        frame.eyes = {"right": Eye.shifted(frame.K, baseline)}
+    methods = {"per-frame network": SequenceDriver(frames.__getitem__, len(frames), network, 0, carry=0.0),
+               "multi-frame + network": SequenceDriver(frames.__getitem__, len(frames), network, window),
+               "multi-frame, no carry": SequenceDriver(frames.__getitem__, len(frames), network, window, carry=0.0)}
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in [*methods, "Telea per frame"]}
     holes, from_frames = [], []
     for t in range(len(frames)):
-        for name, (infill, _) in methods.items():
-            result = infill.step(*windows[name].frame_and_neighbours(t))
+        for name, driver in methods.items():
+            made = {}
+            assert driver.fill(t, lambda index, frame, results: made.update(results)) is None
+            result = made["right"]
             outputs[name].append(result.image)
             if name == "multi-frame + network":
                 holes.append(result.hole_mask.astype(bool))
@@ -160,7 +164,7 @@ def main() -> None:
                         "seed) and keep them, the true other eyes as truths.npy")
     args = parser.parse_args()
     from stereo_geometry.infill import SHIPPED_MODELS
-    from stereo_geometry.sequence import frame_stems, read_frame
+    from stereo_geometry.sequence import frame_images, read_frame
     from training import load_network
 
     baseline = 0.063
@@ -174,7 +178,7 @@ def main() -> None:
             folder = args.keep / f"seed_{seed}" if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
             truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples)
-            frames = [read_frame(stem) for stem in frame_stems(folder).values()]
+            frames = [read_frame(path) for path in frame_images(folder).values()]
             if args.keep:
                 np.save(folder / "truths.npy", np.stack(truths))
         outputs, holes, from_frames = fill_scene(frames, network, baseline, args.window)

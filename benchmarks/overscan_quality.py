@@ -44,7 +44,9 @@ def main() -> None:
     from datagen_bpy.procedural import build_scene
     from datagen_bpy.renderer import Renderer
     from stereo_geometry import Intrinsics, to_uint8, translation
-    from stereo_geometry.infill import SHIPPED_MODELS, other_eye
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.infill import SHIPPED_MODELS
+    from stereo_geometry.sequence import other_eye
     from training import load_network
     from training.baselines import opencv_fill
     from training.metrics import psnr
@@ -76,9 +78,9 @@ def main() -> None:
             continue
         truth = to_uint8(renders["right"].rgb) / 255.0
         left, wide = renders["left"], renders["wide"]
-        plain = other_eye(to_uint8(left.rgb), left.depth.astype(np.float32), K, args.baseline, network)
-        over = other_eye(to_uint8(wide.rgb), wide.depth.astype(np.float32), K_wide, args.baseline, network,
-                         overscan=margin)
+        eye = Eye.shifted(K, args.baseline)
+        plain = other_eye(to_uint8(left.rgb), left.depth.astype(np.float32), K, eye, network)
+        over = other_eye(to_uint8(wide.rgb), wide.depth.astype(np.float32), K_wide, eye, network)
         hole = plain.hole_mask.astype(bool)
         telea = opencv_fill(cv2.INPAINT_TELEA)({"image_generated_left": plain.warped, "hole_mask": plain.hole_mask})
         row = [hole.mean(), over.hole_mask.mean(), psnr(plain.image / 255.0, truth, hole),

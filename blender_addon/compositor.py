@@ -3,33 +3,48 @@
 Python cannot run per pixel inside Blender 5.0's compositor, so the node is a custom group
 whose inner tree holds a File Output node: during the render it saves the Image and Depth it
 is wired to as a multilayer EXR for the frame. A `render_write` handler (after the frame is
-composited and saved) then makes the other eye from that file with the geometry core and the
-network, and writes it to the node's output folder. The node passes its Image through.
+composited and saved) then makes the stereo pair from that file as the camera's Stereoscopy
+settings say, and writes it to the node's output folder with the scene's output settings
+(NNNN_L.png and NNNN_R.png for individual PNGs). The node passes its Image through.
 
 In an animation the holes are filled first from the frames rendered before (`reuse_frames`
 of them, held in memory, through the camera's motion) and the previous fill is carried
-(`carry`): the sequence fill of `Infill Frame Range` (`stereo_geometry.sequence`), with the
-earlier frames only, as the later ones are not rendered yet.
+(`carry`): the sequence driver of `Infill Frame Range` (`stereo_geometry.sequence`), with
+the earlier frames only, as the later ones are not rendered yet.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
 
 import bpy
 from bpy.app.handlers import persistent
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import StringProperty
 
-from . import core
-from .operators import EYES, OUTPUTS, carry_property, reuse_frames_property, write_depth_property
-from .stereo_geometry.sequence import Frame, SequenceInfill
+from . import models
+from .errors import InfillError
+from .frames import frame_from_view, view_from_exr
+from .scene_camera import camera_stereo
+from .settings import carry_property, model_path_property, model_property, reuse_frames_property, write_depth_property
+from .stereo_geometry.sequence import Frame, SequenceDriver
+from .stereo_images import pair_writer
 
 NODE_ID = "CompositorNodeDisocclusionInfill"
 PASS_PREFIX = "passes_"
 
-#: Per node ((tree, node) names), during a render: its sequence fill and the frames it
-#: rendered last, oldest first (at most its `reuse_frames`).
-_renders: dict[tuple[str, str], tuple[SequenceInfill, list[Frame]]] = {}
+
+@dataclass
+class NodeRender:
+    """A node's state while a render runs: its sequence driver and the frames rendered last
+    (by frame number; at most `reuse_frames` before the current one)."""
+
+    driver: SequenceDriver
+    frames: dict[int, Frame] = field(default_factory=dict)
+
+
+#: Per node ((tree, node) names), during a render.
+_renders: dict[tuple[str, str], NodeRender] = {}
 
 
 def _passes_dir(node) -> str:
@@ -66,13 +81,10 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
     bl_idname = NODE_ID
     bl_label = "Disocclusion Infill"
 
-    directory: StringProperty(name="Output", subtype="DIR_PATH", default="//other_eye/")
-    eye: EnumProperty(name="Make", items=EYES)
-    output: EnumProperty(name="Output", items=OUTPUTS)
-    use_camera_baseline: BoolProperty(name="Camera Interocular Distance", default=True)
-    baseline: FloatProperty(name="Baseline", default=0.063, min=0.0, unit="LENGTH")
-    model: EnumProperty(name="Model", items=core.MODEL_CHOICES, default="QUALITY")
-    model_path: StringProperty(name="Model File", subtype="FILE_PATH")
+    directory: StringProperty(name="Output", subtype="DIR_PATH", default="//stereo/",
+                              description="Where the stereo frames are written (the scene's output format)")
+    model: model_property()
+    model_path: model_path_property()
     reuse_frames: reuse_frames_property("Frames rendered before each frame")
     carry: carry_property()
     write_depth: write_depth_property()
@@ -88,8 +100,7 @@ class DisocclusionInfillNode(bpy.types.CompositorNodeCustomGroup):
             bpy.data.node_groups.remove(self.node_tree)
 
     def draw_buttons(self, context, layout):
-        for name in ("directory", "eye", "output", "use_camera_baseline", "baseline", "model", "model_path",
-                     "reuse_frames", "carry", "write_depth"):
+        for name in ("directory", "model", "model_path", "reuse_frames", "carry", "write_depth"):
             layout.prop(self, name)
 
     def sync_save_path(self) -> None:
@@ -114,13 +125,22 @@ def _after_render(scene, _depsgraph=None) -> None:
     _renders.clear()  # the frames held for the next one
 
 
-def _sequence(node, scene) -> tuple[SequenceInfill, list[Frame]]:
-    """The node's sequence fill for the render under way, and its earlier frames."""
+def _render_state(node, scene) -> NodeRender:
+    """The node's state for the render under way, made at its first frame."""
     key = _key(node)
     if key not in _renders:
-        depth_net = core.depth_network() if node.write_depth else None
-        _renders[key] = (SequenceInfill(core.network(core.model_path(node)), core.baseline(node, scene),
-                                        node.carry, depth_net), [])
+        net = models.network(models.model_path(bpy.path.abspath(node.model_path), node.model))
+        depth_net = models.depth_network() if node.write_depth else None
+        state = NodeRender(None)
+
+        def read(number: int) -> Frame:
+            if number not in state.frames:
+                raise InfillError(f"frame {number} was not rendered before")
+            return state.frames[number]
+
+        state.driver = SequenceDriver(read, 2 ** 31, net, node.reuse_frames, node.carry, depth_net, ahead=False,
+                                      errors=(InfillError,))
+        _renders[key] = state
     return _renders[key]
 
 
@@ -130,29 +150,33 @@ def _key(node) -> tuple[str, str]:
 
 @persistent
 def _after_frame(scene, _depsgraph=None) -> None:
-    """Make the other eye of the frame just rendered, for every infill node of the scene."""
-    frame = scene.frame_current
+    """Make the stereo pair of the frame just rendered, for every infill node of the scene."""
+    number = scene.frame_current
     for node in infill_nodes(scene):
         # Animations number the File Output's files by frame; a still render does not.
-        candidates = [os.path.join(_passes_dir(node), f"{PASS_PREFIX}{n}.exr") for n in (f"{frame:04d}", "")]
+        candidates = [os.path.join(_passes_dir(node), f"{PASS_PREFIX}{n}.exr") for n in (f"{number:04d}", "")]
         passes = next((c for c in candidates if os.path.isfile(c)), candidates[0])
         try:
             if not os.path.isfile(passes):
-                raise core.InfillError(f"the node saved no passes for frame {frame} (is it wired "
-                                       "to Render Layers Image and Depth?)")
-            sequence, earlier = _sequence(node, scene)
-            own = core.sequence_frame(passes, scene, core.camera_pose(scene), image_pass="Image")
-            same_size = [f for f in earlier if f.image.shape == own.image.shape]
-            result = sequence.step(own, same_size[::-1])  # nearest in time first
-            earlier[:] = (earlier + [own])[max(0, len(earlier) + 1 - node.reuse_frames):]
-            out = core.write_sequence_frame(bpy.path.abspath(node.directory), frame, own, result, node.eye,
-                                            node.output, scene, node.write_depth)
+                raise InfillError(f"the node saved no passes for frame {number} (is it wired "
+                                  "to Render Layers Image and Depth?)")
+            state = _render_state(node, scene)
+            state.frames[number] = frame_from_view(scene, view_from_exr(passes, scene, image_pass="Image"))
+            for old in [n for n in state.frames if n < number - node.reuse_frames]:
+                del state.frames[old]
             os.remove(passes)
-            print(f"Disocclusion Infill: frame {frame} -> {out}")
-        except core.InfillError as exc:
+            folder, extension = bpy.path.abspath(node.directory), scene.render.file_extension
+            written: list[str] = []
+            write = pair_writer(scene, lambda n: os.path.join(folder, f"{n:04d}{extension}"),
+                                camera_stereo(scene).rendered_eye, node.write_depth, written)
+            problem = state.driver.fill(number, write)
+            if problem:
+                raise InfillError(problem)
+            print(f"Disocclusion Infill: frame {number} -> {', '.join(written)}")
+        except InfillError as exc:
             if _key(node) in _renders:
-                _renders[_key(node)][0].previous = None  # nothing to carry across a failed frame
-            print(f"Disocclusion Infill: frame {frame} failed: {exc}")
+                _renders[_key(node)].driver.forget()
+            print(f"Disocclusion Infill: frame {number} failed: {exc}")
 
 
 class NODE_OT_add_disocclusion_infill(bpy.types.Operator):
@@ -176,7 +200,7 @@ class NODE_OT_add_disocclusion_infill(bpy.types.Operator):
         node.location = (layers.location.x + 300, layers.location.y - 200)
         tree.links.new(layers.outputs["Image"], node.inputs["Image"])
         tree.links.new(layers.outputs["Depth"], node.inputs["Depth"])
-        self.report({"INFO"}, f"Added '{node.name}': rendering writes the other eye to {node.directory}")
+        self.report({"INFO"}, f"Added '{node.name}': rendering writes the stereo pair to {node.directory}")
         return {"FINISHED"}
 
 

@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="local folder with the --depth-model weights (never downloaded)")
     src.add_argument("--procedural", type=int, default=0, metavar="N",
                      help="make N random Blender scenes (textured with --images photos if given)")
+    src.add_argument("--lit", type=int, default=0, metavar="N",
+                     help="make N random lit, layered Blender scenes, both eyes rendered (the target is "
+                          "the other eye's true render; textured with --images photos if given)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--count", type=int, default=1, help="samples per photo or scene (default 1)")
     p.add_argument("--resolution", type=resolution, default=(512, 384), metavar="WxH",
@@ -68,11 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         shard_index, shard_total = parse_shard(args.shard)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.procedural < 0 or args.count < 1 or args.workers < 1:
-        parser.error("--procedural must be >= 0, --count and --workers >= 1")
+    if args.procedural < 0 or args.lit < 0 or args.count < 1 or args.workers < 1:
+        parser.error("--procedural and --lit must be >= 0, --count and --workers >= 1")
+    scenes = args.procedural + args.lit
     if args.images is not None and not args.images.is_dir():
         parser.error(f"--images {args.images}: not a folder")
-    if not args.procedural:
+    if not scenes:
         if args.images is None:
             parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR "
                          "or --depth-model")
@@ -95,15 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         parser.exit(2, f"error: --out {args.out}: {problem}\n")
 
-    photos = tuple(find_images(args.images)) if (args.procedural and args.images) else ()
+    photos = tuple(find_images(args.images)) if (scenes and args.images) else ()
     options = Options(out=args.out, width=args.resolution[0], height=args.resolution[1],
                       baseline=baseline, swap_prob=args.swap_prob, toe_in_prob=args.toe_in_prob,
                       max_angle_deg=args.max_angle, min_growth_px=args.min_growth, fov_deg=args.fov,
                       png_depth_scale=args.depth_png_scale, max_depth=args.max_depth,
                       min_valid=args.min_valid_depth, photos=photos, depth_model=args.depth_model,
                       depth_model_path=args.depth_model_path)
-    tasks = make_tasks(args.seed, args.count, None if args.procedural else args.images,
-                       args.depth_dir, args.procedural)
+    tasks = make_tasks(args.seed, args.count, None if scenes else args.images,
+                       args.depth_dir, args.procedural, args.lit)
     suffix = "" if shard_total == 1 else f".shard{shard_index}of{shard_total}"
     tasks = shard(tasks, shard_index, shard_total)
     result = run(tasks, options, args.workers, f"manifest{suffix}.jsonl", f"failures{suffix}.jsonl",

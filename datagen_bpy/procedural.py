@@ -25,9 +25,10 @@ PROCEDURAL_TEXTURES = ("ShaderNodeTexNoise", "ShaderNodeTexVoronoi", "ShaderNode
 SHAPES = ("cube", "sphere", "cylinder", "cone", "torus")
 
 
-def _material(rng: np.random.Generator, photos: list[Path]) -> bpy.types.Material:
-    mat = unlit_emission_material("surface")
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+def texture_colour(nodes, links, rng: np.random.Generator, photos: list[Path], as_data: bool = True):
+    """A material's colour output: a photo (70 % where photos are given; with `as_data`, its
+    bytes as they are) or one of Blender's procedural textures through a random colour ramp,
+    mapped at a random scale and turn."""
     coords = nodes.new("ShaderNodeTexCoord")
     mapping = nodes.new("ShaderNodeMapping")
     mapping.inputs["Scale"].default_value = [float(s) for s in rng.uniform(0.5, 4.0, 3)]
@@ -37,25 +38,31 @@ def _material(rng: np.random.Generator, photos: list[Path]) -> bpy.types.Materia
         tex = nodes.new("ShaderNodeTexImage")
         path = photos[int(rng.integers(len(photos)))]
         tex.image = bpy.data.images.load(str(path), check_existing=True)
-        tex.image.colorspace_settings.name = "Non-Color"  # keep the photo's bytes as they are
+        if as_data:
+            tex.image.colorspace_settings.name = "Non-Color"  # keep the photo's bytes as they are
         tex.extension = "MIRROR"
         links.new(mapping.outputs["Vector"], tex.inputs["Vector"])
-        colour = tex.outputs["Color"]
-    else:
-        links.new(coords.outputs["Object"], mapping.inputs["Vector"])
-        tex = nodes.new(PROCEDURAL_TEXTURES[int(rng.integers(len(PROCEDURAL_TEXTURES)))])
-        if "Scale" in tex.inputs:
-            tex.inputs["Scale"].default_value = float(rng.uniform(1.0, 12.0))
-        links.new(mapping.outputs["Vector"], tex.inputs["Vector"])
-        ramp = nodes.new("ShaderNodeValToRGB")
-        stops = ramp.color_ramp.elements
-        for i in range(int(rng.integers(0, 3))):
-            stops.new(float(rng.uniform(0.1, 0.9)))
-        for stop in stops:
-            stop.color = (*(float(c) for c in rng.uniform(0, 1, 3)), 1.0)
-        value = next(o for o in tex.outputs if o.type == "VALUE")  # Fac, Distance, ...
-        links.new(value, ramp.inputs["Fac"])
-        colour = ramp.outputs["Color"]
+        return tex.outputs["Color"]
+    links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    tex = nodes.new(PROCEDURAL_TEXTURES[int(rng.integers(len(PROCEDURAL_TEXTURES)))])
+    if "Scale" in tex.inputs:
+        tex.inputs["Scale"].default_value = float(rng.uniform(1.0, 12.0))
+    links.new(mapping.outputs["Vector"], tex.inputs["Vector"])
+    ramp = nodes.new("ShaderNodeValToRGB")
+    stops = ramp.color_ramp.elements
+    for i in range(int(rng.integers(0, 3))):
+        stops.new(float(rng.uniform(0.1, 0.9)))
+    for stop in stops:
+        stop.color = (*(float(c) for c in rng.uniform(0, 1, 3)), 1.0)
+    value = next(o for o in tex.outputs if o.type == "VALUE")  # Fac, Distance, ...
+    links.new(value, ramp.inputs["Fac"])
+    return ramp.outputs["Color"]
+
+
+def _material(rng: np.random.Generator, photos: list[Path]) -> bpy.types.Material:
+    mat = unlit_emission_material("surface")
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    colour = texture_colour(nodes, links, rng, photos)
     # Fake lighting: faces seen at a grazing angle are darker (emission strength < 1).
     facing = nodes.new("ShaderNodeLayerWeight")
     darken = nodes.new("ShaderNodeMath")
@@ -96,7 +103,12 @@ def _shape(kind: str, rng: np.random.Generator) -> bpy.types.Mesh:
         for face in bm.faces:
             for loop in face.loops:
                 loop[uv_layer].uv = (loop.vert.co.x + 0.5, loop.vert.co.y + 0.5)
-    me = bpy.data.meshes.new(kind)
+    return mesh_of(bm, kind)
+
+
+def mesh_of(bm: "bmesh.types.BMesh", name: str) -> bpy.types.Mesh:
+    """A mesh datablock `name` holding a bmesh's geometry (the bmesh is freed)."""
+    me = bpy.data.meshes.new(name)
     bm.to_mesh(me)
     bm.free()
     return me

@@ -30,7 +30,7 @@ import numpy as np
 
 from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
-from stereo_geometry.writer import (TMP_SUFFIX, atomic_write_bytes, read_meta, writable_folder, write_image, write_jsonl,
+from stereo_geometry.writer import (atomic_write_bytes, stale_temporary, temporary_files, read_meta, writable_folder, write_image, write_jsonl,
                      write_sample, write_text)
 
 DEFAULT_SCALES = (1.0, 0.8, 0.6, 0.45)
@@ -59,8 +59,8 @@ def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] =
 
     samples = out / "samples"
     samples.mkdir(parents=True, exist_ok=True)
-    for stale in samples.glob("*" + TMP_SUFFIX):
-        stale.unlink()
+    for stale in filter(stale_temporary, temporary_files(samples)):
+        stale.unlink(missing_ok=True)  # a killed run's, never a running one's
     folders = find_scenes(stereo_root)
     val = validation_groups([scene_group(f.name) for f in folders])
     made, failures, names = 0, [], []

@@ -185,8 +185,8 @@ class Renderer:
         for obj in list(self.scene.collection.all_objects):
             if obj is not self.camera:
                 bpy.data.objects.remove(obj, do_unlink=True)
-        for collection in (bpy.data.meshes, bpy.data.materials, bpy.data.images,
-                           bpy.data.textures, bpy.data.node_groups):
+        for collection in (bpy.data.meshes, bpy.data.materials, bpy.data.images, bpy.data.textures,
+                           bpy.data.node_groups, bpy.data.lights, bpy.data.worlds):
             for block in list(collection):
                 if block.users == 0:
                     collection.remove(block)

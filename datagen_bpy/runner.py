@@ -27,7 +27,7 @@ from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
 from .sources import BaselineSpec, Task
 from . import timing
-from stereo_geometry.writer import TMP_SUFFIX, read_meta, write_jsonl, write_sample
+from stereo_geometry.writer import read_meta, stale_temporary, temporary_files, write_jsonl, write_sample
 
 PROCEDURAL_FOV_DEG = (50.0, 75.0)
 
@@ -115,6 +115,7 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
     """Make one sample file. Returns (name, metadata, None) or (name, None, error message)."""
     from stereo_geometry import disocclusion_sample
 
+    from .lit_scene import lit_sample
     from .pipeline import CyclesWarp
     from .procedural import render_scene
 
@@ -123,27 +124,37 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
     try:
         started = time.perf_counter()
         timing.seconds.clear()
-        if task.image is None:
+        toe_in = 0.0
+        if task.kind == "lit":  # both eyes rendered: the target is the other eye's true render
             K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))
-            with timing.stage("source scene"):
-                image, depth = render_scene(renderer, K, np.random.default_rng(task.seed),
-                                            list(options.photos))
+            baseline = options.baseline.sample(rng)
+            swap = rng.random() < options.swap_prob
+            signed_baseline = -baseline if swap else baseline
+            with timing.stage("lit scene"):
+                arrays = lit_sample(renderer, K, signed_baseline, np.random.default_rng(task.seed),
+                                    list(options.photos))
         else:
-            with timing.stage("source load"):
-                image, depth, K = _load_view(task, options)
-        baseline = options.baseline.sample(rng)
-        swap = rng.random() < options.swap_prob
-        toe_in = (math.degrees(math.atan(baseline / float(np.mean(depth))))
-                  if rng.random() < options.toe_in_prob else 0.0)
-        signed_baseline = -baseline if swap else baseline
-        arrays = disocclusion_sample(image, depth, K, signed_baseline, toe_in, options.max_angle_deg,
-                                     options.min_growth_px, warp=CyclesWarp(renderer))
+            if task.kind == "procedural":
+                K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))
+                with timing.stage("source scene"):
+                    image, depth = render_scene(renderer, K, np.random.default_rng(task.seed),
+                                                list(options.photos))
+            else:
+                with timing.stage("source load"):
+                    image, depth, K = _load_view(task, options)
+            baseline = options.baseline.sample(rng)
+            swap = rng.random() < options.swap_prob
+            if rng.random() < options.toe_in_prob:
+                toe_in = math.degrees(math.atan(baseline / float(np.mean(depth))))
+            signed_baseline = -baseline if swap else baseline
+            arrays = disocclusion_sample(image, depth, K, signed_baseline, toe_in, options.max_angle_deg,
+                                         options.min_growth_px, warp=CyclesWarp(renderer))
         if arrays["hole_mask"].all():
             raise InputError(f"{task.image or task.name}: every pixel of the sample is a hole "
                              "(depth far too small for the baseline?)")
         meta = {
             "name": task.name, "file": f"samples/{task.name}.npz", "source": task.source,
-            "depth_source": (str(task.depth) if task.depth else "procedural" if task.image is None
+            "depth_source": (str(task.depth) if task.depth else task.kind if task.image is None
                              else f"model:{options.depth_model}"),
             "seed": task.seed, "baseline": signed_baseline, "swap": swap, "toe_in_deg": toe_in,
             "intrinsics": K.to_dict(), "max_angle_deg": options.max_angle_deg,
@@ -209,8 +220,8 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
     from tqdm import tqdm
 
     options.samples_dir.mkdir(parents=True, exist_ok=True)
-    for stale in options.samples_dir.glob("*" + TMP_SUFFIX):
-        stale.unlink()  # left by a killed run: never a finished sample
+    for stale in filter(stale_temporary, temporary_files(options.samples_dir)):
+        stale.unlink(missing_ok=True)  # left by a killed run, never a running one's
     manifest = options.out / manifest_name
     failures: list[dict] = []
     names = [t.name for t in tasks]

@@ -28,8 +28,14 @@ class Task:
     split: str | None = None  # "train" or "val" where the caller fixes it (recorded in the manifest)
 
     @property
+    def kind(self) -> str:
+        """"photo", or the kind of random Blender scene: "procedural" (emission, one eye
+        rendered) or "lit" (lit and layered, both eyes rendered)."""
+        return "photo" if self.image else self.name.split("_", 1)[0]
+
+    @property
     def source(self) -> str:
-        return str(self.image) if self.image else f"procedural:{self.name.rsplit('_', 1)[0]}"
+        return str(self.image) if self.image else f"{self.kind}:{self.name.rsplit('_', 1)[0]}"
 
 
 def _looks_like_depth(path: Path) -> bool:
@@ -76,14 +82,15 @@ def source_id(image: Path, root: Path) -> str:
 
 
 def make_tasks(seed: int, count: int, images_root: Path | None = None,
-               depth_root: Path | None = None, procedural: int = 0) -> list[Task]:
-    """All tasks of a run in a fixed order: `count` samples per photo or procedural scene.
-    Photos with no depth map found still get tasks; they fail with a clear error."""
+               depth_root: Path | None = None, procedural: int = 0, lit: int = 0) -> list[Task]:
+    """All tasks of a run in a fixed order: `count` samples per photo or random scene
+    (`procedural` emission scenes, then `lit` lit and layered ones). Photos with no depth map
+    found still get tasks; they fail with a clear error."""
     tasks = []
-    if procedural:
-        for i in range(procedural):
-            tasks += [Task(f"procedural_{i:06d}_{k:02d}", sample_seed(seed, f"procedural_{i:06d}_{k:02d}"))
-                      for k in range(count)]
+    if procedural or lit:
+        for kind, number in (("procedural", procedural), ("lit", lit)):
+            names = [f"{kind}_{i:06d}_{k:02d}" for i in range(number) for k in range(count)]
+            tasks += [Task(name, sample_seed(seed, name)) for name in names]
     elif images_root is not None:
         for image in find_images(images_root):
             depth = find_depth(image, images_root, depth_root) if depth_root else None

@@ -95,7 +95,9 @@ def download_wheels(cache: Path, platforms: list[str]) -> dict[str, list[Path]]:
 def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path]) -> None:
     if staging.exists():
         shutil.rmtree(staging)
-    shutil.copytree(REPO / "blender_addon", staging, ignore=shutil.ignore_patterns("__pycache__"))
+    # blender_addon/stereo_geometry is a link to the runtime in the repository (so the add-on's
+    # modules import as they do in the extension): the extension gets a copy of the runtime
+    shutil.copytree(REPO / "blender_addon", staging, ignore=shutil.ignore_patterns("__pycache__", VENDORED, "headless.py"))
     shutil.copytree(REPO / VENDORED, staging / VENDORED, ignore=shutil.ignore_patterns("__pycache__"))
     if models:
         (staging / "models").mkdir()

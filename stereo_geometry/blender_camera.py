@@ -3,17 +3,19 @@
 The one place where the project's cameras (OpenCV axes and conventions: pixel centres at
 integers, `Intrinsics`) meet Blender's (lens and sensor in mm, sensor fit, shifts in units of
 the fitted sensor side, pixel aspect, -z forward and y up). fx != fy is a non-square pixel:
-Blender's `pixel_aspect_x / pixel_aspect_y` (render settings), as BlenderProc does it. Used by
-data generation (`datagen_bpy.renderer`), the add-on (the scene camera's intrinsics) and the
-benchmarks.
+Blender's `pixel_aspect_x / pixel_aspect_y` (render settings), as BlenderProc does it. Also
+Blender's stereo cameras (`BlenderStereo`, `stereo_eye`): the eyes its multiview render uses
+for a camera's Stereoscopy settings. Used by data generation (`datagen_bpy.renderer`), the
+add-on and its headless command (the scene camera and its eyes) and the benchmarks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .camera import Intrinsics
+from .camera import Eye, Intrinsics
 
 #: OpenCV camera/world axes (x right, y down, z forward) to Blender's (x right, y up, -z forward).
 CV_TO_BLENDER = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -77,3 +79,80 @@ def blender_matrix_world(pose: np.ndarray) -> np.ndarray:
     """A camera-to-world pose in OpenCV axes as Blender's `matrix_world` (and back: the
     conversion is its own inverse)."""
     return CV_TO_BLENDER @ pose @ CV_TO_BLENDER
+
+
+def blender_points(points: np.ndarray) -> np.ndarray:
+    """Points (..., 3) in OpenCV axes as Blender's (and back: its own inverse)."""
+    return points * CV_TO_BLENDER[:3, :3].diagonal()
+
+
+STEREO_MODES = ("OFFAXIS", "PARALLEL", "TOE")
+PIVOTS = ("LEFT", "RIGHT", "CENTER")
+EYES = ("LEFT", "RIGHT")
+
+
+@dataclass(frozen=True)
+class BlenderStereo:
+    """A camera's Stereoscopy settings (`camera.data.stereo`), distances in metres; Blender's
+    defaults."""
+
+    convergence_mode: str = "OFFAXIS"
+    convergence_distance: float = 1.95
+    interocular_distance: float = 0.065
+    pivot: str = "LEFT"
+
+    def __post_init__(self) -> None:
+        if self.convergence_mode not in STEREO_MODES or self.pivot not in PIVOTS:
+            raise ValueError(f"unknown stereo settings {self.convergence_mode} / {self.pivot}")
+        if not (self.interocular_distance > 0 and self.convergence_distance > 0):
+            raise ValueError("the interocular and convergence distances must be positive")
+
+    @property
+    def rendered_eye(self) -> str | None:
+        """The eye that is the camera itself ("LEFT", "RIGHT"), None for pivot Center (both
+        eyes are made from the camera's own view)."""
+        return None if self.pivot == "CENTER" else self.pivot
+
+    @property
+    def made_eyes(self) -> tuple[str, ...]:
+        """The eyes made from the camera's render."""
+        return tuple(eye for eye in EYES if eye != self.rendered_eye)
+
+
+def stereo_eye(camera: BlenderCamera, stereo: BlenderStereo, eye: str) -> Eye:
+    """The camera that Blender's multiview render of `camera` uses for `eye` ("LEFT" or
+    "RIGHT"), as its intrinsics and its pose in the camera's frame (OpenCV axes, metres).
+
+    Blender's conventions (source/blender/blenkernel/intern/camera.cc, `camera_stereo3d_*`),
+    with B the interocular distance, Zc the convergence distance, s = 1 (s = 1/2 for pivot
+    Center), + for the left eye and - for the right: the pivot's eye is the camera itself;
+    Off-Axis and Parallel move the eye by -/+ s B along x, and Off-Axis adds
+    +/- s (B / sensor_width) (lens / Zc) to shift_x (the sensor's width whatever the fit);
+    Toe-in turns the eye about y by the angle a = atan(B / (2 Zc)): for pivot Center each eye
+    sits at -/+ B / 2 turned by a towards the middle, for pivot Left or Right the other eye is
+    turned by a, moved by B along its turned x axis and turned by a again."""
+    if eye not in EYES:
+        raise ValueError(f"unknown eye {eye}")
+    if eye == stereo.rendered_eye:
+        return Eye(camera.intrinsics(), np.eye(4))
+    B, Zc = stereo.interocular_distance, stereo.convergence_distance
+    fac = 0.5 if stereo.pivot == "CENTER" else 1.0
+    sign = 1.0 if eye == "LEFT" else -1.0
+    local = np.eye(4)  # the eye's pose in the camera's frame, Blender axes
+    if stereo.convergence_mode == "TOE":
+        angle = sign * math.atan(B / (2 * Zc))  # towards the middle
+        c, s = math.cos(angle), math.sin(angle)
+        turn = np.array([[c, 0, -s, 0], [0, 1, 0, 0], [s, 0, c, 0], [0, 0, 0, 1]])
+        if stereo.pivot == "CENTER":
+            local = turn.copy()
+            local[0, 3] = -sign * fac * B
+        else:
+            moved = np.eye(4)
+            moved[0, 3] = -sign * B
+            local = turn @ moved @ turn
+    else:
+        local[0, 3] = -sign * fac * B
+    shift_x = camera.shift_x
+    if stereo.convergence_mode == "OFFAXIS":
+        shift_x += sign * fac * (B / camera.sensor_width) * (camera.lens / Zc)
+    return Eye(replace(camera, shift_x=shift_x).intrinsics(), blender_matrix_world(local))

@@ -40,11 +40,35 @@ class Intrinsics:
         """Intrinsics of the window starting at column x0, row y0."""
         return Intrinsics(self.fx, self.fy, self.cx - x0, self.cy - y0, width, height)
 
+    def widened(self, left: int, right: int) -> "Intrinsics":
+        """The same camera rendering `left` more columns on the left and `right` more on the
+        right (a render with overscan)."""
+        return Intrinsics(self.fx, self.fy, self.cx + left, self.cy, self.width + left + right, self.height)
+
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], dtype=np.float64)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Eye:
+    """A camera to make from a source view: its intrinsics and its pose in the source camera's
+    frame (4x4 camera-to-source, OpenCV axes, metres)."""
+
+    K: Intrinsics
+    pose: np.ndarray
+
+    @classmethod
+    def shifted(cls, K: Intrinsics, baseline: float, toe_in_deg: float = 0.0) -> "Eye":
+        """The eye of intrinsics K at `stereo_pose(baseline, toe_in_deg)`."""
+        return cls(K, stereo_pose(baseline, toe_in_deg))
+
+    @property
+    def baseline(self) -> float:
+        """Its signed offset along the source camera's x axis (metres; negative: a left eye)."""
+        return float(self.pose[0, 3])
 
 
 def translation(x: float, y: float = 0.0, z: float = 0.0) -> np.ndarray:

@@ -1,19 +1,14 @@
-"""Turning one view into the other eye: reproject with the geometry core, then infill.
-
-`other_eye` is torch-free (the infill network comes in as a callable), so the Blender add-on
-runs the same code with ONNX Runtime.
-"""
+"""The infill networks (shipped models, loaded through ONNX Runtime: no torch) and what the
+eye-making code (`sequence`) needs of them: the depth fill and the strips seen past the
+frame's edges."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .camera import Intrinsics, stereo_pose, world_to_camera
-from .sample import inverse_depth_scale, network_input, to_uint8, warped_inputs
-from .warp import reproject
+from .sample import inverse_depth_scale
 
 #: The models folder beside this package: the repository's models/, or the extension's own.
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -40,62 +35,15 @@ def refuse_depth_model(path: str, channels: int) -> None:
                          "image needs an RGB model")
 
 
-@dataclass
-class OtherEye:
-    image: np.ndarray      # (H, W, 3) uint8, infilled
-    warped: np.ndarray     # (H, W, 3) uint8, before infill
-    hole_mask: np.ndarray  # (H, W) uint8, 1 = hole
-    depth: np.ndarray | None = None  # (H, W) float32 metres, holes filled (with a depth network)
-
-
-def overscan_side(baseline: float) -> str:
-    """The side of the frame beyond which the eye shifted by `baseline` sees: "right" for a
-    positive baseline (the right eye), else "left"."""
-    return "right" if baseline > 0 else "left"
-
-
-def without_overscan(array: np.ndarray, overscan: int, baseline: float) -> np.ndarray:
-    """An (H, W, ...) array without the `overscan` columns on the side the eye shifted by
-    `baseline` looks beyond (`overscan_side`)."""
-    if overscan <= 0:
-        return array
-    return array[:, :-overscan] if overscan_side(baseline) == "right" else array[:, overscan:]
-
-
-def edge_strip(hole_mask: np.ndarray, baseline: float) -> np.ndarray:
-    """Per row, how many hole pixels run in from the frame's edge on the side the eye shifted
-    by `baseline` looks beyond (`overscan_side`): the strip it sees past the frame (or past
-    an overscan too narrow for it), (H,) int."""
+def edge_strips(hole_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many hole pixels run in from the frame's left and from its right edge
+    ((H,) int each): the strips an eye sees past the frame (or past an overscan too narrow
+    for it)."""
     hole = hole_mask.astype(bool)
-    hole = hole[:, ::-1] if overscan_side(baseline) == "right" else hole
-    return np.where(hole.all(axis=1), hole.shape[1], np.argmin(hole, axis=1))
 
-
-def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
-              network: Network, depth_network: Network | None = None, overscan: int = 0) -> OtherEye:
-    """The view from the camera shifted by `baseline` metres along x (negative: to the left),
-    holes filled by `network`, and with `depth_network` (a depth-infill model) also that
-    view's planar depth, holes filled. What the view sees of the surfaces is interpolated
-    between the source's pixels (`reproject(..., interpolate=True)`). `depth` must be finite
-    and positive (see `readers.fill_invalid_depth`).
-
-    With `overscan`, the source (image, depth and K) holds that many more columns than the
-    frame, on the side the new eye looks beyond (`overscan_side`: a render with overscan);
-    the result is the frame without them, and where the new eye sees beyond the frame's edge
-    it sees the source's extra columns instead of a hole."""
-    warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), interpolate=True)
-    inputs = {name: without_overscan(value, overscan, baseline)
-              for name, value in warped_inputs(warp, K).items()}
-    warped, hole_mask = inputs["image_generated_left"], inputs["hole_mask"]
-    x = network_input(**inputs)[None]
-    if depth_network is None:  # the normals and depths in `inputs` need not stay while the network runs
-        inputs = None
-    out = network(x)[0]
-    hole = hole_mask.astype(bool)
-    filled = warped.copy()
-    filled[hole] = to_uint8(out[:, hole].T)
-    filled_depth = None if depth_network is None else fill_depth(depth_network, x, inputs)
-    return OtherEye(filled, warped, hole_mask, filled_depth)
+    def run_in(rows: np.ndarray) -> np.ndarray:
+        return np.where(rows.all(axis=1), rows.shape[1], np.argmin(rows, axis=1))
+    return run_in(hole), run_in(hole[:, ::-1])
 
 
 def fill_depth(depth_network: Network, x: np.ndarray, inputs: dict[str, np.ndarray]) -> np.ndarray:

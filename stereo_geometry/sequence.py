@@ -1,88 +1,145 @@
-"""The other eye of every frame of a sequence, filled first from the frames that saw it.
+"""Making the eyes of a sequence of frames, each filled first from the frames that saw it:
+the one driver of every job that makes eyes (a single view is a sequence of one).
 
-A sequence folder holds, per frame, `NNNN.png` (the view), `NNNN_depth.npy` (float32 planar
-depth in metres; or `NNNN_depth.exr`) and `NNNN.json`: `{"fx", "fy", "cx", "cy",
-"camera_to_world"}`, the last a 4x4 row-major matrix in metres with OpenCV camera axes (x
-right, y down, z forward). The other eye sits at +baseline along the camera's own x axis.
+A `Frame` is one render (image, planar depth, intrinsics, camera pose; possibly rendered
+wider than the frame: `margins`) and the eyes to make from it (`Eye`: intrinsics of the frame
+and pose in the camera's frame). A sequence folder (`read_frame`) holds, per frame,
+`NNNN.png` (the view), `NNNN_depth.npy` (float32 planar depth in metres; or `NNNN_depth.exr`)
+and `NNNN.json`: `{"fx", "fy", "cx", "cy", "camera_to_world"}`, the last a 4x4 row-major
+matrix in metres with OpenCV camera axes (x right, y down, z forward).
 
-For frame t (`SequenceInfill.step`):
-1. its own view is reprojected into the other eye (the holes the network was trained on;
-   what it sees of the surfaces interpolated, as `infill.other_eye` does);
+For frame t and an eye (`SequenceInfill.step`):
+1. its own view is reprojected into the eye (the holes the network was trained on; what it
+   sees of the surfaces interpolated);
 2. the views of the frames within `window` of t are reprojected into the same camera with
    their depth and pose, colours interpolated over their faces; a hole pixel that some of
    them show as a surface (covered, not a stretched face) takes the mean of their colours
    and depths, their pixels beside a nearer surface (mixed colours in an antialiased
    render) counting `MIXED_WEIGHT` as much;
-3. the previous frame's result (its other eye, with the filled holes' depth taken from the
-   far side) is reprojected too: where it covers a hole that no frame saw, it is blended with
-   the network's fill (`carry`), so the fill does not flicker;
+3. the previous frame's result (its eye, with the filled holes' depth taken from the far
+   side) is reprojected too: where it covers a hole that no frame saw, it is blended with the
+   network's fill (`carry`), so the fill does not flicker;
 4. the network fills what is left, seeing the pixels that other frames supplied as known.
 
-Static scenes: what a frame saw from the other eye's own place is copied exactly. Moving
-objects are left to the network where they would show wrongly: inside a hole at a depth edge
-(off its rim) a neighbour's surface is taken only if it lies behind the hole's near
-(occluding) edge (`occluding_edge_depth`, `NEAR_SIDE_MARGIN`), as what a disocclusion reveals
-must; a moving object seen at its old place, in front of that edge, is not. No motion vectors
-(Blender's Vector pass) are used: a moving object's old place that lies behind the edge (a far
-object moving) can still show; set `window=0` for such shots.
-Memory stays bounded: only the frames within the window are held (a rolling cache).
+`SequenceDriver` runs it over frames by index: a rolling window of frames (`FrameWindow`,
+each read once while within the window; only the earlier frames where later ones do not
+exist yet, as while an animation renders), one `SequenceInfill` per eye, a write callback,
+and a frame that cannot be read, made or written named and not carried into the next.
+
+Static scenes: what a frame saw from the eye's own place is copied exactly. Moving objects
+are left to the network where they would show wrongly: inside a hole at a depth edge (off its
+rim) a neighbour's surface is taken only if it lies behind the hole's near (occluding) edge
+(`occluding_edge_depth`, `NEAR_SIDE_MARGIN`), as what a disocclusion reveals must; a moving
+object seen at its old place, in front of that edge, is not. No motion vectors (Blender's
+Vector pass) are used: a moving object's old place that lies behind the edge (a far object
+moving) can still show; set `window=0` for such shots.
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
-from .camera import Intrinsics, translation, world_to_camera
+from .camera import Eye, Intrinsics, world_to_camera
 from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
 from .warp import Reprojection, reproject
 
-from .infill import Network, fill_depth, without_overscan
+from .infill import Network, fill_depth
 
-FRAME_NAME = re.compile(r"^(\d+)\.png$")
+FRAME_NAME = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 
 
 @dataclass
 class Frame:
-    image: np.ndarray   # (H, W, 3) uint8
+    """One render and the eyes to make from it."""
+
+    image: np.ndarray   # (H, W, 3) uint8, margins included
     depth: np.ndarray   # (H, W) float32, finite and positive
-    K: Intrinsics
+    K: Intrinsics       # of the render, margins included
     pose: np.ndarray    # 4x4 camera-to-world, OpenCV axes
+    eyes: dict[str, Eye] = field(default_factory=dict)  # name -> the eye (intrinsics of the frame)
+    margins: tuple[int, int] = (0, 0)  # columns rendered beyond the frame's left and right edges
 
     @cached_property
     def beside_nearer(self) -> np.ndarray:
         """`beside_nearer_surface` of the frame's depth, computed once."""
         return beside_nearer_surface(self.depth)
 
+    def in_frame(self, array: np.ndarray) -> np.ndarray:
+        """An (H, W, ...) array of the render without its margins: the camera's own view."""
+        left, right = self.margins
+        return array[:, left:array.shape[1] - right]
+
+    @property
+    def frame_K(self) -> Intrinsics:
+        """The intrinsics of the frame (the render without its margins)."""
+        left, right = self.margins
+        return self.K.cropped(left, 0, self.K.width - left - right, self.K.height)
+
 
 @dataclass
 class FilledFrame:
-    image: np.ndarray       # the other eye, holes filled
-    hole_mask: np.ndarray   # 1 where the own view left a hole
-    from_frames: np.ndarray  # 1 where another frame filled the hole
-    depth: np.ndarray       # the other eye's depth: what no frame saw from the depth network or the far side
+    """An eye made from a frame."""
+
+    image: np.ndarray        # (H, W, 3) uint8, holes filled
+    warped: np.ndarray       # (H, W, 3) uint8, the frame's own view reprojected, before any fill
+    hole_mask: np.ndarray    # (H, W) uint8, 1 where the own view left a hole
+    from_frames: np.ndarray  # (H, W) uint8, 1 where another frame filled the hole
+    depth: np.ndarray        # (H, W) float32 metres: what no frame saw from the depth network or the far side
 
 
-def frame_stems(folder: str | Path) -> dict[int, Path]:
-    """Frame number -> path without suffix (`folder/NNNN`) of every NNNN.png of a sequence
-    folder, in ascending order."""
-    found = {int(m.group(1)): p.with_suffix("") for p in Path(folder).iterdir()
-             if (m := FRAME_NAME.match(p.name))}
+def frame_images(folder: str | Path) -> dict[int, Path]:
+    """Frame number -> image of every NNNN.png (any case) of a sequence folder, in ascending
+    order; ValueError naming both files where two are one frame (3.png and 0003.png)."""
+    found: dict[int, Path] = {}
+    for path in sorted(Path(folder).iterdir()):
+        if m := FRAME_NAME.match(path.name):
+            number = int(m.group(1))
+            if number in found:
+                raise ValueError(f"{found[number]} and {path} are both frame {number}: rename one")
+            found[number] = path
     return dict(sorted(found.items()))
 
 
-def read_frame(stem: Path) -> Frame:
-    """The frame `stem`.png, `stem`_depth.npy (or .exr) and `stem`.json; ValueError naming
-    the file for anything missing or malformed."""
+def checked_pose(pose: np.ndarray, where: str) -> np.ndarray:
+    """A camera-to-world pose that is a rigid transform (finite, rotation orthonormal with
+    determinant +1 within 1e-4, bottom row 0 0 0 1), else ValueError naming `where`."""
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise ValueError(f"{where}: camera_to_world must be 16 finite numbers")
+    rotation = pose[:3, :3]
+    if (np.abs(rotation.T @ rotation - np.eye(3)).max() > 1e-4 or abs(np.linalg.det(rotation) - 1) > 1e-4
+            or not np.allclose(pose[3], (0, 0, 0, 1), atol=1e-6)):
+        raise ValueError(f"{where}: camera_to_world is not a rigid transform (its rotation must be "
+                         "orthonormal with determinant +1 and its last row 0 0 0 1)")
+    return pose
+
+
+def checked_intrinsics(K: Intrinsics, where: str) -> Intrinsics:
+    """Intrinsics with finite positive focal lengths and a finite principal point within the
+    image's own size of it, else ValueError naming `where`."""
+    values = (K.fx, K.fy, K.cx, K.cy)
+    if not all(np.isfinite(values)) or K.fx <= 0 or K.fy <= 0:
+        raise ValueError(f"{where}: fx and fy must be finite and positive, cx and cy finite (got "
+                         f"fx={K.fx:g}, fy={K.fy:g}, cx={K.cx:g}, cy={K.cy:g})")
+    if not (-K.width <= K.cx <= 2 * K.width and -K.height <= K.cy <= 2 * K.height):
+        raise ValueError(f"{where}: the principal point ({K.cx:g}, {K.cy:g}) lies far outside the "
+                         f"{K.width}x{K.height} image")
+    return K
+
+
+def read_frame(image_path: Path) -> Frame:
+    """The frame of `image_path` (NNNN.png) with NNNN_depth.npy (or .exr) and NNNN.json beside
+    it, without eyes; ValueError naming the file for anything missing or malformed."""
     from .readers import InputError, fill_invalid_depth, read_depth, read_image
 
+    stem = image_path.with_suffix("")
     try:
-        image = read_image(stem.with_suffix(".png"))
+        image = read_image(image_path)
         depth_path = next((p for p in (Path(f"{stem}_depth.npy"), Path(f"{stem}_depth.exr")) if p.is_file()), None)
         if depth_path is None:
             raise ValueError(f"{stem}_depth.npy: missing (nor {stem.name}_depth.exr)")
@@ -97,6 +154,8 @@ def read_frame(stem: Path) -> Frame:
                        image.shape[1], image.shape[0])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{meta_path}: {exc}") from None
+    checked_pose(pose, str(meta_path))
+    checked_intrinsics(K, str(meta_path))
     if depth.shape != image.shape[:2]:
         raise ValueError(f"{depth_path} is {depth.shape[1]}x{depth.shape[0]}, the image "
                          f"{image.shape[1]}x{image.shape[0]}")
@@ -169,19 +228,21 @@ def occluding_edge_depth(depth: np.ndarray, hole: np.ndarray, margin: float = NE
 
 
 class FrameWindow:
-    """The frames within `window` of the current one: each read once (`read(index)`) while it
-    is within the window, then dropped (a rolling cache). A frame that cannot be read (one of
-    `errors`) is left out of its neighbours' windows and raises on its own turn."""
+    """The frames within `window` of the current one (with `ahead` False, only the earlier
+    ones): each read once (`read(index)`) while it is within the window, then dropped (a
+    rolling cache). A frame that cannot be read (one of `errors`) is left out of its
+    neighbours' windows and raises on its own turn."""
 
     def __init__(self, count: int, window: int, read: Callable[[int], Frame],
-                 errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
-        self.count, self.window, self.read, self.errors = count, window, read, errors
+                 errors: tuple[type[Exception], ...] = (ValueError,), ahead: bool = True) -> None:
+        self.count, self.window, self.read, self.errors, self.ahead = count, window, read, errors, ahead
         self._cache: dict[int, Frame | Exception] = {}
 
     def frame_and_neighbours(self, index: int) -> tuple[Frame, list[Frame]]:
-        """Frame `index` and the readable frames of its size within the window, nearest in
-        time first; raises what reading frame `index` raised."""
-        near = range(max(0, index - self.window), min(self.count, index + self.window + 1))
+        """Frame `index` and the readable frames within the window, nearest in time first;
+        raises what reading frame `index` raised."""
+        last = index + self.window + 1 if self.ahead else index + 1
+        near = range(max(0, index - self.window), min(self.count, last))
         for old in [i for i in self._cache if i not in near]:
             del self._cache[old]
         for i in near:
@@ -194,24 +255,19 @@ class FrameWindow:
         if isinstance(own, Exception):
             raise own
         others = [self._cache[i] for i in sorted(near, key=lambda i: abs(i - index)) if i != index]
-        return own, [f for f in others if isinstance(f, Frame) and f.image.shape == own.image.shape]
+        return own, [f for f in others if isinstance(f, Frame)]
 
 
 class SequenceInfill:
-    """Fills the other eye frame by frame (`step`), holding the previous result. With
+    """Makes one eye frame by frame (`step`), holding the previous result. With
     `depth_network` (a depth-infill model) the depth of what no frame saw comes from it,
     else from the far side of each hole."""
 
-    def __init__(self, network: Network, baseline: float, carry: float = 0.75,
-                 depth_network: Network | None = None) -> None:
-        self.network, self.baseline, self.carry = network, baseline, carry
-        self.depth_network = depth_network
-        self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None
+    def __init__(self, network: Network, carry: float = 0.75, depth_network: Network | None = None) -> None:
+        self.network, self.carry, self.depth_network = network, carry, depth_network
+        self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None  # result, its K, its pose
 
-    def other_camera(self, frame: Frame) -> np.ndarray:
-        return frame.pose @ translation(self.baseline)
-
-    def _seen_by_neighbours(self, frame: Frame, neighbours: list[Frame], to_eye: np.ndarray,
+    def _seen_by_neighbours(self, eye_K: Intrinsics, neighbours: list[Frame], to_eye: np.ndarray,
                             hole: np.ndarray, near_side: np.ndarray):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
         (P,)), or None: the mean over the neighbours that show a surface there (covered, not
@@ -229,7 +285,7 @@ class SequenceInfill:
         for other in neighbours:
             texels = np.empty(other.image.shape[:2] + (4,), np.float32)  # colours and the mask, one copy
             texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
-            seen = reproject(texels, other.depth, other.K, frame.K, to_eye @ other.pose, interpolate=True)
+            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, interpolate=True)
             depths = seen.depth.ravel()[index]
             valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
             values = seen.image.reshape(-1, 4)[index]
@@ -246,16 +302,15 @@ class SequenceInfill:
         return (taken.reshape(hole.shape), to_uint8(colour_sum[any_seen] / weight_sum[:, None] / 255.0),
                 (depth_sum[any_seen] / weight_sum).astype(np.float32))
 
-    def step(self, frame: Frame, neighbours: list[Frame]) -> FilledFrame:
-        """The other eye of `frame`, its holes filled first from what `neighbours` (other
-        frames of the scene) saw."""
-        eye = self.other_camera(frame)
-        to_eye = world_to_camera(eye)
-        own = reproject(frame.image, frame.depth, frame.K, frame.K, world_to_camera(translation(self.baseline)),
-                        interpolate=True)
+    def step(self, frame: Frame, neighbours: list[Frame], eye: Eye) -> FilledFrame:
+        """The `eye` of `frame` (its intrinsics and its pose in the camera's frame), its holes
+        filled first from what `neighbours` (other frames of the scene) saw."""
+        eye_pose = frame.pose @ eye.pose
+        to_eye = world_to_camera(eye_pose)
+        own = reproject(frame.image, frame.depth, frame.K, eye.K, world_to_camera(eye.pose), interpolate=True)
         hole = own.hole_mask.astype(bool)
         image, depth = own.image.copy(), own.depth.copy()
-        seen_from_frames = self._seen_by_neighbours(frame, neighbours, to_eye, hole,
+        seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, hole,
                                                     occluding_edge_depth(own.depth, hole))
         if seen_from_frames is not None:
             taken, colours, depths = seen_from_frames
@@ -265,55 +320,82 @@ class SequenceInfill:
             open_ = hole.copy()
         merged = Reprojection(image=image, depth=depth, stretched=open_ & own.covered,
                               covered=own.covered | (hole & ~open_))
-        inputs = warped_inputs(merged, frame.K)
+        inputs = warped_inputs(merged, eye.K)
         x = network_input(**inputs)[None]
         out = self.network(x)[0]
         fill = out[:, open_].T
         if self.previous is not None and self.carry > 0:
-            last, last_K, last_eye = self.previous
-            carried = reproject(last.image, last.depth, last_K, frame.K, to_eye @ last_eye)
+            last, last_K, last_pose = self.previous
+            carried = reproject(last.image, last.depth, last_K, eye.K, to_eye @ last_pose)
             keep = (carried.covered & ~carried.stretched)[open_]
             fill[keep] = self.carry * (carried.image[open_][keep] / 255.0) + (1 - self.carry) * fill[keep]
         image[open_] = to_uint8(fill)
         filled_depth = (far_side_depth(depth, open_) if self.depth_network is None
                         else fill_depth(self.depth_network, x, inputs))
-        result = FilledFrame(image=image, hole_mask=hole.astype(np.uint8),
+        result = FilledFrame(image=image, warped=own.image, hole_mask=hole.astype(np.uint8),
                              from_frames=(hole & ~open_).astype(np.uint8), depth=filled_depth)
-        self.previous = (result, frame.K, eye)
+        self.previous = (result, eye.K, eye_pose)
         return result
 
 
-def fill_sequence(folder: str | Path, out: str | Path, network: Network, baseline: float,
-                  window: int = 4, carry: float = 0.75, progress: bool = True,
-                  overscan: int = 0) -> tuple[list[str], int]:
-    """Write the other eye of every frame of `folder` as `out/NNNN.png` (atomically); returns
-    the problems (one line each, naming the file) of frames that could not be read, and the
-    number of frames written. Frames are read once each and dropped when they leave the
-    window. With `overscan`, the frames (and their intrinsics) hold that many more columns on
-    the side the other eye looks past (`infill.overscan_side`), and are written without them."""
-    from tqdm import tqdm
+def other_eye(image: np.ndarray, depth: np.ndarray, K: Intrinsics, eye: Eye, network: Network,
+              depth_network: Network | None = None) -> FilledFrame:
+    """One view (image, planar depth, intrinsics K) made into `eye` (intrinsics of the frame,
+    pose in the camera's frame): a sequence of one frame, nothing carried. `depth` must be
+    finite and positive (see `readers.fill_invalid_depth`). K may render beyond the frame's
+    edges (a render with overscan: K's principal point and width include the margins, the
+    eye's do not); where the eye sees past the frame's edge it then sees those columns
+    instead of a hole."""
+    return SequenceInfill(network, carry=0.0, depth_network=depth_network).step(
+        Frame(image, depth, K, np.eye(4)), [], eye)
 
-    from .writer import write_image
 
-    stems = frame_stems(folder)
-    if not stems:
-        raise ValueError(f"{folder}: no frames (NNNN.png with NNNN_depth.npy and NNNN.json)")
-    numbers = list(stems)
-    infill = SequenceInfill(network, baseline, carry)
-    frames = FrameWindow(len(numbers), window, lambda i: read_frame(stems[numbers[i]]))
-    problems: list[str] = []
-    written = 0
-    Path(out).mkdir(parents=True, exist_ok=True)
-    for i, number in enumerate(tqdm(numbers, unit="frame", disable=not progress)):
+#: What a job does with a frame's eyes: (frame index, the frame, eye name -> its result).
+Write = Callable[[int, Frame, dict[str, FilledFrame]], None]
+
+
+class SequenceDriver:
+    """Makes the eyes (`Frame.eyes`) of frames by index, each filled first from the frames
+    within `window` of it that `read` gives (with `ahead` False only the earlier ones), one
+    `SequenceInfill` per eye name carrying its previous fill. `errors` are what a frame that
+    cannot be read, made or written raises: named, and nothing is carried into the next frame."""
+
+    def __init__(self, read: Callable[[int], Frame], count: int, network: Network, window: int = 4,
+                 carry: float = 0.75, depth_network: Network | None = None, ahead: bool = True,
+                 errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
+        self.frames = FrameWindow(count, window, read, errors, ahead)
+        self.network, self.carry, self.depth_network, self.errors = network, carry, depth_network, errors
+        self.infills: dict[str, SequenceInfill] = {}
+
+    def fill(self, index: int, write: Write) -> str | None:
+        """Make and write frame `index`'s eyes; None, or the problem in one line."""
         try:
-            frame, neighbours = frames.frame_and_neighbours(i)
-        except ValueError as exc:
-            problems.append(str(exc))
+            own, neighbours = self.frames.frame_and_neighbours(index)
+            results = {}
+            for name, eye in own.eyes.items():
+                if name not in self.infills:
+                    self.infills[name] = SequenceInfill(self.network, self.carry, self.depth_network)
+                results[name] = self.infills[name].step(own, neighbours, eye)
+            write(index, own, results)
+        except self.errors as exc:
+            self.forget()
+            return str(exc)
+        return None
+
+    def forget(self) -> None:
+        """Carry nothing into the next frame (after a frame that failed)."""
+        for infill in self.infills.values():
             infill.previous = None
-            continue
-        if overscan >= frame.image.shape[1]:
-            raise ValueError(f"--overscan {overscan}: {stems[number]}.png is only {frame.image.shape[1]} px wide")
-        result = infill.step(frame, neighbours)
-        write_image(Path(out) / f"{stems[number].name}.png", without_overscan(result.image, overscan, baseline))
-        written += 1
-    return problems, written
+
+    def run(self, indices: Iterable[int], write: Write) -> list[str]:
+        """`fill` every index in turn; the problems, one line each."""
+        return [problem for index in indices if (problem := self.fill(index, write)) is not None]
+
+
+def stereo_pair(frame: Frame, results: dict[str, FilledFrame], rendered: str | None) -> dict[str, np.ndarray]:
+    """Every eye of a frame by name: those made (`results`) and the rendered one (`rendered`,
+    the frame's own view without its margins; None where every eye is made)."""
+    pair = {name: result.image for name, result in results.items()}
+    if rendered is not None:
+        pair[rendered] = np.ascontiguousarray(frame.in_frame(frame.image))
+    return pair

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -18,22 +20,56 @@ _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 TMP_SUFFIX = ".partial"
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path` (its folder made if missing), then
-    rename it into place: the file is whole or absent. OSError names the path; nothing
-    partial is left."""
+def temporary_name(path: Path) -> Path:
+    """The temporary file beside `path` that this process writes before renaming it into
+    place: NAME.PID.partial (no glob for finished files matches it), so that runs writing into
+    one folder at once never share one."""
+    return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+
+
+def temporary_files(folder: Path) -> list[Path]:
+    """The temporary files (`temporary_name`) in `folder`."""
+    return sorted(folder.glob(f"*{TMP_SUFFIX}"))
+
+
+def stale_temporary(path: Path) -> bool:
+    """Whether `path`, a temporary file (`temporary_name`), was left by a process that has
+    ended: a killed run's, never a finished file and no running process's."""
+    pid = path.name[:-len(TMP_SUFFIX)].rpartition(".")[2]
+    if not pid.isdigit():
+        return True  # an older run's name, without its pid
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """The temporary path to write `path` through (`temporary_name`; its folder made if
+    missing): renamed into place (after an fsync) when the block ends, removed if it raises,
+    so the file is whole or absent. OSError names `path`, never the temporary file."""
     path = Path(path)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
+    tmp = temporary_name(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` through `atomic_target`: the file is whole or absent."""
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def writable_folder(folder: Path) -> str | None:
@@ -56,16 +92,12 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_npy(path: str | Path, array: np.ndarray) -> None:
     """Write one array as .npy atomically (no pickle)."""
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, npy_bytes(array))
 
 
-def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write an (H, W, 3) RGB or (H, W) grey uint8 image atomically, in the format its
-    extension names (.png, .jpg, .tif, ...); ValueError for an extension OpenCV cannot write."""
+def encode_image(path: str | Path, image: np.ndarray) -> bytes:
+    """An (H, W, 3) RGB or (H, W) grey uint8 image encoded in the format `path`'s extension
+    names (.png, .jpg, .tif, ...); ValueError for an extension OpenCV cannot write."""
     import cv2
 
     path = Path(path)
@@ -76,14 +108,35 @@ def write_image(path: str | Path, image: np.ndarray) -> None:
         ok = False
     if not ok:
         raise ValueError(f"{path}: cannot write images of type '{path.suffix}' (use .png, .jpg, .tif, ...)")
-    atomic_write_bytes(path, encoded.tobytes())
+    return encoded.tobytes()
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """One array as the bytes of a .npy file (no pickle)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_image(path: str | Path, image: np.ndarray) -> None:
+    """Write an image (`encode_image`) atomically."""
+    atomic_write_bytes(path, encode_image(path, image))
+
+
+def write_together(files: dict[Path, bytes]) -> None:
+    """Write several files so that none is put in place unless all could be written (each
+    through `atomic_target`, renamed only once every one is written)."""
+    with ExitStack() as stack:
+        for path, data in files.items():
+            stack.enter_context(atomic_target(path)).write_bytes(data)
 
 
 def write_sample(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write `arrays` and `meta` to `path` (.npz), atomically and deterministically."""
-    tmp = path.with_name(path.name + TMP_SUFFIX)
     entries = dict(arrays, meta=np.array(json.dumps(meta, sort_keys=True)))
-    try:
+    with atomic_target(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for name in sorted(entries):
                 info = zipfile.ZipInfo(name + ".npy", date_time=_FIXED_DATE)
@@ -92,12 +145,6 @@ def write_sample(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
                 with zf.open(info, "w", force_zip64=True) as f:
                     np.lib.format.write_array(f, np.require(entries[name], requirements="C"),
                                               allow_pickle=False)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk or a kill: never a partial file
-        raise
 
 
 def read_meta(path: Path) -> dict:

@@ -253,3 +253,17 @@ def test_a_full_disk_stops_the_job_with_one_error_and_leaves_nothing_partial(tmp
                 sample["org_left_image"]
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_starting_run_removes_only_the_temporary_files_of_runs_that_ended(tmp_path):
+    """Runs into one folder at once (shards) write temporary files named by their process: a
+    run starting leaves a live run's alone and clears those of a killed one."""
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = samples / f"procedural_000005_00.npz.{os.getpid()}.partial"  # this process runs on
+    stale = samples / f"procedural_000006_00.npz.{int(ended.stdout)}.partial"
+    live.write_bytes(b"half a sample")
+    stale.write_bytes(b"half a sample")
+    datagen("--procedural", "1", "--out", str(tmp_path), *SMALL, check=0)
+    assert live.exists() and not stale.exists()

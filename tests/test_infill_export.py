@@ -129,13 +129,14 @@ def test_the_runtimes_full_resolution_ends_equal_pytorchs(channels):
 
 
 def test_other_eye_fills_the_holes_beside_the_foreground_and_keeps_the_rest(checkpoint):
-    from stereo_geometry.infill import other_eye
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.sequence import other_eye
     from training import load_network
 
     K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
     image = textured(96, 128)
     depth = box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80))
-    result = other_eye(image, depth, K, 0.063, load_network(str(checkpoint)))
+    result = other_eye(image, depth, K, Eye.shifted(K, 0.063), load_network(str(checkpoint)))
     hole = result.hole_mask.astype(bool)
     np.testing.assert_array_equal(result.image[~hole], result.warped[~hole])
     # The right eye sees past the box's right side: the hole is there, step = f B (1/1 - 1/3).
@@ -154,7 +155,12 @@ def no_network(x: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("baseline", [0.063, -0.063], ids=["right_eye", "left_eye"])
 def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline):
-    from stereo_geometry.infill import edge_strip, other_eye
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.infill import edge_strips
+    from stereo_geometry.sequence import other_eye
+
+    def edge_strip(hole_mask, baseline):  # the strip at the edge the eye at `baseline` looks past
+        return edge_strips(hole_mask)[1 if baseline > 0 else 0]
 
     # A wall 2 m away, f = 100 px: the other eye sees d = f B / Z = 3.15 px beyond the frame.
     f, z, margin, (h, w) = 100.0, 2.0, 8, (96, 128)
@@ -163,9 +169,9 @@ def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline)
     left_margin = margin if baseline < 0 else 0
     frame_columns = slice(left_margin, left_margin + w)
     K_wide = Intrinsics(f, f, 63.5 + left_margin, 47.5, w + margin, h)
-    frame = other_eye(wide[:, frame_columns], np.full((h, w), z), Intrinsics(f, f, 63.5, 47.5, w, h),
-                      baseline, no_network)
-    overscan = other_eye(wide, np.full((h, w + margin), z), K_wide, baseline, no_network, overscan=margin)
+    eye = Eye.shifted(Intrinsics(f, f, 63.5, 47.5, w, h), baseline)
+    frame = other_eye(wide[:, frame_columns], np.full((h, w), z), eye.K, eye, no_network)
+    overscan = other_eye(wide, np.full((h, w + margin), z), K_wide, eye, no_network)
     # Without overscan the strip beyond the frame's edge is a hole d px wide ...
     strip = frame.hole_mask[:, -4:] if baseline > 0 else frame.hole_mask[:, :4]
     assert strip[:, 1:3].all() and frame.hole_mask.sum(axis=1).max() <= math.ceil(d)

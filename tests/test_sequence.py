@@ -9,13 +9,15 @@ import pytest
 
 from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_to_camera
-from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network, other_eye
+from stereo_geometry.camera import Eye
+from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network
 import stereo_geometry.sequence as sequence_module
-from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_stems,
-                                       occluding_edge_depth, read_frame)
+from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_images, read_frame,
+                                       occluding_edge_depth, other_eye)
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
+RIGHT_EYE = Eye.shifted(K, B)
 STEP = 0.015  # camera motion per frame, metres to the right
 
 
@@ -63,7 +65,7 @@ def test_a_hole_that_a_frame_saw_from_the_other_eye_is_copied_exactly():
     """Static scene: a frame taken where the other eye of frame t stands saw its holes."""
     frame, from_the_eye = _frames([translation(0.0), translation(B)])
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    result = SequenceInfill(network, B).step(frame, [from_the_eye])
+    result = SequenceInfill(network).step(frame, [from_the_eye], RIGHT_EYE)
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
     assert hole.sum() > 100 and seen.sum() > 0.9 * hole.sum()
     inside = np.zeros_like(seen)
@@ -79,8 +81,8 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     t = 2
     frames = _frames([translation(STEP * i) for i in range(7)], smooth_texture)
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    result = SequenceInfill(network, B).step(frames[t], frames[t + 1:] + frames[:t])
-    alone = SequenceInfill(network, B).step(frames[t], [])
+    result = SequenceInfill(network).step(frames[t], frames[t + 1:] + frames[:t], RIGHT_EYE)
+    alone = SequenceInfill(network).step(frames[t], [], RIGHT_EYE)
     truth, _ = _view(translation(STEP * t + B), smooth_texture)
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
     assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
@@ -92,13 +94,30 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
         frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), interpolate=True).image[~hole])
 
 
-def test_without_a_window_each_frame_is_filled_as_a_single_view(sequence):
-    frame = read_frame(frame_stems(sequence)[3])
+def test_a_single_view_is_a_sequence_of_one_frame_and_gives_what_it_always_gave():
+    """`other_eye` and the sequence driver with one frame (no window, nothing carried) give the
+    single-view fill of commit eb88a0f, before there was one driver (stored outputs of four
+    views: both eyes, with and without overscan; image, warped view, holes and depth)."""
+    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL
+    from stereo_geometry.sequence import SequenceDriver
+
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    result = SequenceInfill(network, B, carry=0.0).step(frame, [])
-    single = other_eye(frame.image, frame.depth, frame.K, B, network)
-    assert not result.from_frames.any()
-    np.testing.assert_array_equal(result.image, single.image)
+    depth_network = load_onnx_network(str(SHIPPED_DEPTH_MODEL), channels=1)
+    reference = np.load(REPO / "tests" / "data" / "other_eye_eb88a0f.npz")
+    for i in range(4):
+        fx, fy, cx, cy, w, h, baseline, overscan = reference[f"{i}_camera"]
+        K_source, overscan = Intrinsics(fx, fy, cx, cy, int(w), int(h)), int(overscan)
+        margins = (0, overscan) if baseline > 0 else (overscan, 0)
+        frame = Frame(reference[f"{i}_image"], reference[f"{i}_depth"], K_source, np.eye(4), margins=margins)
+        frame.eyes = {"other": Eye.shifted(frame.frame_K, baseline)}
+        single = other_eye(frame.image, frame.depth, K_source, frame.eyes["other"], network, depth_network)
+        written = {}
+        driver = SequenceDriver(lambda index: frame, 1, network, window=0, carry=0.75, depth_network=depth_network)
+        assert driver.run([0], lambda index, own, results: written.update(results)) == []
+        for result in (single, written["other"]):
+            for name in ("image", "warped", "hole_mask"):
+                np.testing.assert_array_equal(getattr(result, name), reference[f"{i}_eye_{name}"], err_msg=f"{i} {name}")
+            np.testing.assert_allclose(result.depth, reference[f"{i}_eye_depth"], rtol=1e-6)
 
 
 RED = (255, 0, 0)
@@ -130,7 +149,7 @@ def test_a_moving_objects_old_place_is_not_taken_into_a_hole(monkeypatch):
                               interpolate=True).image / 255.0)
 
     def taken_reddened_and_exact():
-        result = SequenceInfill(network, B, carry=0.0).step(frames[t], frames[:t] + frames[t + 1:])
+        result = SequenceInfill(network, carry=0.0).step(frames[t], frames[:t] + frames[t + 1:], RIGHT_EYE)
         hole = result.hole_mask.astype(bool)
         inner = hole & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         taken = result.from_frames.astype(bool) & inner
@@ -172,7 +191,7 @@ def test_neighbours_pixels_beside_a_nearer_surface_count_less(monkeypatch):
     truth = _box_before_wall_view(B, 0.0).image
 
     def filled_and_reddened():
-        result = SequenceInfill(network, B, carry=0.0).step(frames[0], frames[1:])
+        result = SequenceInfill(network, carry=0.0).step(frames[0], frames[1:], RIGHT_EYE)
         taken = result.from_frames.astype(bool)
         shift = result.image[taken].astype(float) - truth[taken]
         return taken.sum(), shift[:, 0] - shift[:, 1:].mean(axis=1)
@@ -254,3 +273,71 @@ def test_the_command_takes_frames_rendered_with_overscan(tmp_path):
             truth = reproject(image, depth, K_scene, K, world_to_camera(translation(STEP * t + baseline))).image
             errors[name].append(np.abs(got[1:-1, -5:].astype(int) - truth[1:-1, -5:]).mean())
     assert max(errors["overscan"]) < 2.5 and min(errors["plain"]) > 6, errors  # measured: 0.5-1.5, 10.5
+
+
+def run_sequence_command(*args):
+    return subprocess.run([sys.executable, "-m", "stereo_geometry.cli", "--model", "fast", "--no-progress",
+                           *map(str, args)], cwd=REPO, capture_output=True, text=True)
+
+
+def test_the_command_refuses_to_write_into_the_sequence_folder(sequence):
+    before = {p.name: p.read_bytes() for p in sequence.iterdir()}
+    run = run_sequence_command("--sequence", sequence, "--out", sequence)
+    assert run.returncode == 2 and "would be overwritten" in run.stderr
+    run = run_sequence_command("--sequence", sequence, "--out", sequence.parent / "out", "--depth-out", sequence)
+    assert run.returncode == 2 and "would be overwritten" in run.stderr
+    assert {p.name: p.read_bytes() for p in sequence.iterdir()} == before
+
+
+def test_the_command_writes_each_frames_depth_and_intermediates_and_refuses_single_view_flags(sequence, tmp_path):
+    out, depths = tmp_path / "right", tmp_path / "depths"
+    run = run_sequence_command("--sequence", sequence, "--out", out, "--depth-out", depths, "--save-intermediates",
+                               "--window", "0")
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in depths.iterdir()) == [f"{n:04d}_depth.npy" for n in range(1, 8)]
+    assert len(list(out.glob("*_warped.png"))) == len(list(out.glob("*_hole_mask.png"))) == 7
+    frame = read_frame(frame_images(sequence)[3])
+    warp = reproject(frame.image, frame.depth, K, K, world_to_camera(translation(B)))
+    depth = np.load(depths / "0003_depth.npy")
+    hole = warp.hole_mask.astype(bool)
+    np.testing.assert_allclose(depth[~hole], warp.depth[~hole], rtol=1e-6)
+    for flag in (["--depth", "d.npy"], ["--focal", "100"], ["--fov", "50"]):
+        refused = run_sequence_command("--sequence", sequence, "--out", tmp_path / "x", *flag)
+        assert refused.returncode == 2 and flag[0] in refused.stderr and "drop" in refused.stderr
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"camera_to_world": (np.diag([1.0, 1.0, 1.1, 1.0])).tolist()}, "not a rigid transform"),
+    ({"camera_to_world": [[float("nan")] * 4] * 4}, "finite"),
+    ({"camera_to_world": np.zeros((4, 4)).tolist()}, "not a rigid transform"),
+    ({"fx": float("nan")}, "fx and fy must be finite and positive"),
+    ({"fx": 0}, "fx and fy must be finite and positive"),
+    ({"fx": -80.0}, "fx and fy must be finite and positive"),
+    ({"cx": 1e6}, "principal point"),
+], ids=["scaled", "nan", "zero", "fx_nan", "fx_zero", "fx_negative", "far_principal_point"])
+def test_a_frame_with_a_bad_pose_or_intrinsics_is_named_and_skipped(sequence, tmp_path, change, expected):
+    meta = json.loads((sequence / "0004.json").read_text())
+    (sequence / "0004.json").write_text(json.dumps(meta | change))
+    out = tmp_path / "right"
+    run = run_sequence_command("--sequence", sequence, "--out", out, "--window", "2")
+    assert run.returncode == 1 and "0004.json" in run.stderr and expected in run.stderr, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"{n:04d}.png" for n in (1, 2, 3, 5, 6, 7)]
+
+
+def test_frame_names_that_clash_are_refused_and_upper_case_extensions_are_frames(sequence, tmp_path):
+    (sequence / "0003.png").rename(sequence / "0003.PNG")
+    assert sorted(frame_images(sequence)) == list(range(1, 8))
+    (sequence / "3.png").write_bytes((sequence / "0003.PNG").read_bytes())
+    run = run_sequence_command("--sequence", sequence, "--out", tmp_path / "right")
+    assert run.returncode == 2 and "are both frame 3" in run.stderr
+
+
+def test_an_overscan_wider_than_a_frame_names_that_frame_and_goes_on(sequence, tmp_path):
+    small = np.zeros((64, 8, 3), np.uint8)
+    cv2.imwrite(str(sequence / "0005.png"), small)
+    np.save(sequence / "0005_depth.npy", np.full((64, 8), 2.0, np.float32))
+    meta = json.loads((sequence / "0005.json").read_text())
+    (sequence / "0005.json").write_text(json.dumps(meta | {"cx": 3.5}))
+    run = run_sequence_command("--sequence", sequence, "--out", tmp_path / "right", "--overscan", "8", "--window", "0")
+    assert run.returncode == 1 and "0005.png" in run.stderr and "--overscan 8" in run.stderr, run.stderr
+    assert len(list((tmp_path / "right").iterdir())) == 6

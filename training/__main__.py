@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
-
-from stereo_geometry.arguments import field_of_view, fraction, nonzero_float, positive_float
+from stereo_geometry.cli import add_infill_arguments, exit_without_teardown, fail, output_problem
+from stereo_geometry.cli import run as run_image_or_sequence
 
 from .config import RGB_MASK_ONLY, LossWeights, ModelConfig, TrainConfig, parse_data
-from stereo_geometry.infill import SHIPPED_MODELS, default_model_name
 
 
 TRAIN_HELP = {
@@ -107,26 +104,6 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def fail(message: str) -> int:
-    """Print one error line; the command's exit code (2)."""
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def output_problem(path: str | None) -> str | None:
-    """What stops writing a file at `path` (its folder made if missing), checked before the work."""
-    if not path:
-        return None
-    target = Path(path)
-    if target.is_dir():
-        return f"{path}: is a folder"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        return f"{path}: cannot create its folder ({exc.strerror})"
-    return None
-
-
 def data_problem(folder: str, split: str | None = None) -> str | None:
     """Why `folder` is not a data folder with samples (of `split`), or None."""
     from stereo_geometry.writer import read_manifests
@@ -191,135 +168,15 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def add_infill_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("infill", help="turn one view into the other eye of a stereo pair")
-    p.add_argument("--model", choices=sorted(SHIPPED_MODELS), default=default_model_name(),
-                   help=f"which shipped model fills the holes (default {default_model_name()})")
-    p.add_argument("--checkpoint", help=".pt checkpoint or exported .onnx; wins over --model")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--image", help="the source view (with --depth)")
-    source.add_argument("--sequence", metavar="DIR",
-                        help="a folder of frames: NNNN.png, NNNN_depth.npy (or .exr; metres), NNNN.json "
-                             "({fx, fy, cx, cy, camera_to_world}: 4x4 row-major, OpenCV axes); writes "
-                             "OUT/NNNN.png, filling each frame's holes first from the frames that saw them")
-    p.add_argument("--depth", help="the source view's metric depth (npy, exr, pfm, 16-bit png)")
-    p.add_argument("--out", required=True, help="the other eye's image (with --sequence: a folder)")
-    p.add_argument("--baseline", type=nonzero_float, default=0.063,
-                   help="metres to the other eye along the camera's x axis; negative: the left eye (default 0.063)")
-    p.add_argument("--window", type=int, default=4,
-                   help="--sequence: frames before and after each frame that fill its holes (default 4; 0: none)")
-    p.add_argument("--no-progress", action="store_true", help="--sequence: no progress bar")
-    p.add_argument("--carry", type=fraction, default=0.75,
-                   help="--sequence: weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0.75)")
-    focal = p.add_mutually_exclusive_group()
-    focal.add_argument("--focal", type=positive_float, help="focal length in pixels")
-    focal.add_argument("--fov", type=field_of_view, default=60.0, help="horizontal field of view, degrees (default 60)")
-    p.add_argument("--direction", choices=("left", "right"), default="right",
-                   help="which eye to make: the input is the left view and the output the right "
-                        "eye (default), or the other way round")
-    p.add_argument("--overscan", type=int, default=0, metavar="PX",
-                   help="the image and depth hold PX more columns than the frame, beyond its edge on the side "
-                        "the other eye looks past (right for --direction right): a render with overscan; the "
-                        "output is the frame, and --fov / --focal and the principal point are the frame's "
-                        "(--sequence: each frame's JSON gives the wider frame's intrinsics)")
-    p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
-    p.add_argument("--depth-out", metavar="PATH.npy",
-                   help="also write the other eye's planar depth (float32 metres), holes filled by the depth-infill model")
-    p.add_argument("--depth-checkpoint", help="the depth-infill model (.onnx; default models/depth.onnx)")
-    p.add_argument("--save-intermediates", action="store_true",
-                   help="also write OUT_warped.png and OUT_hole_mask.png")
-
-
-def run_sequence(args: argparse.Namespace, network, baseline: float) -> int:
-    from stereo_geometry.sequence import fill_sequence
-
-    if args.window < 0:
-        return fail(f"--window must be 0 or more, got {args.window}")
-    if not Path(args.sequence).is_dir():
-        return fail(f"--sequence {args.sequence}: no such folder")
-    try:
-        problems, written = fill_sequence(args.sequence, args.out, network, baseline, args.window,
-                                          args.carry, progress=not args.no_progress, overscan=args.overscan)
-    except (OSError, ValueError) as exc:
-        return fail(str(exc))
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    print(f"wrote {written} frames to {args.out}" + (f"; {len(problems)} could not be read" if problems else ""))
-    return 1 if problems else 0
+    p = sub.add_parser("infill", help="turn one view into the other eye of a stereo pair (as disocclusion-infill, "
+                                      "and with .pt checkpoints)")
+    add_infill_arguments(p)
 
 
 def run_infill(args: argparse.Namespace) -> int:
-    import time
-
-    import cv2
-
-    from stereo_geometry import Intrinsics
-    from stereo_geometry.infill import SHIPPED_DEPTH_MODEL, load_onnx_network, other_eye, overscan_side
-    from stereo_geometry.readers import InputError, fill_invalid_depth, read_depth, read_image
-    from stereo_geometry.writer import write_image, write_npy
-
     from . import load_network
 
-    args.checkpoint = args.checkpoint or str(SHIPPED_MODELS[args.model])
-    if not Path(args.checkpoint).is_file():
-        return fail(f"no model at {args.checkpoint}; pass --checkpoint (a .pt or .onnx file)")
-    baseline = args.baseline if args.direction == "right" else -args.baseline
-    if args.overscan < 0:
-        return fail(f"--overscan {args.overscan}: must be 0 or more")
-    if args.sequence:
-        try:
-            return run_sequence(args, load_network(args.checkpoint), baseline)
-        except ValueError as exc:
-            return fail(str(exc))
-    if not args.depth:
-        return fail("--image needs --depth")
-    if not cv2.haveImageWriter(str(args.out)):
-        return fail(f"--out {args.out}: cannot write images of type '{Path(args.out).suffix}' (use .png, .jpg, .tif, ...)")
-    problem = output_problem(args.out) or (output_problem(args.depth_out) if args.depth_out else None)
-    if problem:
-        return fail(problem)
-    if args.depth_out and Path(args.depth_out).suffix != ".npy":
-        return fail(f"--depth-out {args.depth_out}: the depth is written as .npy (float32 metres)")
-    depth_model = args.depth_checkpoint or str(SHIPPED_DEPTH_MODEL)
-    if args.depth_out and not Path(depth_model).is_file():
-        return fail(f"no depth-infill model at {depth_model}; pass --depth-checkpoint (an .onnx file)")
-    try:
-        network = load_network(args.checkpoint)
-        depth_network = load_onnx_network(depth_model, channels=1) if args.depth_out else None
-    except ValueError as exc:
-        return fail(str(exc))
-    try:
-        image = read_image(args.image)
-        depth = read_depth(args.depth, args.depth_png_scale)
-    except InputError as exc:
-        return fail(str(exc))
-    h, w = image.shape[:2]
-    if depth.shape != (h, w):
-        return fail(f"{args.depth} is {depth.shape[1]}x{depth.shape[0]}, the image {w}x{h}")
-    valid = np.isfinite(depth) & (depth > 0)
-    if not valid.any():
-        return fail(f"{args.depth} has no valid depth")
-    if args.overscan >= w:
-        return fail(f"--overscan {args.overscan}: must be less than the image's width ({w})")
-    frame = Intrinsics.from_fov(w - args.overscan, h, args.fov)
-    if args.focal:
-        frame = Intrinsics(args.focal, args.focal, frame.cx, frame.cy, frame.width, h)
-    left_margin = args.overscan if overscan_side(baseline) == "left" else 0
-    K = Intrinsics(frame.fx, frame.fy, frame.cx + left_margin, frame.cy, w, h)
-    start = time.perf_counter()
-    result = other_eye(image, fill_invalid_depth(depth, valid), K, baseline, network, depth_network,
-                       overscan=args.overscan)
-    out = Path(args.out)
-    try:
-        write_image(out, result.image)
-        if args.depth_out:
-            write_npy(args.depth_out, result.depth)
-        if args.save_intermediates:
-            write_image(out.with_name(out.stem + "_warped.png"), result.warped)
-            write_image(out.with_name(out.stem + "_hole_mask.png"), result.hole_mask * 255)
-    except (OSError, ValueError) as exc:
-        return fail(str(exc))
-    print(f"wrote {out} ({result.hole_mask.mean():.1%} holes filled, {time.perf_counter() - start:.2f} s)")
-    return 0
+    return run_image_or_sequence(args, load_network)
 
 
 def add_benchmark_parser(sub: argparse._SubParsersAction) -> None:
@@ -374,15 +231,6 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"train": run_train, "evaluate": run_evaluate, "export": run_export,
                 "infill": run_infill, "benchmark": run_benchmark}
     return commands[args.command](args)
-
-
-def exit_without_teardown(code: int) -> None:
-    """End an `infill` process at once: its outputs are written, closed and renamed into place,
-    and the interpreter's teardown (freeing numba's and ONNX Runtime's objects) takes about
-    0.2 s, a fifth of a 1280x720 frame's whole process."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 if __name__ == "__main__":

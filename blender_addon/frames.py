@@ -1,0 +1,123 @@
+"""The scene's frames as the sequence driver takes them (`stereo_geometry.sequence.Frame`): a
+rendered view, the camera's pose, and the eyes its Stereoscopy settings make from it; and
+how much wider to render so that those eyes see nothing beyond the frame's edges."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Callable
+
+import bpy
+import numpy as np
+
+from .errors import InfillError
+from .renders import View, byte_image_pixels, render_frame, scene_caster
+from .scene_camera import blender_camera, camera_pose, camera_stereo, metres_per_unit, render_size, stereo_eyes
+from .stereo_geometry.camera import Eye
+from .stereo_geometry.colour import finite_depth
+from .stereo_geometry.exr import read_multilayer_exr
+from .stereo_geometry.overrides import at_frame, overridden
+from .stereo_geometry.overscan import needed_margins
+from .stereo_geometry.parallax import parallax_px
+from .stereo_geometry.sequence import Frame
+
+
+def made_eyes(scene: bpy.types.Scene, width: int, height: int) -> dict[str, Eye]:
+    """The eyes ("LEFT", "RIGHT") that the camera's Stereoscopy settings make from its own
+    view of `width` x `height` pixels: the one not at the pivot, or both for pivot Center."""
+    eyes = stereo_eyes(scene, width, height)
+    return {name: eyes[name] for name in camera_stereo(scene).made_eyes}
+
+
+def frame_from_view(scene: bpy.types.Scene, view: View) -> Frame:
+    """A view of the current frame with the camera's pose and the eyes to make from it."""
+    left, right = view.margins
+    h, w = view.image.shape[:2]
+    return Frame(view.image, view.depth, view.K, camera_pose(scene), made_eyes(scene, w - left - right, h),
+                 view.margins)
+
+
+def frame_parallax(scene: bpy.types.Scene, frame: Frame) -> np.ndarray:
+    """Each pixel's parallax (`stereo_geometry.parallax.parallax_px`) between the camera's two
+    eyes at the current frame, over the frame's own view."""
+    K = frame.frame_K
+    eyes = stereo_eyes(scene, K.width, K.height)
+    return parallax_px(frame.in_frame(frame.depth), K, eyes["LEFT"], eyes["RIGHT"])
+
+
+def overscan_margins(scene: bpy.types.Scene, automatic: bool, percent: float) -> tuple[int, int]:
+    """The columns to render beyond the frame's left and right edges at the current frame:
+    automatic (`stereo_geometry.overscan.needed_margins`: what the made eyes see there, found
+    by casting rays into the scene) or `percent` of the width on each side an eye can look
+    past (a parallel eye's own side; both sides for converged eyes)."""
+    width, height = render_size(scene)
+    eyes = made_eyes(scene, width, height)
+    if automatic:
+        return needed_margins(scene_caster(scene), list(eyes.values()), blender_camera(scene, width, height).intrinsics())
+    columns = max(1, math.ceil(percent / 100 * width))
+    converged = camera_stereo(scene).convergence_mode != "PARALLEL"
+    left = converged or any(eye.baseline < 0 for eye in eyes.values())
+    right = converged or any(eye.baseline > 0 for eye in eyes.values())
+    return (columns if left else 0, columns if right else 0)
+
+
+def rendered_frames(scene: bpy.types.Scene, layer: str, frames: list[int], automatic: bool = True,
+                    percent: float = 0.0, samples: int | None = None) -> Callable[[int], Frame]:
+    """A reader for the sequence driver: frame `frames[index]` rendered here (`render_frame`)
+    with the margins it needs (`overscan_margins`), whatever the other frames need, so a frame
+    is rendered the same in any range."""
+    def read(index: int) -> Frame:
+        with at_frame(scene, frames[index]):
+            margins = overscan_margins(scene, automatic, percent)
+            return frame_from_view(scene, render_frame(scene, layer, margins, samples))
+    return read
+
+
+def frame_files(scene: bpy.types.Scene, layer: str, files: list[tuple[int, str]]) -> Callable[[int], Frame]:
+    """A reader for the sequence driver: frame `files[index]` = (frame, multilayer EXR path)."""
+    def read(index: int) -> Frame:
+        frame, path = files[index]
+        if not os.path.isfile(path):
+            raise InfillError(f"frame {frame}: {path} not found (render the animation as multilayer EXR with "
+                              "the Depth pass first)")
+        with at_frame(scene, frame):
+            return frame_from_view(scene, view_from_exr(path, scene, layer))
+    return read
+
+
+def display_referred(scene: bpy.types.Scene, linear: np.ndarray) -> np.ndarray:
+    """Linear scene colour (H, W, 3) as Blender shows and saves it: 8-bit through the scene's
+    view transform (written by Blender as a PNG and read back)."""
+    h, w = linear.shape[:2]
+    image = bpy.data.images.new(".disocclusion_linear", w, h, alpha=False, float_buffer=True)
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = linear[::-1]
+    settings = scene.render.image_settings
+    try:
+        image.pixels.foreach_set(rgba.ravel())
+        with tempfile.TemporaryDirectory(prefix="disocclusion_") as folder:
+            path = os.path.join(folder, "view.png")
+            with overridden(settings, media_type="IMAGE", file_format="PNG", color_mode="RGB", color_depth="8",
+                            views_format="INDIVIDUAL"):
+                image.save_render(filepath=path, scene=scene)
+            return byte_image_pixels(path)
+    finally:
+        bpy.data.images.remove(image)
+
+
+def view_from_exr(path: str, scene: bpy.types.Scene, layer: str | None = None, image_pass: str = "Combined") -> View:
+    """A rendered frame saved as a multilayer EXR (the colour pass and Depth of `layer`)."""
+    try:
+        passes = read_multilayer_exr(path, layer)
+    except Exception as exc:
+        raise InfillError(f"Cannot read {path}: {exc}") from exc
+    where = f" of view layer '{layer}'" if layer else ""
+    for name in ("Depth", image_pass):
+        if name not in passes:
+            raise InfillError(f"{os.path.basename(path)} has no {name} pass{where}" +
+                              (": enable View Layer > Passes > Data > Z and render again" if name == "Depth" else ""))
+    rgb = passes[image_pass][..., :3]
+    h, w = rgb.shape[:2]
+    return View(display_referred(scene, rgb), finite_depth(passes["Depth"] * metres_per_unit(scene)),
+                blender_camera(scene, w, h).intrinsics())
