@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--seed", type=int, default=3, help="the lit scene")
     parser.add_argument("--model", default="quality", choices=("fast", "quality"))
+    parser.add_argument("--figure", type=Path, help="also write frame 1 of the first sample count as a JPEG: the "
+                        "rendered left eye | the made right eye, the filled holes outlined | Blender's right eye")
     args = parser.parse_args()
     from PIL import Image
 
@@ -118,6 +120,27 @@ def main() -> None:
                 holes.append(hole.mean())
             print(f"| {samples} | {blender:.1f} | {made:.1f} | {made / blender:.2f} | {np.mean(whole):.2f} | "
                   f"{np.nanmean(filled):.2f} | {np.mean(holes):.2%} |", flush=True)
+            if args.figure and samples == args.samples[0]:
+                write_figure(args.figure, ours / "0001_L.png", ours / "0001_R.png", ours / "0001_R_holes.png",
+                             blender_out / "f0001_R.png")
+
+
+def write_figure(path: Path, left: Path, right: Path, holes: Path, truth: Path, width: int = 640) -> None:
+    """Three panels side by side, each `width` wide: the rendered eye, the made eye with the
+    holes the network filled outlined in magenta, and Blender's own render of it."""
+    import cv2
+    from PIL import Image
+
+    panels = [np.asarray(Image.open(p).convert("RGB")) for p in (left, right, truth)]
+    hole = np.asarray(Image.open(holes).convert("L")) > 0
+    edge = hole & ~cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    outlined = panels[1].copy()
+    outlined[cv2.dilate(edge.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = (255, 0, 255)
+    panels[1] = outlined
+    height = round(panels[0].shape[0] * width / panels[0].shape[1])
+    row = np.concatenate([cv2.resize(p, (width, height), interpolation=cv2.INTER_AREA) for p in panels], 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(row).save(path, quality=88)
 
 
 if __name__ == "__main__":

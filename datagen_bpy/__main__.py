@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def data_folder_problem(out: Path) -> str | None:
+    """What in an existing output folder stands where a data folder's parts go, or None."""
+    if (out / "samples").exists() and not (out / "samples").is_dir():
+        return f"{out / 'samples'} is a file, where the samples folder goes"
+    for manifest in out.glob("manifest*.jsonl"):
+        if manifest.is_dir():
+            return f"{manifest} is a folder, where a manifest file goes"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     from .runner import Options, run
     from .sources import BaselineSpec, find_images, make_tasks, parse_shard, shard
@@ -95,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--depth-dir {args.depth_dir}: not a folder")
     from stereo_geometry.writer import writable_folder
 
-    problem = writable_folder(args.out)
+    problem = writable_folder(args.out) or data_folder_problem(args.out)
     if problem:
         parser.exit(2, f"error: --out {args.out}: {problem}\n")
 

@@ -184,7 +184,8 @@ def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.rando
                photos: list[Path], samples: int = 32) -> dict[str, np.ndarray]:
     """The sample arrays of a random lit scene: the source eye (the camera at the origin)
     reprojected into the eye at `baseline` (metres along x; negative: the left eye) as the
-    network input, that eye's true render and depth as the target."""
+    network input, that eye's true render and depth as the target, and the source eye's own
+    render and depth (`source_image`, `source_depth`: what the hole mask is measured against)."""
     build_lit_scene(renderer, K, rng, photos)
     scene = renderer.scene
     views = {}
@@ -205,7 +206,8 @@ def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.rando
         inputs = warped_inputs(warp, K)
     return {**inputs, "depth_generated_left": warp.depth,
             "normals_generated_left": normals_from_depth(warp.depth, K).astype(np.float16),
-            "org_left_image": true_image, "org_left_depth": true_depth}
+            "org_left_image": true_image, "org_left_depth": true_depth,
+            "source_image": image, "source_depth": depth}  # to measure the holes against the true visibility
 
 
 def display_srgb(linear: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stereo_geometry.writer import read_manifests, write_image
+from stereo_geometry.writer import read_manifests, read_sample, write_image
 
 TILE_WIDTH = 256
 
@@ -55,8 +55,12 @@ def contact_sheet(folder: Path, count: int = 8, width: int = TILE_WIDTH) -> np.n
     picks = sorted({round(i * (len(records) - 1) / max(count - 1, 1)) for i in range(min(count, len(records)))})
     rows = []
     for i in picks:
-        with np.load(folder / records[i]["file"], allow_pickle=False) as s:
-            rows.append(sample_row({k: s[k] for k in s.files}, records[i]["name"], width))
+        try:
+            rows.append(sample_row(read_sample(folder / records[i]["file"]), records[i]["name"], width))
+        except ValueError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+    if not rows:
+        raise ValueError(f"{folder}: none of the samples shown could be read")
     widest = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 0), (0, widest - r.shape[1]), (0, 0)), constant_values=255)
                            for r in rows], 0)

@@ -85,6 +85,11 @@ def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] =
                     failures.append({"name": name, "source": str(folder), "error": str(exc)})
                     continue
                 hole = arrays["hole_mask"].astype(bool)
+                if (hole & known).mean() > MAX_SCORED_HOLES:
+                    failures.append({"name": name, "source": str(folder), "error":
+                                     f"{folder}: {(hole & known).mean():.0%} of the view would be hole (is the "
+                                     "disparity scaled right? see disp_divisor in scene.json); skipped"})
+                    continue
                 h, w = hole.shape
                 meta = {"name": name, "file": f"samples/{name}.npz", "source": full.name,
                         "kind": "real_disocclusion", "source_eye": eye, "scale": scale,
@@ -166,6 +171,11 @@ def _scales(text: str) -> tuple[float, ...]:
     return scales
 
 
+#: A real disocclusion with more of its frame in holes is refused: a disparity read at the wrong
+#: scale, not a stereo pair (real pairs here: 2-25 %).
+MAX_SCORED_HOLES = 0.6
+
+
 def main(argv: list[str] | None = None) -> int:
     from stereo_geometry.arguments import resolution
 
@@ -186,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     stereo, rgbd = args.root / "stereo", args.root / "rgbd"
     if not stereo.is_dir() and not rgbd.is_dir():
         p.error(f"--root {args.root}: has neither stereo/ nor rgbd/")
+    if not (stereo.is_dir() and find_scenes(stereo)) and not (rgbd.is_dir() and any(rgbd.iterdir())):
+        p.exit(2, f"error: --root {args.root}: nothing to do (no scene folder with scene.json in stereo/, "
+                  "nothing in rgbd/)\n")
     if args.count < 1 or args.workers < 1:
         p.error("--count and --workers must be >= 1")
     problem = writable_folder(args.out)

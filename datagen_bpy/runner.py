@@ -27,7 +27,8 @@ from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
 from .sources import BaselineSpec, Task
 from . import timing
-from stereo_geometry.writer import read_meta, stale_temporary, temporary_files, write_jsonl, write_sample
+from stereo_geometry.writer import (read_meta, sample_is_whole, stale_temporary, temporary_files, write_jsonl,
+                                    write_sample)
 
 PROCEDURAL_FOV_DEG = (50.0, 75.0)
 
@@ -331,7 +332,7 @@ def _write_manifest(manifest: Path, samples_dir: Path, names: list[str]) -> list
             for line in manifest.read_text().splitlines():
                 try:
                     record = json.loads(line)
-                    if (samples_dir.parent / record["file"]).is_file():
+                    if sample_is_whole(samples_dir.parent / record["file"]):
                         records[record["name"]] = record
                 except (json.JSONDecodeError, KeyError, TypeError):
                     continue  # a line cut short by a killed run: its file is read below

@@ -127,27 +127,38 @@ def default_rig(width: int, height: int) -> Rig:
 
 
 def load_scene(folder: Path) -> StereoScene:
-    """Read a scene folder; InputError naming the file if something cannot be used."""
+    """Read a scene folder (named by the folder, whatever its scene.json says); InputError
+    naming the file if something cannot be used: a scene.json that is not an object of file
+    names and a positive `disp_divisor`, images or disparities of other sizes, no known
+    disparity."""
     folder = Path(folder)
+    where = folder / "scene.json"
     try:
-        meta = json.loads((folder / "scene.json").read_text())
+        meta = json.loads(where.read_text())
         divisor = float(meta["disp_divisor"])
-        left, right, disp_left = meta["left"], meta["right"], meta["disp_left"]
+        left, right, disp_left = (str(meta[key]) for key in ("left", "right", "disp_left"))
     except Exception as exc:
-        raise InputError(f"{folder / 'scene.json'}: cannot use it ({type(exc).__name__}: {exc})") from exc
+        raise InputError(f"{where}: cannot use it ({type(exc).__name__}: {exc})") from exc
+    if not divisor > 0:
+        raise InputError(f"{where}: disp_divisor must be positive, got {divisor:g}")
     disp_right = meta.get("disp_right")
     left_image, right_image = read_image(folder / left), read_image(folder / right)
     disparity = read_disparity(folder / disp_left, divisor)
     h, w = disparity.shape
-    for path, a in ((folder / left, left_image), (folder / right, right_image)):
-        if a.shape[:2] != (h, w):
-            raise InputError(f"{path}: {a.shape[1]}x{a.shape[0]}, but the disparity is {w}x{h}")
+    right_disparity = None
+    if disp_right and (folder / str(disp_right)).is_file():
+        right_disparity = read_disparity(folder / str(disp_right), divisor)
+    for path, a in ((folder / left, left_image), (folder / right, right_image),
+                    (folder / str(disp_right), right_disparity)):
+        if a is not None and a.shape[:2] != (h, w):
+            raise InputError(f"{path}: {a.shape[1]}x{a.shape[0]}, but the left disparity is {w}x{h}")
+    if not (disparity > 0).any():
+        raise InputError(f"{folder / disp_left}: no known disparity (all zero)")
+    if right_disparity is not None and not (right_disparity > 0).any():
+        raise InputError(f"{folder / str(disp_right)}: no known disparity (all zero)")
     rig = read_rig(folder)
-    return StereoScene(
-        name=meta.get("name", folder.name), left=left_image, right=right_image, disp_left=disparity,
-        disp_right=read_disparity(folder / disp_right, divisor)
-        if disp_right and (folder / disp_right).is_file() else None,
-        rig=rig or default_rig(w, h), calibrated=rig is not None)
+    return StereoScene(name=folder.name, left=left_image, right=right_image, disp_left=disparity,
+                       disp_right=right_disparity, rig=rig or default_rig(w, h), calibrated=rig is not None)
 
 
 def find_scenes(root: Path) -> list[Path]:

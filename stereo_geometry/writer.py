@@ -147,6 +147,26 @@ def write_sample(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
                                               allow_pickle=False)
 
 
+def read_sample(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a sample file (`meta` left out); ValueError naming the file for one that
+    cannot be read (cut short, damaged, not a sample)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files if name != "meta"}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: unreadable sample ({type(exc).__name__}: {exc})") from None
+
+
+def sample_is_whole(path: Path) -> bool:
+    """A cheap check of a sample file (its zip directory lists the metadata; no array is
+    decoded): False for a file cut short or overwritten."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "meta.npy" in zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
 def read_meta(path: Path) -> dict:
     """The metadata of a sample file, without loading its arrays."""
     with np.load(path, allow_pickle=False) as data:

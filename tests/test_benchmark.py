@@ -105,3 +105,32 @@ def test_the_hole_regions_command_bounds_the_gain_outside_the_border_strips(tmp_
     fast, bound = rows["fast"], rows["fast, truth in thin and wide"]
     assert bound[1] == fast[1]                       # the same border strips
     assert bound[3] == np.inf and bound[0] > fast[0]  # the truth in the wide holes
+
+
+def test_scenes_are_named_by_their_folder_and_a_broken_one_is_named_and_left_out(tmp_path):
+    """A copied folder keeping another scene's name in scene.json, a path-like name, a
+    scene.json that is not usable, a disparity of another size and one that is all zero: the
+    good scenes are scored under their folders' names, each bad one is named."""
+    write_scene(tmp_path / "a", "tsukuba")
+    write_scene(tmp_path / "b", "tsukuba", seed=1)
+    write_scene(tmp_path / "c", "../../../escaped", seed=2)
+    write_scene(tmp_path / "garbage", seed=3)
+    (tmp_path / "garbage" / "scene.json").write_text("{not json")
+    write_scene(tmp_path / "resized", seed=4)
+    cv2.imwrite(str(tmp_path / "resized" / "disp_left.png"), np.full((30, 40), 16, np.uint8))
+    write_scene(tmp_path / "flat", seed=5)
+    cv2.imwrite(str(tmp_path / "flat" / "disp_left.png"), np.zeros((60, 80), np.uint8))
+    problems = []
+    results = benchmark_scenes(tmp_path, classical_methods(), problems)
+    assert set(results) == {"a", "b", "c", "overall"}
+    assert len(problems) == 3 and all(any(name in p for p in problems) for name in ("garbage", "resized", "flat"))
+    assert "all zero" in next(p for p in problems if "flat" in p)
+
+
+def test_the_benchmark_command_scores_the_good_scenes_and_exits_1_for_a_broken_one(tmp_path):
+    write_scene(tmp_path / "real" / "a", "a")
+    write_scene(tmp_path / "real" / "b", "b", seed=1)
+    (tmp_path / "real" / "b" / "disp_left.png").unlink()
+    run = subprocess.run([sys.executable, "-m", "training", "benchmark", "--real", str(tmp_path / "real")],
+                         cwd=REPO, capture_output=True, text=True)
+    assert run.returncode == 1 and "disp_left.png" in run.stderr and "Real stereo: a" in run.stdout, run.stderr

@@ -56,7 +56,7 @@ def test_evaluate_and_benchmark_refuse_missing_or_empty_folders(tmp_path, capsys
         assert training_main(["benchmark", "--synthetic", str(folder)]) == 2
     data = write_numpy_dataset(tmp_path / "data", count=2)
     assert training_main(["evaluate", "--checkpoint", "x.pt", "--data", str(data), "--split", "val"]) == 2
-    assert "split val" in capsys.readouterr().err
+    assert "no record has a split" in capsys.readouterr().err
 
 
 def test_evaluate_writes_its_json_into_a_new_folder_and_refuses_a_folder_as_the_file(tmp_path, capsys):
@@ -150,3 +150,72 @@ def test_preview_draws_a_contact_sheet_of_a_data_folder(tmp_path, capsys):
     assert sheet.shape[1] == 5 * 256 and sheet.shape[0] > 2 * 16  # five tiles a row, two rows
     (tmp_path / "empty").mkdir()
     assert preview_main([str(tmp_path / "empty")]) == 2 and "no samples" in capsys.readouterr().err
+
+
+def small_run(data, out, *extra):
+    return ["train", "--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "2", "--crop", "32",
+            "--width", "8", "--levels", "2", "--loader-workers", "0", "--no-progress", *extra]
+
+
+@pytest.mark.parametrize("flags,named", [(["--batch-size", "0"], "--batch-size"), (["--crop", "0"], "--crop"),
+                                         (["--val-fraction", "2"], "--val-fraction"), (["--steps", "0"], "--steps")])
+def test_train_refuses_impossible_settings_in_one_line(tmp_path, capsys, flags, named):
+    data = write_numpy_dataset(tmp_path / "data", count=2)
+    assert training_main(small_run(data, tmp_path / "run", *flags)) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_train_and_export_name_a_damaged_checkpoint_or_an_unwritable_output(tmp_path, capsys):
+    data = write_numpy_dataset(tmp_path / "data", count=4)
+    (tmp_path / "cut.pt").write_bytes(b"PK\x03\x04 cut short")
+    assert training_main(small_run(data, tmp_path / "run", "--init", str(tmp_path / "cut.pt"))) == 2
+    assert "cut.pt" in capsys.readouterr().err
+    assert training_main(small_run(data, tmp_path / "run")) == 0
+    (tmp_path / "run" / "last.pt").write_bytes(b"PK\x03\x04 cut short")
+    assert training_main(small_run(data, tmp_path / "run", "--resume")) == 2
+    assert "last.pt" in capsys.readouterr().err
+    assert training_main(["export", "--checkpoint", str(tmp_path / "cut.pt"), "--onnx", str(tmp_path / "m.onnx")]) == 2
+    assert "cut.pt" in capsys.readouterr().err and not (tmp_path / "m.onnx").exists()
+    (tmp_path / "a_file").write_text("")
+    assert training_main(small_run(data, tmp_path / "a_file" / "run")) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_validation_sets_of_two_folders_with_one_name_are_kept_apart(tmp_path):
+    from training.config import ModelConfig, TrainConfig
+    from training.train import train
+
+    first = write_numpy_dataset(tmp_path / "a" / "proc", count=6, seed=1)
+    second = write_numpy_dataset(tmp_path / "b" / "proc", count=6, seed=2)
+    metrics = train(TrainConfig(data=[str(first), str(second)], out=str(tmp_path / "run"), steps=2, batch_size=2,
+                                crop=32, loader_workers=0, val_every=2, model=ModelConfig(width=8, levels=2)),
+                    progress=False)
+    assert {k for k in metrics if k.startswith("val_hole_l1/")} == {f"val_hole_l1/{first}", f"val_hole_l1/{second}"}
+
+
+def test_a_damaged_sample_is_named_and_skipped_and_nothing_scored_is_refused(tmp_path, capsys, caplog):
+    data = write_numpy_dataset(tmp_path / "data", count=3)
+    assert training_main(small_run(data, tmp_path / "run")) == 0
+    checkpoint = str(tmp_path / "run" / "last.pt")
+    assert training_main(["evaluate", "--checkpoint", checkpoint, "--data", str(data), "--limit", "0"]) == 2
+    assert "--limit" in capsys.readouterr().err
+    (data / "samples" / "s001.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert training_main(["evaluate", "--checkpoint", checkpoint, "--data", str(data), "--no-progress"]) == 0
+    assert "s001.npz: unreadable sample" in caplog.text
+    for name in ("s000", "s002"):
+        (data / "samples" / f"{name}.npz").write_bytes(b"")
+    assert training_main(["evaluate", "--checkpoint", checkpoint, "--data", str(data), "--no-progress"]) == 2
+    assert "nothing scored" in capsys.readouterr().err
+
+
+def test_datagen_refuses_a_folder_whose_samples_or_manifest_are_the_wrong_kind(tmp_path, capsys):
+    from datagen_bpy.__main__ import main as datagen_main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "samples").write_text("")
+    (tmp_path / "b" / "manifest.jsonl").mkdir(parents=True)
+    for folder, named in ((tmp_path / "a", "samples"), (tmp_path / "b", "manifest.jsonl")):
+        with pytest.raises(SystemExit) as exit_info:
+            datagen_main(["--procedural", "1", "--out", str(folder)])
+        assert exit_info.value.code == 2 and named in capsys.readouterr().err

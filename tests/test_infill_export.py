@@ -201,6 +201,12 @@ def test_infill_command_takes_a_source_with_overscan(checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     assert np.asarray(Image.open(tmp_path / "right.png")).shape == (96, 128, 3)
     assert not np.asarray(Image.open(tmp_path / "right_hole_mask.png")).any()
+    # the frame's right edge shows what the extra columns hold, d = f B / Z = 3.15 px on
+    warped = np.asarray(Image.open(tmp_path / "right_warped.png")).astype(float)
+    source = textured(96, 136).astype(float)
+    u = 127 + 100 * 0.063 / 2.0
+    t = u - int(u)
+    assert np.abs(warped[1:-1, 127] - ((1 - t) * source[1:-1, int(u)] + t * source[1:-1, int(u) + 1])).max() <= 1
     bad = subprocess.run(args + ["--overscan", "136"], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "--overscan 136" in bad.stderr
 
@@ -213,8 +219,20 @@ def test_infill_command_writes_the_other_eye_and_its_intermediates(checkpoint, t
                              "--out", str(tmp_path / "right.png"), "--save-intermediates", "--focal", "100"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    for name in ("right.png", "right_warped.png", "right_hole_mask.png"):
-        assert (tmp_path / name).is_file()
+    # exactly the pipeline's: the warp, its holes, and the network's fill inside them only
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.sequence import other_eye
+    from training import load_network
+
+    K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
+    want = other_eye(textured(96, 128), box_depth(96, 128, 3.0, 1.0, (30, 70, 50, 80)).astype(np.float32), K,
+                     Eye.shifted(K, 0.063), load_network(str(checkpoint)))
+    image, warped, mask = (np.asarray(Image.open(tmp_path / f"right{n}.png")) for n in ("", "_warped", "_hole_mask"))
+    np.testing.assert_array_equal(mask, want.hole_mask * 255)
+    np.testing.assert_array_equal(warped, want.warped)
+    assert np.abs(image.astype(int) - want.image).max() <= 1
+    np.testing.assert_array_equal(image[mask == 0], warped[mask == 0])
+    assert 0.02 < (mask > 0).mean() < 0.2
     np.save(tmp_path / "small.npy", np.ones((10, 10)))
     bad = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
                           "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "small.npy"),

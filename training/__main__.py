@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -69,17 +70,51 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
                        default=getattr(LossWeights(), f.name), help=f"loss weight of {f.name.replace('_', ' ')}")
 
 
+def settings_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numbers of a `train` command line, or None."""
+    for flag, value in (("--steps", args.steps), ("--batch-size", args.batch_size), ("--crop", args.crop),
+                        ("--val-every", args.val_every), ("--checkpoint-every", args.checkpoint_every),
+                        ("--image-every", args.image_every)):
+        if value < 1:
+            return f"{flag} must be 1 or more, got {value}"
+    if not 0 <= args.val_fraction < 1:
+        return f"--val-fraction must lie in [0, 1), got {args.val_fraction}"
+    if not args.lr > 0:
+        return f"--lr must be positive, got {args.lr}"
+    return None
+
+
 def run_train(args: argparse.Namespace) -> int:
+    from .checkpoint import read_checkpoint
+    from .dataset import split_by_source
+    from stereo_geometry.writer import read_manifests, writable_folder
+
     from .train import train
 
+    problem = settings_problem(args)
+    if problem:
+        return fail(problem)
     for entry in args.data:
         try:
             folder, _ = parse_data(entry)
+            problem = data_problem(folder)
+            if not problem:
+                split_by_source(read_manifests(Path(folder)), args.val_fraction)
         except ValueError as exc:
-            return fail(str(exc))
-        problem = data_problem(folder)
+            return fail(f"{entry}: {exc}")
         if problem:
             return fail(problem)
+    problem = writable_folder(Path(args.out))
+    if problem:
+        return fail(f"--out {args.out}: {problem}")
+    checked = [args.init] if args.init and not args.resume else []
+    if args.resume and (Path(args.out) / "last.pt").exists():
+        checked.append(str(Path(args.out) / "last.pt"))
+    for path in checked:
+        try:
+            read_checkpoint(path)
+        except ValueError as exc:
+            return fail(str(exc) + (" (--resume: move it aside to start afresh)" if path.endswith("last.pt") else ""))
     model = ModelConfig(width=args.width, levels=args.levels,
                         dilations=tuple(args.dilations), detail_channels=args.detail_channels,
                         ablate=args.ablate,
@@ -111,10 +146,13 @@ def data_problem(folder: str, split: str | None = None) -> str | None:
     if not Path(folder).is_dir():
         return f"{folder}: no such folder"
     records = read_manifests(Path(folder))
-    if split is not None:
-        records = [r for r in records if r.get("split") == split]
     if not records:
-        return f"{folder}: no samples{f' of split {split}' if split else ''} (no manifest*.jsonl lines)"
+        return f"{folder}: no samples (no manifest*.jsonl lines)"
+    if split is not None:
+        if not any("split" in r for r in records):
+            return f"{folder}: no record has a split (its maker fixed none); drop --split"
+        if not any(r.get("split") == split for r in records):
+            return f"{folder}: no samples of split {split}"
     return None
 
 
@@ -134,10 +172,14 @@ def scored_methods(args: argparse.Namespace, problem: str | None) -> tuple[list 
 def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, format_table, write_json
 
+    if args.limit is not None and args.limit < 1:
+        return fail(f"--limit must be 1 or more, got {args.limit}")
     methods, status = scored_methods(args, data_problem(args.data, args.split) or output_problem(args.json))
     if methods is None:
         return status
     results = evaluate(args.data, methods, args.limit, progress=not args.no_progress, split=args.split)
+    if not any(results.values()):
+        return fail(f"{args.data}: nothing scored (no sample read has holes where its target is known)")
     print(format_table(results))
     if args.json:
         try:
@@ -159,11 +201,17 @@ def run_export(args: argparse.Namespace) -> int:
     from .export import export_onnx
     from .checkpoint import save_weights
 
-    worst = export_onnx(args.checkpoint, args.onnx)
-    print(f"wrote {args.onnx}; max abs difference from PyTorch: {worst:.2e}")
-    if args.weights:
-        save_weights(args.checkpoint, args.weights)
-        print(f"wrote {args.weights}")
+    problem = output_problem(args.onnx) or output_problem(args.weights)
+    if problem:
+        return fail(problem)
+    try:
+        worst = export_onnx(args.checkpoint, args.onnx)
+        print(f"wrote {args.onnx}; max abs difference from PyTorch: {worst:.2e}")
+        if args.weights:
+            save_weights(args.checkpoint, args.weights)
+            print(f"wrote {args.weights}")
+    except (ValueError, OSError) as exc:
+        return fail(str(exc))
     return 0 if worst < 1e-3 else 1
 
 
@@ -206,7 +254,10 @@ def run_benchmark(args: argparse.Namespace) -> int:
                                      or output_problem(args.json) or output_problem(args.markdown))
     if methods is None:
         return status
-    results, sections = benchmark_all(methods, args.real, args.synthetic)
+    problems: list[str] = []
+    results, sections = benchmark_all(methods, args.real, args.synthetic, problems)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
     text = "\n\n".join(f"### {title}\n\n{format_table(table)}" for title, table in sections)
     print(text)
     try:
@@ -216,7 +267,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             write_text(args.markdown, text + "\n")
     except OSError as exc:
         return fail(str(exc))
-    return 0
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     add_infill_parser(sub)
     add_benchmark_parser(sub)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     commands = {"train": run_train, "evaluate": run_evaluate, "export": run_export,
                 "infill": run_infill, "benchmark": run_benchmark}
     return commands[args.command](args)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import StereoScene, find_scenes, load_scene, reprojected_pair
 
 from .baselines import Method
@@ -30,12 +31,22 @@ def scene_sample(scene: StereoScene) -> tuple[dict[str, np.ndarray], np.ndarray]
     return sample, sample["hole_mask"].astype(bool) & known
 
 
-def benchmark_scenes(root: Path, methods: dict[str, Method]) -> dict[str, dict[str, dict[str, float]]]:
-    """{scene: {method: metrics}} plus an 'overall' entry (mean over scenes)."""
+def benchmark_scenes(root: Path, methods: dict[str, Method],
+                     problems: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """{scene: {method: metrics}} (scenes named by their folders) plus an 'overall' entry
+    (mean over scenes). A scene that cannot be used is left out, its problem appended to
+    `problems`."""
     results: dict[str, dict[str, dict[str, float]]] = {}
     for folder in find_scenes(root):
-        scene = load_scene(folder)
-        sample, scored = scene_sample(scene)
+        try:
+            if folder.name == "overall":
+                raise InputError(f"{folder}: a scene may not be named 'overall' (the mean over the scenes)")
+            scene = load_scene(folder)
+            sample, scored = scene_sample(scene)
+        except InputError as exc:
+            if problems is not None:
+                problems.append(str(exc))
+            continue
         target = scene.right.astype(np.float32) / 255.0
         results[scene.name] = {}
         for name, method in methods.items():
@@ -48,9 +59,11 @@ def benchmark_scenes(root: Path, methods: dict[str, Method]) -> dict[str, dict[s
 
 
 def benchmark_all(methods: dict[str, Method], real: str | Path | None = None,
-                  synthetic: str | Path | None = None) -> tuple[dict, list[tuple[str, dict]]]:
+                  synthetic: str | Path | None = None,
+                  problems: list[str] | None = None) -> tuple[dict, list[tuple[str, dict]]]:
     """Results of every method on the synthetic held-out folder and the real-stereo scenes,
-    and the same as (title, table) sections for printing."""
+    and the same as (title, table) sections for printing; scenes that cannot be used are
+    named in `problems`."""
     from .evaluate import evaluate
 
     results, sections = {}, []
@@ -58,6 +71,6 @@ def benchmark_all(methods: dict[str, Method], real: str | Path | None = None,
         results["synthetic"] = evaluate(synthetic, methods, progress=False)
         sections.append(("Synthetic held-out set", results["synthetic"]))
     if real:
-        results["real"] = benchmark_scenes(Path(real), methods)
+        results["real"] = benchmark_scenes(Path(real), methods, problems)
         sections += [(f"Real stereo: {scene}", table) for scene, table in results["real"].items()]
     return results, sections

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from stereo_geometry.sample import inverse_depth_scale, mirror_input, network_input
-from stereo_geometry.writer import read_manifests
+from stereo_geometry.writer import read_manifests, read_sample
 
 
 def depth_target(org_depth: np.ndarray, depth_masked: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -111,18 +111,18 @@ class SampleDataset(Dataset):
         return tuple(int(v) for v in np.min(sizes, axis=0)) if sizes else (0, 0)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Input and target + loss mask of one sample as float32 arrays."""
-        with np.load(self.root / self.records[index]["file"], allow_pickle=False) as s:
-            hole = s["hole_mask"]
-            x = network_input(s["image_generated_left"], hole, s["normals_left_masked"],
-                              s["depth_masked"])
-            known = (s["loss_mask"] if "loss_mask" in s.files else np.ones_like(hole)).astype(np.float32)
-            if self.target == "depth":
-                target = depth_target(s["org_left_depth"], s["depth_masked"], hole.astype(bool))
-                known = known * (s["org_left_depth"] > 0)
-            else:
-                target = s["org_left_image"].astype(np.float32).transpose(2, 0, 1) / 255.0
-            return x, np.concatenate([target, known[None]], 0)
+        """Input and target + loss mask of one sample as float32 arrays; ValueError naming a
+        sample file that cannot be read."""
+        s = read_sample(self.root / self.records[index]["file"])
+        hole = s["hole_mask"]
+        x = network_input(s["image_generated_left"], hole, s["normals_left_masked"], s["depth_masked"])
+        known = (s["loss_mask"] if "loss_mask" in s else np.ones_like(hole)).astype(np.float32)
+        if self.target == "depth":
+            target = depth_target(s["org_left_depth"], s["depth_masked"], hole.astype(bool))
+            known = known * (s["org_left_depth"] > 0)
+        else:
+            target = s["org_left_image"].astype(np.float32).transpose(2, 0, 1) / 255.0
+        return x, np.concatenate([target, known[None]], 0)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, target = self.load(index)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from .baselines import Method
-from stereo_geometry.writer import read_manifests
+from stereo_geometry.writer import read_manifests, read_sample
 from .metrics import hole_and_ring_metrics
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_grad")
 # ring_psnr is left out: outside the hole every method returns the warped input, which on
@@ -22,7 +25,8 @@ def evaluate(data: str | Path, methods: dict[str, Method], limit: int | None = N
              source: str | None = None) -> dict[str, dict[str, float]]:
     """Mean of each metric over the samples (with holes) of `data` (only those of `split`
     and of `source`, if given), per method, plus 'seconds' (mean time per sample). Scored
-    inside the hole, where the sample's `loss_mask` (if any) says the target is known."""
+    inside the hole, where the sample's `loss_mask` (if any) says the target is known. A
+    sample file that cannot be read is named in a warning and left out."""
     from tqdm import tqdm
 
     records = read_manifests(Path(data))
@@ -33,8 +37,11 @@ def evaluate(data: str | Path, methods: dict[str, Method], limit: int | None = N
     records = records[:limit]
     sums: dict[str, dict[str, list[float]]] = {name: {} for name in methods}
     for record in tqdm(records, disable=not progress, unit="sample"):
-        with np.load(Path(data) / record["file"], allow_pickle=False) as s:
-            sample = {k: s[k] for k in s.files if k != "meta"}
+        try:
+            sample = read_sample(Path(data) / record["file"])
+        except ValueError as exc:
+            log.warning("skipped: %s", exc)
+            continue
         hole = sample["hole_mask"].astype(bool)
         if "loss_mask" in sample:
             hole &= sample["loss_mask"].astype(bool)
