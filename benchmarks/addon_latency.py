@@ -60,7 +60,7 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "packaging"))
     from build_extension import build, shipped_models
 
-    models = shipped_models()
+    models = {name: path for name, path in shipped_models().items() if name != "depth"}
     if not models:
         raise SystemExit("no shipped model (models/fast.onnx or models/quality.onnx)")
     print(f"{os.cpu_count()} cores, {args.width}x{args.height} render, ONNX Runtime")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -32,14 +33,13 @@ EYE_LETTERS = {"LEFT": "L", "RIGHT": "R"}
 
 def frame_range(text: str) -> tuple[int, int]:
     """"A-B" or "A" -> (A, B), A <= B."""
-    try:
-        first, _, last = text.partition("-") if not text.startswith("-") else ("", "", "")
-        a, b = int(first), int(last or first)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must look like 1-100 or 7, got '{text}'") from None
-    if b < a:
+    match = re.fullmatch(r"(\d+)(?:-(\d+))?", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"must look like 1-100 or 7, got '{text}'")
+    first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+    if last < first:
         raise argparse.ArgumentTypeError(f"the range {text} ends before it starts")
-    return a, b
+    return first, last
 
 
 def positive_int(text: str) -> int:

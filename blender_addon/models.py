@@ -33,22 +33,25 @@ def model_path(own_file: str, choice: str) -> Path:
     return path
 
 
-def network(path: Path) -> OnnxInfill:
-    """The network of an .onnx file, loaded once."""
+def network(path: Path, channels: int = 3) -> OnnxInfill:
+    """The network of an .onnx file, loaded once: an RGB infill model (`channels` 3) or a
+    depth-infill model (1); InfillError naming the file for anything else."""
     key = str(path)
     if key not in _networks:
         try:
             _networks[key] = OnnxInfill(key)
         except Exception as exc:  # onnxruntime raises its own types
             raise InfillError(f"Cannot load model {path}: {exc}") from exc
-    return _networks[key]
+    net = _networks[key]
+    if net.channels != channels:
+        kind = "a depth-infill model" if net.channels == 1 else f"a model of {net.channels} output channels"
+        raise InfillError(f"{path} is {kind}; the eyes' {'depth' if channels == 1 else 'colour'} needs "
+                          f"{'a depth-infill model' if channels == 1 else 'an RGB infill model'}")
+    return net
 
 
 def depth_network() -> OnnxInfill:
     """The bundled depth-infill model (the eyes' depth)."""
     if not BUNDLED_DEPTH_MODEL.is_file():
         raise InfillError("No bundled depth model in this build: turn Write Depth off")
-    net = network(BUNDLED_DEPTH_MODEL)
-    if net.channels != 1:
-        raise InfillError(f"{BUNDLED_DEPTH_MODEL} is not a depth-infill model")
-    return net
+    return network(BUNDLED_DEPTH_MODEL, channels=1)

@@ -16,6 +16,7 @@ import mathutils
 import numpy as np
 
 from stereo_geometry import Intrinsics, to_uint8
+from stereo_geometry.blender_camera import blender_points
 
 from .renderer import Renderer, unlit_emission_material
 
@@ -118,7 +119,7 @@ def _add(scene: bpy.types.Scene, me: bpy.types.Mesh, mat: bpy.types.Material,
          location_cv: np.ndarray, scale: np.ndarray, rotation: np.ndarray) -> None:
     obj = bpy.data.objects.new(me.name, me)
     obj.data.materials.append(mat)
-    obj.location = (float(location_cv[0]), -float(location_cv[1]), -float(location_cv[2]))
+    obj.location = [float(c) for c in blender_points(np.asarray(location_cv, dtype=np.float64))]
     obj.scale = [float(s) for s in scale]
     obj.rotation_euler = mathutils.Euler([float(r) for r in rotation])
     scene.collection.objects.link(obj)

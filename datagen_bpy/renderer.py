@@ -13,7 +13,7 @@ import mathutils
 
 from stereo_geometry import Intrinsics
 
-from stereo_geometry.blender_camera import blender_camera, blender_matrix_world
+from stereo_geometry.blender_camera import blender_camera, blender_matrix_world, blender_points
 from stereo_geometry.exr import read_multilayer_exr
 from .timing import stage
 
@@ -163,7 +163,7 @@ class Renderer:
                   texture: np.ndarray, face_tag: np.ndarray | None) -> None:
         self.clear_objects()
         me = bpy.data.meshes.new("grid")
-        verts_bl = (vertices * np.array([1.0, -1.0, -1.0])).astype(np.float32)
+        verts_bl = blender_points(vertices).astype(np.float32)
         me.vertices.add(len(verts_bl))
         me.vertices.foreach_set("co", verts_bl.ravel())
         loops = tris.astype(np.int32).ravel()

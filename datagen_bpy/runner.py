@@ -6,10 +6,10 @@ import contextlib
 import errno
 import fcntl
 import json
+import logging
 import math
 import os
 import random
-import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,6 +31,7 @@ from stereo_geometry.writer import (read_meta, sample_is_whole, stale_temporary,
                                     write_sample)
 
 PROCEDURAL_FOV_DEG = (50.0, 75.0)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -227,7 +228,7 @@ def run(tasks: list[Task], options: Options, workers: int = 1, manifest_name: st
     failures: list[dict] = []
     names = [t.name for t in tasks]
     for _, message in _write_manifest(manifest, options.samples_dir, names):
-        print(f"warning: {message}", file=sys.stderr)
+        log.warning(message)
     todo = [t for t in tasks if not (options.samples_dir / f"{t.name}.npz").exists()]
     by_name = {t.name: t for t in tasks}
     stage_seconds: dict[str, float] = {}

@@ -605,9 +605,11 @@ def parallax(bpy, model, work, result):
 
 def frames(bpy, model, work, result):
     """The frame range from rendered multilayer EXRs, written at the scene's output path as a
-    stereo animation render writes individual files; refused where it would overwrite them."""
+    stereo animation render writes individual files (each frame alone: the single-view
+    pipeline on its render); refused where it would overwrite the rendered frames."""
     scene = build_scene(bpy, frames=3)
     settings = configure(scene, model)
+    settings.reuse_frames, settings.carry = 0, 0.0
     set_exr_output(scene, os.path.join(work, "render", "shot_"))
     bpy.ops.render.render(animation=True)
     settings.frames_source = "FILES"
@@ -616,6 +618,11 @@ def frames(bpy, model, work, result):
     set_png_output(scene, os.path.join(work, "stereo", "shot_"))
     result["report"] = run_operator(bpy.ops.image.infill_disocclusion_frames)
     result["files"] = sorted(os.listdir(os.path.join(work, "stereo")))
+    got = image_file(os.path.join(work, "stereo", "shot_0002_R.png"))
+    _, result["max_diff_frame2"] = hole_psnr(bpy, scene, work, 2, model, got, got)
+    scene.frame_set(2)
+    result["max_diff_frame2_left"] = max_diff(image_file(os.path.join(work, "stereo", "shot_0002_L.png")),
+                                              render_png(bpy, scene, os.path.join(work, "left2.png")))
 
 
 def frames_render(bpy, model, work, result):

@@ -197,6 +197,7 @@ def test_frame_range_writes_every_frame_as_blenders_stereo_render_does(built, tm
     assert "would overwrite them" in outcome["overwrite"]
     assert outcome["report"] == "{'FINISHED'}"
     assert outcome["files"] == [f"shot_{n:04d}_{v}.png" for n in (1, 2, 3) for v in "LR"]
+    assert outcome["max_diff_frame2"] <= 1 and outcome["max_diff_frame2_left"] <= 1, outcome
 
 
 def test_automatic_overscan_renders_what_lies_just_beyond_the_frame(built, tmp_path):

@@ -125,14 +125,21 @@ def alive(pid: int) -> bool:
     return state is not None and state[0] != "Z"
 
 
-def test_workers_stop_when_the_job_process_is_killed(tmp_path):
-    cmd = [sys.executable, "-m", "datagen_bpy", "--procedural", "12", "--out", str(tmp_path), "--workers", "2", *SMALL]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def started_job_with_workers(out: Path, samples: int, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, list[int]]:
+    """A two-worker job started into `out`, once its first sample is written, and its workers' pids."""
+    cmd = [sys.executable, "-m", "datagen_bpy", "--procedural", str(samples), "--out", str(out), "--workers", "2",
+           *SMALL]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     deadline = time.time() + 300
-    while not list((tmp_path / "samples").glob("*.npz")) and time.time() < deadline:
+    while not list((out / "samples").glob("*.npz")) and time.time() < deadline:
         time.sleep(0.05)
     workers = [pid for pid in children(proc.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
     assert workers
+    return proc, workers
+
+
+def test_workers_stop_when_the_job_process_is_killed(tmp_path):
+    proc, workers = started_job_with_workers(tmp_path, 12)
     proc.kill()  # only the job process, as a scheduler's kill would
     proc.wait()
     deadline = time.time() + 30
@@ -222,13 +229,7 @@ def test_a_corrupt_sample_is_named_moved_aside_and_made_again(tmp_path):
 
 
 def test_a_killed_blender_worker_is_replaced_and_the_job_finishes(tmp_path):
-    cmd = [sys.executable, "-m", "datagen_bpy", "--procedural", "8", "--out", str(tmp_path), "--workers", "2", *SMALL]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not list((tmp_path / "samples").glob("*.npz")) and time.time() < deadline:
-        time.sleep(0.05)
-    workers = [pid for pid in children(proc.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()]
-    assert workers
+    proc, workers = started_job_with_workers(tmp_path, 8, stderr=subprocess.PIPE)
     os.kill(workers[0], signal.SIGKILL)  # as the OOM killer would
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
