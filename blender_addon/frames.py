@@ -1,24 +1,27 @@
 """The scene's frames as the sequence driver takes them (`stereo_geometry.sequence.Frame`): a
-rendered view, the camera's pose, and the eyes its Stereoscopy settings make from it; and
-how much wider to render so that those eyes see nothing beyond the frame's edges."""
+rendered view, the camera's pose, and the eyes its Stereoscopy settings make from it; how
+much wider to render so that those eyes see nothing beyond the frame's edges (rays cast into
+the scene); and the parallax between the eyes."""
 from __future__ import annotations
 
 import math
 import os
-import tempfile
 from typing import Callable
 
 import bpy
 import numpy as np
+from mathutils import Vector
 
 from .errors import InfillError
-from .renders import View, byte_image_pixels, render_frame, scene_caster
-from .scene_camera import blender_camera, camera_pose, camera_stereo, metres_per_unit, render_size, stereo_eyes
+from .renders import View, display_referred, render_frame
+from .scene_camera import (blender_camera, camera_pose, camera_stereo, metres_per_unit, render_size, scene_camera,
+                           stereo_eyes)
+from .stereo_geometry.blender_camera import blender_points
 from .stereo_geometry.camera import Eye
 from .stereo_geometry.colour import finite_depth
 from .stereo_geometry.exr import read_multilayer_exr
-from .stereo_geometry.overrides import at_frame, overridden
-from .stereo_geometry.overscan import needed_margins
+from .stereo_geometry.overrides import at_frame
+from .stereo_geometry.overscan import RayCaster, eye_rays, needed_margins
 from .stereo_geometry.parallax import parallax_px
 from .stereo_geometry.sequence import Frame
 
@@ -86,26 +89,6 @@ def frame_files(scene: bpy.types.Scene, layer: str, files: list[tuple[int, str]]
     return read
 
 
-def display_referred(scene: bpy.types.Scene, linear: np.ndarray) -> np.ndarray:
-    """Linear scene colour (H, W, 3) as Blender shows and saves it: 8-bit through the scene's
-    view transform (written by Blender as a PNG and read back)."""
-    h, w = linear.shape[:2]
-    image = bpy.data.images.new(".disocclusion_linear", w, h, alpha=False, float_buffer=True)
-    rgba = np.ones((h, w, 4), np.float32)
-    rgba[..., :3] = linear[::-1]
-    settings = scene.render.image_settings
-    try:
-        image.pixels.foreach_set(rgba.ravel())
-        with tempfile.TemporaryDirectory(prefix="disocclusion_") as folder:
-            path = os.path.join(folder, "view.png")
-            with overridden(settings, media_type="IMAGE", file_format="PNG", color_mode="RGB", color_depth="8",
-                            views_format="INDIVIDUAL"):
-                image.save_render(filepath=path, scene=scene)
-            return byte_image_pixels(path)
-    finally:
-        bpy.data.images.remove(image)
-
-
 def view_from_exr(path: str, scene: bpy.types.Scene, layer: str | None = None, image_pass: str = "Combined") -> View:
     """A rendered frame saved as a multilayer EXR (the colour pass and Depth of `layer`)."""
     try:
@@ -121,3 +104,25 @@ def view_from_exr(path: str, scene: bpy.types.Scene, layer: str | None = None, i
     h, w = rgb.shape[:2]
     return View(display_referred(scene, rgb), finite_depth(passes["Depth"] * metres_per_unit(scene)),
                 blender_camera(scene, w, h).intrinsics())
+
+
+def scene_caster(scene: bpy.types.Scene) -> RayCaster:
+    """A `stereo_geometry.overscan.RayCaster` into the evaluated scene at the current frame
+    (surfaces it does not hold as geometry, such as shader displacement and volumes, are not
+    seen)."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    to_world = scene_camera(scene).matrix_world.normalized()
+    to_camera, metres = to_world.inverted(), metres_per_unit(scene)
+
+    def cast(eye: Eye, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        origins, directions = eye_rays(eye, u, v)
+        origins, directions = blender_points(origins) / metres, blender_points(directions)
+        hits = np.full((len(u), 3), np.nan)
+        rotation = to_world.to_3x3()
+        for i in range(len(u)):
+            hit, location, *_ = scene.ray_cast(depsgraph, to_world @ Vector(origins[i]),
+                                               rotation @ Vector(directions[i]))
+            if hit:
+                hits[i] = blender_points(np.array(to_camera @ location)) * metres
+        return hits
+    return cast

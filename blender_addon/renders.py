@@ -1,7 +1,7 @@
 """Source views from Blender: the last render, a frame rendered here (wider than the frame
 where its eyes see past its edges), or two images of the artist's. Colour is display-referred
-8-bit, as Blender shows and saves the render with the scene's view transform; depth is planar
-metres."""
+8-bit, as Blender shows and saves the render with the scene's view transform
+(`display_referred` for linear colour); depth is planar metres."""
 from __future__ import annotations
 
 import os
@@ -11,16 +11,14 @@ from dataclasses import dataclass
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 from .errors import InfillError
 from .scene_camera import blender_camera, metres_per_unit, render_size, scene_camera
-from .stereo_geometry.blender_camera import blender_camera as settings_for, blender_points
-from .stereo_geometry.camera import Eye, Intrinsics
-from .stereo_geometry.colour import finite_depth, linear_to_srgb
+from .stereo_geometry.blender_camera import blender_camera as settings_for
+from .stereo_geometry.camera import Intrinsics
+from .stereo_geometry.colour import finite_depth
 from .stereo_geometry.exr import read_multilayer_exr
 from .stereo_geometry.overrides import overridden
-from .stereo_geometry.overscan import RayCaster, eye_rays
 from .stereo_geometry.sample import to_uint8
 
 
@@ -138,10 +136,10 @@ def view_from_images(image: bpy.types.Image | None, depth: bpy.types.Image | Non
     if rgba.shape[:2] != depth_pixels.shape[:2]:
         raise InfillError(f"Image is {rgba.shape[1]}x{rgba.shape[0]} but depth is "
                           f"{depth_pixels.shape[1]}x{depth_pixels.shape[0]}: they must match")
-    rgb = rgba[..., :3] if not image.is_float else linear_to_srgb(rgba[..., :3])  # float images are linear
-    h, w = rgb.shape[:2]
-    return View(to_uint8(rgb), finite_depth(depth_pixels[..., 0] * metres_per_unit(scene)),
-                blender_camera(scene, w, h).intrinsics())
+    h, w = rgba.shape[:2]
+    # float images hold scene-linear colour: shown through the scene's view transform
+    rgb = display_referred(scene, rgba[..., :3]) if image.is_float else to_uint8(rgba[..., :3])
+    return View(rgb, finite_depth(depth_pixels[..., 0] * metres_per_unit(scene)), blender_camera(scene, w, h).intrinsics())
 
 
 def image_pixels(image: bpy.types.Image) -> np.ndarray:
@@ -154,24 +152,21 @@ def image_pixels(image: bpy.types.Image) -> np.ndarray:
     return pixels.reshape(h, w, 4)[::-1]
 
 
-def scene_caster(scene: bpy.types.Scene) -> RayCaster:
-    """A `stereo_geometry.overscan.RayCaster` into the evaluated scene at the current frame
-    (surfaces it does not hold as geometry, such as shader displacement and volumes, are not
-    seen)."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    to_world = scene_camera(scene).matrix_world.normalized()
-    to_camera, metres = to_world.inverted(), metres_per_unit(scene)
-
-    def cast(eye: Eye, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        origins, directions = eye_rays(eye, u, v)
-        origins, directions = blender_points(origins) / metres, blender_points(directions)
-        hits = np.full((len(u), 3), np.nan)
-        rotation = to_world.to_3x3()
-        for i in range(len(u)):
-            hit, location, *_ = scene.ray_cast(depsgraph, to_world @ Vector(origins[i]),
-                                               rotation @ Vector(directions[i]))
-            if hit:
-                hits[i] = blender_points(np.array(to_camera @ location)) * metres
-        return hits
-    return cast
-
+def display_referred(scene: bpy.types.Scene, linear: np.ndarray) -> np.ndarray:
+    """Linear scene colour (H, W, 3) as Blender shows and saves it: 8-bit through the scene's
+    view transform (written by Blender as a PNG and read back)."""
+    h, w = linear.shape[:2]
+    image = bpy.data.images.new(".disocclusion_linear", w, h, alpha=False, float_buffer=True)
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = linear[::-1]
+    settings = scene.render.image_settings
+    try:
+        image.pixels.foreach_set(rgba.ravel())
+        with tempfile.TemporaryDirectory(prefix="disocclusion_") as folder:
+            path = os.path.join(folder, "view.png")
+            with overridden(settings, media_type="IMAGE", file_format="PNG", color_mode="RGB", color_depth="8",
+                            views_format="INDIVIDUAL"):
+                image.save_render(filepath=path, scene=scene)
+            return byte_image_pixels(path)
+    finally:
+        bpy.data.images.remove(image)

@@ -98,12 +98,25 @@ def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] =
                         "intrinsics": scene.rig.intrinsics("right" if eye == "left" else "left", w, h).to_dict(),
                         "hole_fraction": round(float(hole.mean()), 6),
                         "scored_hole_fraction": round(float((hole & known).mean()), 6)}
-                write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
+                try:
+                    write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
+                except OSError as exc:  # a full or read-only disk: no later sample can be written
+                    failures.append({"name": name, "source": str(folder), "error": f"the job stopped: {exc}"})
+                    return made, failures + _write_records(out, samples, names, failures)
                 made += 1
-    write_jsonl(out / "manifest.jsonl", [read_meta(samples / f"{n}.npz") for n in names
-                                         if (samples / f"{n}.npz").exists()])
-    write_jsonl(out / "failures.jsonl", failures)
-    return made, failures
+    return made, failures + _write_records(out, samples, names, failures)
+
+
+def _write_records(out: Path, samples: Path, names: list[str], failures: list[dict]) -> list[dict]:
+    """Write the manifest of the finished samples among `names` and the failures; a failure
+    to write them (a full disk) comes back as one more failure."""
+    try:
+        write_jsonl(out / "manifest.jsonl", [read_meta(samples / f"{n}.npz") for n in names
+                                             if (samples / f"{n}.npz").exists()])
+        write_jsonl(out / "failures.jsonl", failures)
+    except OSError as exc:
+        return [{"name": "manifest", "source": str(out), "error": f"the job stopped: {exc}"}]
+    return []
 
 
 def stage_stereo_views(stereo_root: Path, staging: Path) -> list[Path]:

@@ -164,6 +164,29 @@ def test_a_broken_scene_is_reported_by_name_and_the_rest_is_made(tmp_path):
     assert made == 2 and len(failures) == 1 and "bad" in failures[0]["error"]
 
 
+def test_a_full_disk_stops_the_real_disocclusions_with_one_line_and_nothing_partial(tmp_path):
+    import subprocess
+
+    for name in ("alpha1", "alpha2", "beta", "gamma"):
+        write_pair(tmp_path / "stereo" / name, name)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        made, failures = make_disocclusions(tmp_path / "stereo", disk / "out", scales=(1.0, 0.8, 0.6), progress=False)
+        assert failures and "the job stopped" in failures[-1]["error"] and 0 < made < 24
+        finished = sorted((disk / "out" / "samples").glob("*.npz"))
+        assert not list(disk.rglob("*.partial")) and len(finished) == made
+        for path in finished:  # every finished file is whole
+            with np.load(path) as sample:
+                sample["org_left_image"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
 def test_stereo_views_are_staged_as_rgbd_folders_with_metric_depth(tmp_path):
     write_pair(tmp_path / "stereo" / "box", "box", calibration=CALIB)
     views = stage_stereo_views(tmp_path / "stereo", tmp_path / "staging")
