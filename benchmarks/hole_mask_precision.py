@@ -1,21 +1,24 @@
-"""How well the hole mask finds what is really disoccluded, on renders where both eyes are
-known (the lit scenes of `python -m datagen_bpy --lit`, which keep the source eye's render
-and depth).
+"""How well the hole mask finds what is really disoccluded, and what the fill makes of it, on
+renders where both eyes are known (the lit scenes of `python -m datagen_bpy --lit`, which keep
+the source eye's render and depth).
 
-    python benchmarks/hole_mask_precision.py DATA [--limit N]
+    python benchmarks/hole_mask_precision.py DATA [--limit N] [--model NAME=MODEL.onnx ...]
 
 True disocclusions: pixels of the other eye's true render whose surface point (its true
-planar depth) the source eye did not see: outside its frame, or behind what the source's
-depth shows there by more than 2 % (of the 2x2 source pixels around where it lands, the
-farthest). Precision: the share of the mask's pixels within 1 px of a true disocclusion;
-recall: the share of true disocclusions the mask covers. Rules compared on the same
-reprojections: `stretched` (the project's: a stretched face is a hole wherever it is the
-nearest face) and `behind_real` (a stretched face only where no other face of the mesh covers
-the pixel: stretched faces never hide a real surface).
+planar depth) the source eye did not see: outside its frame (beyond its outermost pixels'
+footprints), or behind what the source's depth shows there by more than 2 % (of the 2x2
+source pixels around where it lands, the farthest). Per hole rule
+(`stereo_geometry.HOLE_RULES`), on the same source views: precision (the share of the mask's
+pixels within 1 px of a true disocclusion), recall (the share of true disocclusions the mask
+covers), the mask's share of the frame and the PSNR of the pixels it keeps (the warp outside
+the mask) against the true other eye. Per model (default: the shipped ones), with the holes
+of the rule it was trained on: PSNR of the whole frame, of its own holes and of the true
+disocclusions (the same pixels for every model).
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -25,10 +28,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stereo_geometry import Intrinsics, stereo_pose, world_to_camera  # noqa: E402
-from stereo_geometry.camera import project, transform, unproject  # noqa: E402
-from stereo_geometry.mesh import grid_vertices  # noqa: E402
-from stereo_geometry.warp import _general_grid_raster, rasterize_projected  # noqa: E402
+from stereo_geometry import HOLE_RULES, Intrinsics, network_input, reproject, stereo_pose, warped_inputs, world_to_camera  # noqa: E402,E501
+from stereo_geometry.camera import project, unproject  # noqa: E402
+from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network  # noqa: E402
+from stereo_geometry.sample import to_uint8  # noqa: E402
 from stereo_geometry.writer import read_manifests, read_sample  # noqa: E402
 
 MARGIN = 0.02
@@ -49,14 +52,12 @@ def true_disocclusions(true_depth: np.ndarray, source_depth: np.ndarray, K: Intr
     return ~inside | (z > farthest * (1 + MARGIN))
 
 
-def hole_masks(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float) -> dict[str, np.ndarray]:
-    """The hole mask of each rule for the source view reprojected into the eye at `baseline`."""
-    tris, stretched, raster = _general_grid_raster(depth, K, K, world_to_camera(stereo_pose(baseline)), 80.0, 0.5)
-    covered = raster.covered
-    on_stretched = covered & stretched[np.maximum(raster.face, 0)]
-    moved = transform(grid_vertices(depth, K), world_to_camera(stereo_pose(baseline)))
-    real = rasterize_projected(*project(moved, K), tris[~stretched], K).covered
-    return {"stretched": on_stretched | ~covered, "behind_real": ~real}
+def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
+    """PSNR (8-bit) of `a` against `b` over the pixels `where` (nan where there are none)."""
+    if not where.any():
+        return math.nan
+    err = np.mean((a[where].astype(np.float64) - b[where]) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(err, 1e-10)))
 
 
 def scores(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -70,8 +71,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--model", nargs="*", metavar="NAME=MODEL.onnx",
+                        default=[f"{name}={path}" for name, path in SHIPPED_MODELS.items()])
     args = parser.parse_args()
-    rows = {"stretched": [], "behind_real": []}
+    networks = {name: load_onnx_network(path) for name, path in (entry.split("=", 1) for entry in args.model)}
+    rules: dict[str, list] = {name: [] for name in HOLE_RULES}
+    models: dict[str, list] = {name: [] for name in networks}
     shares = []
     for record in read_manifests(args.data):
         sample = read_sample(args.data / record["file"])
@@ -79,20 +84,34 @@ def main() -> None:
             continue
         K = Intrinsics(**record["intrinsics"])
         baseline = record["baseline"]
-        truth = true_disocclusions(sample["org_left_depth"].astype(np.float64), sample["source_depth"], K, baseline)
-        masks = hole_masks(sample["source_image"], sample["source_depth"], K, baseline)
-        assert np.array_equal(masks["stretched"], sample["hole_mask"].astype(bool))
-        for name, mask in masks.items():
-            rows[name].append(scores(mask, truth) + (float(mask.mean()),))
+        image, depth, truth_image = sample["source_image"], sample["source_depth"], sample["org_left_image"]
+        truth = true_disocclusions(sample["org_left_depth"].astype(np.float64), depth, K, baseline)
+        warps = {name: reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), rule, interpolate=True)
+                 for name, rule in HOLE_RULES.items()}
+        for name, warp in warps.items():
+            mask = warp.hole_mask.astype(bool)
+            rules[name].append(scores(mask, truth) + (float(mask.mean()), psnr(warp.image, truth_image, ~mask)))
+        for name, network in networks.items():
+            warp = warps[network.hole_rule.name]
+            mask = warp.hole_mask.astype(bool)
+            fill = to_uint8(network(network_input(**warped_inputs(warp, K))[None])[0].transpose(1, 2, 0))
+            out = np.where(mask[..., None], fill, warp.image)
+            models[name].append((psnr(out, truth_image, np.ones_like(mask)), psnr(out, truth_image, mask),
+                                 psnr(out, truth_image, truth)))
         shares.append(truth.mean())
         if len(shares) >= args.limit:
             break
     print(f"{len(shares)} lit samples of {args.data}; true disocclusions {np.mean(shares):.2%} of the frame\n")
-    print("| rule | precision (within 1 px) | recall | mask share of the frame |")
+    print("| rule | precision (within 1 px) | recall | mask, share of the frame | kept pixels PSNR |")
+    print("|---|---|---|---|---|")
+    for name, values in rules.items():
+        p, r, m, kept = np.nanmean(values, axis=0)
+        print(f"| {name} | {p:.3f} | {r:.3f} | {m:.2%} | {kept:.2f} dB |")
+    print("\n| model (its rule) | whole frame PSNR | its holes PSNR | true disocclusions PSNR |")
     print("|---|---|---|---|")
-    for name, values in rows.items():
-        p, r, m = np.mean(values, axis=0)
-        print(f"| {name} | {p:.3f} | {r:.3f} | {m:.2%} |")
+    for name, values in models.items():
+        whole, holes, disoccluded = np.nanmean(values, axis=0)
+        print(f"| {name} ({networks[name].hole_rule.name}) | {whole:.2f} dB | {holes:.2f} dB | {disoccluded:.2f} dB |")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 from stereo_geometry.arguments import field_of_view, fraction, positive_float, resolution
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID
-from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX
+from stereo_geometry import DEFAULT_HOLE_RULE, HOLE_RULES, hole_rule
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,11 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability that the other eye is on the left (default 0.5)")
     p.add_argument("--toe-in-prob", type=fraction, default=0.0,
                    help="probability of a converged (toed-in) other eye (default 0)")
-    p.add_argument("--max-angle", type=positive_float, default=DEFAULT_MAX_ANGLE_DEG,
-                   help=f"faces seen more than this many degrees from head on are holes (default {DEFAULT_MAX_ANGLE_DEG:g})")
-    p.add_argument("--min-growth", type=float, default=DEFAULT_MIN_GROWTH_PX,
-                   help="...and grow by more than this many pixels in the other view "
-                        f"(default {DEFAULT_MIN_GROWTH_PX:g})")
+    p.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE, metavar="|".join(HOLE_RULES),
+                   help="which pixels are holes (docs/geometry.md, 'Which faces are holes'; default "
+                        f"{DEFAULT_HOLE_RULE.name}, the shipped models' rule)")
     p.add_argument("--fov", type=field_of_view, default=60.0,
                    help="horizontal field of view in degrees for photos without intrinsics (default 60)")
     p.add_argument("--depth-png-scale", type=positive_float, default=DEFAULT_PNG_DEPTH_SCALE,
@@ -114,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     photos = tuple(find_images(args.images)) if (scenes and args.images) else ()
     options = Options(out=args.out, width=args.resolution[0], height=args.resolution[1],
                       baseline=baseline, swap_prob=args.swap_prob, toe_in_prob=args.toe_in_prob,
-                      max_angle_deg=args.max_angle, min_growth_px=args.min_growth, fov_deg=args.fov,
+                      hole_rule=args.hole_rule, fov_deg=args.fov,
                       png_depth_scale=args.depth_png_scale, max_depth=args.max_depth,
                       min_valid=args.min_valid_depth, photos=photos, depth_model=args.depth_model,
                       depth_model_path=args.depth_model_path)

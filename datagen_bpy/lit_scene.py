@@ -21,7 +21,7 @@ import bpy
 import mathutils
 import numpy as np
 
-from stereo_geometry import Intrinsics, stereo_pose, to_uint8, world_to_camera
+from stereo_geometry import DEFAULT_HOLE_RULE, HoleRule, Intrinsics, stereo_pose, to_uint8, world_to_camera
 from stereo_geometry.blender_camera import blender_points
 from stereo_geometry.mesh import normals_from_depth
 from stereo_geometry.overrides import overridden
@@ -181,9 +181,10 @@ def build_lit_scene(renderer: Renderer, K: Intrinsics, rng: np.random.Generator,
 
 
 def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.random.Generator,
-               photos: list[Path], samples: int = 32) -> dict[str, np.ndarray]:
+               photos: list[Path], rule: HoleRule = DEFAULT_HOLE_RULE, samples: int = 32) -> dict[str, np.ndarray]:
     """The sample arrays of a random lit scene: the source eye (the camera at the origin)
-    reprojected into the eye at `baseline` (metres along x; negative: the left eye) as the
+    reprojected into the eye at `baseline` (metres along x; negative: the left eye; holes as
+    `rule` says) as the
     network input, that eye's true render and depth as the target, and the source eye's own
     render and depth (`source_image`, `source_depth`: what the hole mask is measured against)."""
     build_lit_scene(renderer, K, rng, photos)
@@ -202,7 +203,7 @@ def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.rando
             scene.world = None
     (image, depth), (true_image, true_depth) = views["source"], views["other"]
     with stage("reprojection"):
-        warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), interpolate=True)
+        warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), rule, interpolate=True)
         inputs = warped_inputs(warp, K)
     return {**inputs, "depth_generated_left": warp.depth,
             "normals_generated_left": normals_from_depth(warp.depth, K).astype(np.float16),

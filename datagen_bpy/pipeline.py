@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from stereo_geometry import Intrinsics, grid_mesh, grid_uv, tag_stretched_faces, to_uint8, world_to_camera
+from stereo_geometry import HoleRule, Intrinsics, grid_mesh, grid_uv, tag_stretched_faces, to_uint8, world_to_camera
 from stereo_geometry.camera import transform
-from stereo_geometry.warp import Reprojection
+from stereo_geometry.warp import Reprojection, point_samples
 
 from .renderer import Renderer
 from .timing import stage
@@ -15,22 +15,44 @@ from .timing import stage
 class CyclesWarp:
     """A `stereo_geometry.sample.Warp` that renders with Cycles: the view's pixel-grid mesh,
     textured with its image (nearest texel) and carrying its stretched-face tags as an AOV,
-    placed by the source pose and rendered from the target pose."""
+    placed by the source pose and rendered from the target pose. A rule whose stretched faces
+    never hide real ones renders a second time: the real faces and the rule's point samples
+    (`warp.point_samples`: squares facing the target camera, textured with their own pixel);
+    what that render covers is no hole."""
 
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
 
     def __call__(self, image: np.ndarray, depth: np.ndarray, K: Intrinsics, source_pose: np.ndarray,
-                 target_pose: np.ndarray, max_angle_deg: float, min_growth_px: float) -> Reprojection:
+                 target_pose: np.ndarray, rule: HoleRule) -> Reprojection:
+        src_to_dst = world_to_camera(target_pose) @ source_pose
         with stage("mesh build"):
             vertices, tris = grid_mesh(depth, K)
-            tag = tag_stretched_faces(vertices, tris, K, world_to_camera(target_pose) @ source_pose,
-                                      max_angle_deg, min_growth_px)
-        world = transform(vertices, source_pose)
+            tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
+        texture = image.astype(np.float32) / 255.0
+        uv = grid_uv(K.height, K.width)
+        whole = self._render(transform(vertices, source_pose), tris, uv, texture, tag, K, source_pose, target_pose)
+        if not rule.real_faces_first:
+            return whole
+        index, _, landing, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+        corners = point_squares(landing, lagged, rule.point_radius_px, K)
+        first = len(vertices) + 4 * np.arange(len(index))
+        squares = np.concatenate([np.stack([first, first + 1, first + 2], 1), np.stack([first, first + 2, first + 3], 1)])
+        real = self._render(np.concatenate([transform(vertices, source_pose), transform(corners, target_pose)]),
+                            np.concatenate([tris[~tag], squares.astype(tris.dtype)]),
+                            np.concatenate([uv, np.repeat(uv[index], 4, axis=0)]), texture, None, K, source_pose,
+                            target_pose)
+        on_real = real.covered
+        pick = on_real[..., None]
+        return Reprojection(image=np.where(pick, real.image, whole.image), depth=np.where(on_real, real.depth, whole.depth),
+                            stretched=whole.stretched & ~on_real, covered=whole.covered | on_real)
+
+    def _render(self, world: np.ndarray, tris: np.ndarray, uv: np.ndarray, texture: np.ndarray,
+                tag: np.ndarray | None, K: Intrinsics, source_pose: np.ndarray, target_pose: np.ndarray) -> Reprojection:
         square = K
         if K.fy != K.fx:  # Blender cannot write the EXR of a non-square pixel aspect: stretch the scene instead
             world, square = stretched_for_square_pixels(world, K, source_pose, target_pose)
-        self.renderer.set_mesh(world, tris, grid_uv(K.height, K.width), image.astype(np.float32) / 255.0, tag)
+        self.renderer.set_mesh(world, tris, uv, texture, tag)
         self.renderer.set_camera(square, target_pose)
         view = self.renderer.render()
         with stage("readback"):
@@ -38,6 +60,17 @@ class CyclesWarp:
             return Reprojection(image=np.where(covered[..., None], to_uint8(view.rgb), 0).astype(np.uint8),
                                 depth=np.where(covered, view.depth, 0.0).astype(np.float32),
                                 stretched=covered & (view.tag > 0.5), covered=covered)
+
+
+def point_squares(landing: np.ndarray, depth: np.ndarray, radius: float, K: Intrinsics) -> np.ndarray:
+    """Camera-space corners (4N, 3) of squares facing the camera K, each at planar `depth`
+    (N,) and reaching `radius` pixels from where a point lands (`landing` (N, 2) pixel
+    coordinates) in both axes: a ray through a pixel centre hits one exactly where that
+    centre lies within the radius."""
+    offsets = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * radius
+    uv = (landing[:, None, :] + offsets[None]).reshape(-1, 2)
+    z = np.repeat(depth, 4)
+    return np.stack([(uv[:, 0] - K.cx) / K.fx * z, (uv[:, 1] - K.cy) / K.fy * z, z], axis=1)
 
 
 def stretched_for_square_pixels(world: np.ndarray, K: Intrinsics, *poses: np.ndarray) -> tuple[np.ndarray, Intrinsics]:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stereo_geometry.mesh import DEFAULT_HOLE_RULE, HOLE_RULES, HoleRule, hole_rule
 from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
 from stereo_geometry.writer import (atomic_write_bytes, stale_temporary, temporary_files, read_meta, writable_folder, write_image, write_jsonl,
@@ -52,9 +53,9 @@ def validation_groups(groups: list[str], fraction: float = VAL_FRACTION) -> set[
 
 
 def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
-                       progress: bool = True) -> tuple[int, list[dict]]:
+                       progress: bool = True, rule: HoleRule = DEFAULT_HOLE_RULE) -> tuple[int, list[dict]]:
     """Write the real-disocclusion samples of every scene under `stereo_root` into `out`
-    (skipping finished ones). Returns (samples made, failures)."""
+    (skipping finished ones; holes as `rule` says). Returns (samples made, failures)."""
     from tqdm import tqdm
 
     samples = out / "samples"
@@ -80,7 +81,7 @@ def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] =
                 if path.exists():
                     continue
                 try:
-                    arrays, known = reprojected_pair(scene, eye)
+                    arrays, known = reprojected_pair(scene, eye, rule)
                 except InputError as exc:
                     failures.append({"name": name, "source": str(folder), "error": str(exc)})
                     continue
@@ -96,7 +97,7 @@ def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] =
                         "split": "val" if scene_group(full.name) in val else "train",
                         "calibrated": full.calibrated, "baseline": scene.rig.baseline,
                         "intrinsics": scene.rig.intrinsics("right" if eye == "left" else "left", w, h).to_dict(),
-                        "hole_fraction": round(float(hole.mean()), 6),
+                        "hole_rule": rule.name, "hole_fraction": round(float(hole.mean()), 6),
                         "scored_hole_fraction": round(float((hole & known).mean()), 6)}
                 try:
                     write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
@@ -149,7 +150,8 @@ def stage_stereo_views(stereo_root: Path, staging: Path) -> list[Path]:
 
 
 def render_real_views(roots: dict[str, Path], out: Path, count: int, width: int, height: int,
-                      workers: int, seed: int, progress: bool = True) -> list[dict]:
+                      workers: int, seed: int, progress: bool = True,
+                      rule: HoleRule = DEFAULT_HOLE_RULE) -> list[dict]:
     """Run the Blender pipeline on RGB-D folders: `roots` maps a kind ("stereo", "rgbd") to a
     folder of RGB-D sub-folders; one manifest per kind in `out`. Returns the failures."""
     from .runner import Options, run
@@ -162,7 +164,7 @@ def render_real_views(roots: dict[str, Path], out: Path, count: int, width: int,
                   for t in tasks}
         val = validation_groups(list(groups.values()))
         tasks = [dataclasses.replace(t, split="val" if groups[t.name] in val else "train") for t in tasks]
-        options = Options(out=out, width=width, height=height)
+        options = Options(out=out, width=width, height=height, hole_rule=rule)
         result = run(tasks, options, workers, f"manifest.{kind}.jsonl", f"failures.{kind}.jsonl",
                      progress=progress)
         failures += result.failures
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions")
+    p.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE, metavar="|".join(HOLE_RULES),
+                   help=f"which pixels are holes (default {DEFAULT_HOLE_RULE.name})")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     stereo, rgbd = args.root / "stereo", args.root / "rgbd"
@@ -220,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = []
     if stereo.is_dir():
         made, failed = make_disocclusions(stereo, args.out / "disocclusions", args.scales,
-                                          not args.no_progress)
+                                          not args.no_progress, args.hole_rule)
         failures += failed
         print(f"disocclusions: {made} made, {len(failed)} failed -> {args.out / 'disocclusions'}",
               file=sys.stderr)
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if rgbd.is_dir():
             roots["rgbd"] = rgbd
         failures += render_real_views(roots, args.out / "rendered", args.count, *args.resolution,
-                                      args.workers, args.seed, not args.no_progress)
+                                      args.workers, args.seed, not args.no_progress, args.hole_rule)
     for failure in failures:
         print(f"failed: {failure['name']}: {failure['error']}", file=sys.stderr)
     return 1 if failures else 0

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from stereo_geometry import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, Intrinsics
+from stereo_geometry import DEFAULT_HOLE_RULE, HoleRule, Intrinsics
 
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
@@ -44,8 +44,7 @@ class Options:
     baseline: BaselineSpec = field(default_factory=lambda: BaselineSpec.parse("0.063,0.0315:0.035"))
     swap_prob: float = 0.5
     toe_in_prob: float = 0.0
-    max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG
-    min_growth_px: float = DEFAULT_MIN_GROWTH_PX
+    hole_rule: HoleRule = DEFAULT_HOLE_RULE
     fov_deg: float = 60.0
     png_depth_scale: float = DEFAULT_PNG_DEPTH_SCALE
     max_depth: float = DEFAULT_MAX_DEPTH
@@ -134,7 +133,7 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
             signed_baseline = -baseline if swap else baseline
             with timing.stage("lit scene"):
                 arrays = lit_sample(renderer, K, signed_baseline, np.random.default_rng(task.seed),
-                                    list(options.photos))
+                                    list(options.photos), options.hole_rule)
         else:
             if task.kind == "procedural":
                 K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))
@@ -149,8 +148,8 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
             if rng.random() < options.toe_in_prob:
                 toe_in = math.degrees(math.atan(baseline / float(np.mean(depth))))
             signed_baseline = -baseline if swap else baseline
-            arrays = disocclusion_sample(image, depth, K, signed_baseline, toe_in, options.max_angle_deg,
-                                         options.min_growth_px, warp=CyclesWarp(renderer))
+            arrays = disocclusion_sample(image, depth, K, signed_baseline, toe_in, options.hole_rule,
+                                         warp=CyclesWarp(renderer))
         if arrays["hole_mask"].all():
             raise InputError(f"{task.image or task.name}: every pixel of the sample is a hole "
                              "(depth far too small for the baseline?)")
@@ -159,8 +158,7 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
             "depth_source": (str(task.depth) if task.depth else task.kind if task.image is None
                              else f"model:{options.depth_model}"),
             "seed": task.seed, "baseline": signed_baseline, "swap": swap, "toe_in_deg": toe_in,
-            "intrinsics": K.to_dict(), "max_angle_deg": options.max_angle_deg,
-            "min_growth_px": options.min_growth_px,
+            "intrinsics": K.to_dict(), "hole_rule": options.hole_rule.name,
             "hole_fraction": round(float(arrays["hole_mask"].mean()), 6),
         }
         if task.split is not None:

@@ -68,11 +68,15 @@ def _pixel_weights(ua: float, ub: float, uc: float, va: float, vb: float, vc: fl
     return True, depth, ga * depth, gb * depth, gc * depth
 
 
-def _keep_nearer(best_z: np.ndarray, best_id: np.ndarray, best_bary: np.ndarray, i: int,
-                 depth: float, id_: int, wa: float, wb: float, wc: float) -> None:
-    """Entry i of the nearest-candidate buffers takes (depth, id_, weights) if nearer, or as
-    near with a smaller id_ (the first of equally near triangles)."""
-    if depth < best_z[i] or (depth == best_z[i] and id_ < best_id[i]):
+def _keep_nearer(best_rank: np.ndarray, best_z: np.ndarray, best_id: np.ndarray, best_bary: np.ndarray,
+                 i: int, rank: int, depth: float, id_: int, wa: float, wb: float, wc: float) -> None:
+    """Entry i of the nearest-candidate buffers takes (rank, depth, id_, weights) if of a
+    lower rank (a face that is not stretched before one that is, where stretched faces rank
+    last), or of the same rank and nearer, or as near with a smaller id_ (the first of
+    equally near triangles)."""
+    if rank < best_rank[i] or (rank == best_rank[i] and (
+            depth < best_z[i] or (depth == best_z[i] and id_ < best_id[i]))):
+        best_rank[i] = rank
         best_z[i] = depth
         best_id[i] = id_
         best_bary[i, 0] = wa
@@ -80,13 +84,15 @@ def _keep_nearer(best_z: np.ndarray, best_id: np.ndarray, best_bary: np.ndarray,
         best_bary[i, 2] = wc
 
 
-def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, height: int,
+def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, rank: np.ndarray, height: int,
              width: int, near: float, eps: float, bands: int):
     """Nearest triangle, planar depth and perspective-correct barycentric weights per pixel
-    of triangles `tris` (M, 3) over projected vertices (`u`, `v`, `z`); of equally near
-    triangles, the first. The rows are split into `bands` that threads fill in parallel
-    (each thread writes its own rows), so the result does not depend on their number.
-    Faces are int32, as the triangles' vertex indices."""
+    of triangles `tris` (M, 3) over projected vertices (`u`, `v`, `z`); a triangle of a
+    lower `rank` (M,) before any of a higher one; of equally near triangles, the first. The
+    rows are split into `bands` that threads fill in parallel (each thread writes its own
+    rows), so the result does not depend on their number. Faces are int32, as the
+    triangles' vertex indices."""
+    best_rank = np.empty(height * width, dtype=np.uint8)
     best_z = np.empty(height * width)
     best_face = np.empty(height * width, dtype=np.int32)
     best_bary = np.empty((height * width, 3))
@@ -94,6 +100,7 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
     for band in numba.prange(bands):
         top, bottom = band * band_rows, min(height, (band + 1) * band_rows) - 1
         # each thread first touches (and so pages in) its own rows
+        best_rank[top * width:(bottom + 1) * width] = 255
         best_z[top * width:(bottom + 1) * width] = np.inf
         best_face[top * width:(bottom + 1) * width] = -1
         best_bary[top * width:(bottom + 1) * width] = 0.0
@@ -115,7 +122,8 @@ def _zbuffer(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray, heig
                     inside, depth, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
                                                                clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
                     if inside:
-                        _keep_nearer(best_z, best_face, best_bary, y * width + x, depth, t, wa, wb, wc)
+                        _keep_nearer(best_rank, best_z, best_face, best_bary, y * width + x, rank[t], depth, t,
+                                     wa, wb, wc)
     return best_face, best_z, best_bary
 
 
@@ -327,8 +335,8 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
 
 
 def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: np.ndarray,
-                        pad: float, camera: tuple, shift: tuple, near: float, eps: float,
-                        interpolate: bool, integer: bool, bands: int):
+                        real_faces_first: bool, pad: float, camera: tuple, shift: tuple, near: float,
+                        eps: float, interpolate: bool, integer: bool, bands: int):
     """`warp.reproject` of a grid mesh into the source camera shifted along its rows (no
     vertex leaves its row by half a pixel: see `_grid_grown_faces`), one target row at a
     time: each pixel row sees only the triangles of the two rows of cells that touch it.
@@ -336,7 +344,8 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
     that are not stretched, its triangle's corners blended as `_interpolated_lookup` does,
     rounded where `integer`: integer colours), planar depth (float32, 0: uncovered), whether
     its triangle is stretched (`stretched_cell`, as `_grid_grown_faces` lays out the
-    triangles) and whether it is covered. The candidate tests and weights are `_zbuffer`'s, the lookups
+    triangles) and whether it is covered; with `real_faces_first`, a stretched triangle
+    never hides one that is not (`_keep_nearer`'s rank). The candidate tests and weights are `_zbuffer`'s, the lookups
     `_surface_lookup`'s and `_interpolated_lookup`'s, and of equally near triangles the first in
     `mesh.grid_triangles`' order wins, so the result is the general path's bit for bit; but
     no triangle array, vertex projections or per-pixel weights are stored."""
@@ -351,6 +360,7 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
         top, bottom = band * band_rows, min(h, (band + 1) * band_rows) - 1
         rows = np.empty((3, 5, w))  # grid rows y-1, y, y+1 of target row y, at [row % 3]
         known = np.zeros((3, w), dtype=np.bool_)
+        best_rank = np.empty(w, dtype=np.uint8)
         best_z = np.empty(w)
         best_key = np.empty(w, dtype=np.int64)
         best_bary = np.empty((w, 3))
@@ -359,6 +369,7 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
         for y in range(top, bottom + 1):
             if y > top and y + 1 < h:
                 _project_grid_row(depth, y + 1, pad, camera, shift, rows[(y + 1) % 3], known[(y + 1) % 3])
+            best_rank[:] = 255
             best_z[:] = np.inf
             best_key[:] = -1
             py = float(y)
@@ -385,11 +396,12 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                             continue
                         ua, ub, uc = upper[2, cell], b_row[2, cb], c_row[2, cc]
                         key = half * cells + r * (w - 1) + cell
+                        rank = 1 if real_faces_first and stretched_cell[half, r, cell] else 0
                         for x in range(x0, x1 + 1):
                             inside, d, wa, wb, wc = _pixel_weights(ua, ub, uc, va, vb, vc, float(x), py, sign,
                                                                    clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
                             if inside:
-                                _keep_nearer(best_z, best_key, best_bary, x, d, key, wa, wb, wc)
+                                _keep_nearer(best_rank, best_z, best_key, best_bary, x, rank, d, key, wa, wb, wc)
             for x in range(w):
                 pix = y * w + x
                 key = best_key[x]
@@ -437,9 +449,9 @@ _compiled_scanline = _compile(_scanline_reproject)
 _compiled_grown_faces = _compile(_grid_grown_faces)
 
 
-def _zbuffer_in_bands(u, v, z, tris, height, width, near, eps):
+def _zbuffer_in_bands(u, v, z, tris, rank, height, width, near, eps):
     """`_zbuffer` over as many bands of rows as numba has threads."""
-    return _compiled_zbuffer(u, v, z, tris, height, width, near, eps, numba.get_num_threads())
+    return _compiled_zbuffer(u, v, z, tris, rank, height, width, near, eps, numba.get_num_threads())
 
 
 def _grown_faces_in_bands(depth, pad, camera, shift, min_growth):
@@ -447,9 +459,10 @@ def _grown_faces_in_bands(depth, pad, camera, shift, min_growth):
     return _compiled_grown_faces(depth, pad, camera, shift, min_growth, numba.get_num_threads())
 
 
-def _scanline_in_bands(depth, colours, stretched_cell, pad, camera, shift, near, eps, interpolate):
+def _scanline_in_bands(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, near, eps, interpolate):
     """`_scanline_reproject` over as many bands of rows as numba has threads."""
-    return _compiled_scanline(depth, colours, stretched_cell, pad, camera, shift, near, eps, interpolate,
+    return _compiled_scanline(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, near, eps,
+                              interpolate,
                               bool(np.issubdtype(colours.dtype, np.integer)), numba.get_num_threads())
 
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from .mesh import DEFAULT_HOLE_RULE, HoleRule
 from .sample import inverse_depth_scale
 
 #: The models folder beside this package: the repository's models/, or the extension's own.
@@ -27,6 +28,12 @@ def default_model_name() -> str:
 DEFAULT_MODEL = SHIPPED_MODELS[default_model_name()]
 
 Network = Callable[[np.ndarray], np.ndarray]  # (1, 8, H, W) -> (1, 3, H, W), both float32
+
+
+def hole_rule_of(network: Network) -> HoleRule:
+    """The hole rule a network was trained on (`OnnxInfill.hole_rule`; a plain callable:
+    the default), which the holes made for it follow."""
+    return getattr(network, "hole_rule", DEFAULT_HOLE_RULE)
 
 
 def refuse_depth_model(path: str, channels: int) -> None:

@@ -1,6 +1,7 @@
 """Pixel-grid meshes from depth, their normals, and the tagging of stretched faces."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -9,10 +10,45 @@ from .camera import Intrinsics, pixel_grid, project, transform
 from .compiled import footprint_growth as compiled_growth
 from .compiled import grid_triangles as compiled_triangles
 
-# Defaults of `tag_stretched_faces`: see docs/geometry.md ("Which faces are holes").
-DEFAULT_MAX_ANGLE_DEG = 80.0
-DEFAULT_MIN_GROWTH_PX = 0.5
 BORDER_PAD_PX = 0.01
+
+
+@dataclass(frozen=True)
+class HoleRule:
+    """Which pixels of a reprojected pixel-grid mesh are holes (docs/geometry.md, "Which faces
+    are holes"). A face is stretched when it is seen more than `max_angle_deg` from head on
+    and grows by more than `min_growth_px` pixels in the target view. With
+    `real_faces_first`, a stretched face never hides a face that is not (it is no surface);
+    with `point_radius_px` > 0, the corners of stretched faces (the source pixels at a depth
+    edge, the whole of a one-pixel wire) are point samples too: each covers the target pixel
+    whose centre lies within that many pixels of where it lands in both axes, unless a real
+    face there is nearer than `POINT_LAG` behind it. A model records the rule it was trained
+    on (its `hole_rule`); whatever makes its input makes these holes."""
+
+    name: str
+    max_angle_deg: float = 80.0
+    min_growth_px: float = 0.5
+    real_faces_first: bool = False
+    point_radius_px: float = 0.0
+
+
+#: A point sample counts as this much (relative) behind its own depth: against a real face of
+#: its own surface, the face wins.
+POINT_LAG = 0.01
+#: `stretched`: every stretched face nearest at a pixel is a hole (the shipped models' rule);
+#: `visible`: holes only where no real surface of the source lands.
+HOLE_RULES = {rule.name: rule for rule in (
+    HoleRule("stretched"),
+    HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
+)}
+DEFAULT_HOLE_RULE = HOLE_RULES["stretched"]
+
+
+def hole_rule(name: str) -> HoleRule:
+    """The rule of a name (`HOLE_RULES`); ValueError naming the known ones."""
+    if name not in HOLE_RULES:
+        raise ValueError(f"unknown hole rule {name!r}: one of {', '.join(HOLE_RULES)}")
+    return HOLE_RULES[name]
 
 
 def grid_triangles(valid: np.ndarray) -> np.ndarray:
@@ -86,25 +122,23 @@ def footprint_growth(u_src: np.ndarray, v_src: np.ndarray, u_dst: np.ndarray,
 
 
 def tag_stretched_faces(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics,
-                        src_to_dst: np.ndarray, max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
-                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX) -> np.ndarray:
+                        src_to_dst: np.ndarray, rule: HoleRule = DEFAULT_HOLE_RULE) -> np.ndarray:
     """True for the stretched faces of a grid mesh built from the source camera (at the
-    origin): faces with extreme normals, seen more than `max_angle_deg` from head on, that
-    also grow by more than `min_growth_px` pixels in the target view (so that they cover
-    pixels there with smeared colours). These faces span depth discontinuities; in the
+    origin): faces with extreme normals, seen more than `rule.max_angle_deg` from head on,
+    that also grow by more than `rule.min_growth_px` pixels in the target view (so that they
+    cover pixels there with smeared colours). These faces span depth discontinuities; in the
     target view they cover the disocclusions."""
     growth = footprint_growth_px(vertices, tris, K, src_to_dst)
-    return tag_grown_faces(growth, tris, lambda index: vertices[index], max_angle_deg, min_growth_px)
+    return tag_grown_faces(growth, tris, lambda index: vertices[index], rule)
 
 
 def tag_grown_faces(growth: np.ndarray, tris: np.ndarray,
-                    vertices_at: Callable[[np.ndarray], np.ndarray], max_angle_deg: float,
-                    min_growth_px: float) -> np.ndarray:
+                    vertices_at: Callable[[np.ndarray], np.ndarray], rule: HoleRule) -> np.ndarray:
     """`tag_stretched_faces` from each face's `footprint_growth`; `vertices_at(index)` gives
     the source-camera vertices of flat vertex indices (only the grown faces' are asked for)."""
-    stretched = growth > min_growth_px
+    stretched = growth > rule.min_growth_px
     grown = np.nonzero(stretched)[0]  # few: only these need the angle
-    stretched[grown] = seen_edge_on(tris[grown], vertices_at, max_angle_deg)
+    stretched[grown] = seen_edge_on(tris[grown], vertices_at, rule.max_angle_deg)
     return stretched
 
 

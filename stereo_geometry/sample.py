@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .camera import Intrinsics, stereo_pose, world_to_camera
-from .mesh import DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, normals_from_depth
+from .mesh import DEFAULT_HOLE_RULE, HoleRule, normals_from_depth
 from .warp import Reprojection, reproject
 
 #: Arrays of a sample, in the order the network input is built from the first four.
@@ -57,32 +57,29 @@ def warped_inputs(warp: Reprojection, K: Intrinsics) -> dict[str, np.ndarray]:
 
 
 #: A renderer of a view's pixel-grid mesh into another camera: (image, depth, K, source pose,
-#: target pose, max_angle_deg, min_growth_px) -> its `Reprojection` (stretched faces tagged
-#: from the source view's mesh). `numpy_warp` is the reference; `datagen_bpy.pipeline.CyclesWarp`
+#: target pose, hole rule) -> its `Reprojection` (stretched faces tagged from the source
+#: view's mesh, holes as the rule says). `numpy_warp` is the reference; `datagen_bpy.pipeline.CyclesWarp`
 #: renders the same with Cycles.
-Warp = Callable[[np.ndarray, np.ndarray, Intrinsics, np.ndarray, np.ndarray, float, float], Reprojection]
+Warp = Callable[[np.ndarray, np.ndarray, Intrinsics, np.ndarray, np.ndarray, HoleRule], Reprojection]
 
 
 def numpy_warp(image: np.ndarray, depth: np.ndarray, K: Intrinsics, source_pose: np.ndarray,
-               target_pose: np.ndarray, max_angle_deg: float, min_growth_px: float) -> Reprojection:
+               target_pose: np.ndarray, rule: HoleRule) -> Reprojection:
     """The reference renderer (`warp.reproject`) as a `Warp`."""
-    return reproject(image, depth, K, K, world_to_camera(target_pose) @ source_pose, max_angle_deg,
-                     min_growth_px)
+    return reproject(image, depth, K, K, world_to_camera(target_pose) @ source_pose, rule)
 
 
 def disocclusion_sample(image: np.ndarray, depth: np.ndarray, K: Intrinsics, baseline: float,
-                        toe_in_deg: float = 0.0,
-                        max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
-                        min_growth_px: float = DEFAULT_MIN_GROWTH_PX,
+                        toe_in_deg: float = 0.0, rule: HoleRule = DEFAULT_HOLE_RULE,
                         warp: Warp = numpy_warp) -> dict[str, np.ndarray]:
     """The data-generation pipeline, rendered by `warp` (numpy by default, Cycles in
     `datagen_bpy`): 1. the source view's pixel-grid mesh, 2. rendered from the other eye, 3.
     that render's mesh, its stretched faces tagged, 4. rendered back to the source eye, 5. the
-    sample arrays (`SAMPLE_ARRAYS`): the warped view, its hole mask (stretched or uncovered),
+    sample arrays (`SAMPLE_ARRAYS`): the warped view, its hole mask (`rule`'s),
     its geometric channels and the source view as the target."""
     pose = stereo_pose(baseline, toe_in_deg)
-    right = warp(image, depth, K, np.eye(4), pose, max_angle_deg, min_growth_px)
-    back = warp(right.image, right.depth, K, pose, np.eye(4), max_angle_deg, min_growth_px)
+    right = warp(image, depth, K, np.eye(4), pose, rule)
+    back = warp(right.image, right.depth, K, pose, np.eye(4), rule)
     hole_mask = back.hole_mask
     return {
         "image_generated_left": back.image,

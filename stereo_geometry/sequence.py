@@ -49,7 +49,7 @@ from .camera import Eye, Intrinsics, world_to_camera
 from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
 from .warp import Reprojection, reproject
 
-from .infill import Network, fill_depth
+from .infill import Network, fill_depth, hole_rule_of
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 
@@ -265,6 +265,7 @@ class SequenceInfill:
 
     def __init__(self, network: Network, carry: float = 0.75, depth_network: Network | None = None) -> None:
         self.network, self.carry, self.depth_network = network, carry, depth_network
+        self.rule = hole_rule_of(network)  # the holes the network was trained on
         self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None  # result, its K, its pose
 
     def _seen_by_neighbours(self, eye_K: Intrinsics, neighbours: list[Frame], to_eye: np.ndarray,
@@ -285,7 +286,7 @@ class SequenceInfill:
         for other in neighbours:
             texels = np.empty(other.image.shape[:2] + (4,), np.float32)  # colours and the mask, one copy
             texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
-            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, interpolate=True)
+            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, self.rule, interpolate=True)
             depths = seen.depth.ravel()[index]
             valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
             values = seen.image.reshape(-1, 4)[index]
@@ -307,7 +308,8 @@ class SequenceInfill:
         filled first from what `neighbours` (other frames of the scene) saw."""
         eye_pose = frame.pose @ eye.pose
         to_eye = world_to_camera(eye_pose)
-        own = reproject(frame.image, frame.depth, frame.K, eye.K, world_to_camera(eye.pose), interpolate=True)
+        own = reproject(frame.image, frame.depth, frame.K, eye.K, world_to_camera(eye.pose), self.rule,
+                        interpolate=True)
         hole = own.hole_mask.astype(bool)
         image, depth = own.image.copy(), own.depth.copy()
         seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, hole,
@@ -326,7 +328,7 @@ class SequenceInfill:
         fill = out[:, open_].T
         if self.previous is not None and self.carry > 0:
             last, last_K, last_pose = self.previous
-            carried = reproject(last.image, last.depth, last_K, eye.K, to_eye @ last_pose)
+            carried = reproject(last.image, last.depth, last_K, eye.K, to_eye @ last_pose, self.rule)
             keep = (carried.covered & ~carried.stretched)[open_]
             fill[keep] = self.carry * (carried.image[open_][keep] / 255.0) + (1 - self.carry) * fill[keep]
         image[open_] = to_uint8(fill)

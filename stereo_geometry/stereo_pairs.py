@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .camera import Intrinsics, translation, world_to_camera
+from .mesh import DEFAULT_HOLE_RULE, HoleRule
 from .readers import InputError, fill_invalid_depth, integer_image, read_image
 from .sample import masked_inputs
 from .warp import reproject
@@ -175,7 +176,8 @@ def view_depth(disparity: np.ndarray, rig: Rig) -> np.ndarray:
     return fill_invalid_depth(depth.astype(np.float32), valid)
 
 
-def reprojected_pair(scene: StereoScene, source_eye: str = "left") -> tuple[dict[str, np.ndarray], np.ndarray]:
+def reprojected_pair(scene: StereoScene, source_eye: str = "left",
+                     rule: HoleRule = DEFAULT_HOLE_RULE) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The source eye's view reprojected into the other camera with the geometry core (the
     surfaces' colours interpolated, as `infill.other_eye` does), as the sample arrays the
     methods and the network take, with the other eye's photograph as `org_left_image` (the
@@ -193,7 +195,7 @@ def reprojected_pair(scene: StereoScene, source_eye: str = "left") -> tuple[dict
     # The right camera sits at +baseline along x of the left one.
     offset = scene.rig.baseline if source_eye == "left" else -scene.rig.baseline
     src_to_dst = world_to_camera(translation(offset))
-    warp = reproject(image, view_depth(disparity, scene.rig), K_src, K_dst, src_to_dst, interpolate=True)
+    warp = reproject(image, view_depth(disparity, scene.rig), K_src, K_dst, src_to_dst, rule, interpolate=True)
     hole = warp.hole_mask
     known = np.ones((h, w), bool) if target_disparity is None else target_disparity > 0
     target_depth = (np.zeros((h, w), np.float32) if target_disparity is None

@@ -15,7 +15,7 @@ from .camera import Intrinsics, project, stereo_pose, transform, translation, wo
 from .compiled import grid_grown_faces, grid_moved_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
-from .mesh import (BORDER_PAD_PX, DEFAULT_MAX_ANGLE_DEG, DEFAULT_MIN_GROWTH_PX, cell_triangles, footprint_growth,
+from .mesh import (BORDER_PAD_PX, DEFAULT_HOLE_RULE, POINT_LAG, HoleRule, cell_triangles, footprint_growth,
                    grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
 
 _NEAR = 1e-6
@@ -37,34 +37,36 @@ class Raster:
         return self.face >= 0
 
 
-def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics) -> Raster:
+def rasterize(vertices: np.ndarray, tris: np.ndarray, K: Intrinsics, rank: np.ndarray | None = None) -> Raster:
     """Render camera-space `vertices` (N, 3) and triangles (M, 3) into an image of K's size,
-    sampling each pixel at its centre and keeping the nearest triangle (of equally near
-    ones, the first). Runs the compiled z-buffer where numba is installed (the same
-    arithmetic, see `zbuffer`), else the chunked numpy form."""
-    return rasterize_projected(*project(vertices, K), tris, K)
+    sampling each pixel at its centre and keeping the nearest triangle of the lowest `rank`
+    (M,) there (none given: all 0; of equally near ones, the first). Runs the compiled
+    z-buffer where numba is installed (the same arithmetic, see `zbuffer`), else the chunked
+    numpy form."""
+    return rasterize_projected(*project(vertices, K), tris, K, rank)
 
 
 def rasterize_projected(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
-                        K: Intrinsics) -> Raster:
+                        K: Intrinsics, rank: np.ndarray | None = None) -> Raster:
     """`rasterize` over vertices already projected into K (`camera.project`)."""
+    rank = np.zeros(len(tris), np.uint8) if rank is None else np.ascontiguousarray(rank, dtype=np.uint8)
     if zbuffer is None:
-        return rasterize_numpy(u, v, z, tris, K)
-    return _compiled_raster(u, v, z, tris, K)
+        return rasterize_numpy(u, v, z, tris, K, rank)
+    return _compiled_raster(u, v, z, tris, K, rank)
 
 
 def _compiled_raster(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
-                     K: Intrinsics) -> Raster:
+                     K: Intrinsics, rank: np.ndarray) -> Raster:
     """`rasterize` by the compiled z-buffer, over projected vertices."""
-    face, depth, bary = zbuffer(u, v, z, np.ascontiguousarray(tris), K.height, K.width, _NEAR, _EPS)
+    face, depth, bary = zbuffer(u, v, z, np.ascontiguousarray(tris), rank, K.height, K.width, _NEAR, _EPS)
     shape = (K.height, K.width)
     return Raster(face.reshape(shape), depth.reshape(shape), bary.reshape(shape + (3,)))
 
 
 def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarray,
-                    K: Intrinsics) -> Raster:
-    """`rasterize` in numpy over projected vertices (`u`, `v`, `z`): every (triangle, pixel)
-    pair of the triangles' bounding boxes, `_CHUNK` pairs at a time."""
+                    K: Intrinsics, rank: np.ndarray) -> Raster:
+    """`rasterize` in numpy over projected vertices (`u`, `v`, `z`) and triangle ranks: every
+    (triangle, pixel) pair of the triangles' bounding boxes, `_CHUNK` pairs at a time."""
     h, w = K.height, K.width
     ahead = z > _NEAR
     in_front = np.nonzero(ahead[tris[:, 0]] & ahead[tris[:, 1]] & ahead[tris[:, 2]])[0]
@@ -83,6 +85,7 @@ def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarra
     nx = np.maximum(x1 - x0 + 1, 0)
     count = nx * np.maximum(y1 - y0 + 1, 0)
 
+    best_rank = np.full(h * w, 255, dtype=np.uint8)
     best_z = np.full(h * w, np.inf)
     best_face = np.full(h * w, -1, dtype=np.int64)
     best_bary = np.zeros((h * w, 3))
@@ -113,14 +116,16 @@ def rasterize_numpy(u: np.ndarray, v: np.ndarray, z: np.ndarray, tris: np.ndarra
         pix = py[inside].astype(np.int64) * w + px[inside].astype(np.int64)
         depth = 1.0 / wgt.sum(1)
 
-        # Nearest candidate per pixel, then against what earlier chunks left.
-        order = np.lexsort((depth, pix))
+        # Lowest rank and nearest candidate per pixel, then against what earlier chunks left.
+        order = np.lexsort((depth, rank[in_front[ti]], pix))
         pix, depth, ti, wgt = pix[order], depth[order], ti[order], wgt[order]
         head = np.ones(len(pix), dtype=bool)
         head[1:] = pix[1:] != pix[:-1]
         pix, depth, ti, wgt = pix[head], depth[head], ti[head], wgt[head]
-        nearer = depth < best_z[pix]
+        ranks = rank[in_front[ti]]
+        nearer = (ranks < best_rank[pix]) | ((ranks == best_rank[pix]) & (depth < best_z[pix]))
         pix = pix[nearer]
+        best_rank[pix] = ranks[nearer]
         best_z[pix] = depth[nearer]
         best_face[pix] = in_front[ti[nearer]]
         best_bary[pix] = wgt[nearer] * depth[nearer, None]
@@ -148,12 +153,12 @@ class Reprojection:
 
 
 def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics,
-              src_to_dst: np.ndarray, max_angle_deg: float = DEFAULT_MAX_ANGLE_DEG,
-              min_growth_px: float = DEFAULT_MIN_GROWTH_PX, interpolate: bool = False) -> Reprojection:
+              src_to_dst: np.ndarray, rule: HoleRule = DEFAULT_HOLE_RULE, interpolate: bool = False) -> Reprojection:
     """Render the pixel-grid mesh of (`image`, `depth`) seen by K_src into the camera K_dst,
     where `src_to_dst` maps source camera coordinates to target camera coordinates.
 
-    Faces are tagged as `tag_stretched_faces` does (growth measured with K_src); texture lookup
+    Faces are tagged as `tag_stretched_faces` does (growth measured with K_src) and the holes
+    follow `rule` (stretched faces behind real ones, point samples: `HoleRule`); texture lookup
     is nearest-texel, as Blender's 'Closest' interpolation (the renders the network was
     trained on), or with `interpolate`, on faces that are not stretched, the colours of the
     visible face's three vertices weighted by the point's barycentric weights
@@ -167,12 +172,10 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     """
     shift = _pure_shift(src_to_dst) if K_src == K_dst and scanline_reproject is not None else None
     if shift is not None and shift[1:] == (0.0, 0.0):
-        along_rows = _scanline_reprojection(image, depth, K_src, shift, max_angle_deg, min_growth_px,
-                                            interpolate)
+        along_rows = _scanline_reprojection(image, depth, K_src, src_to_dst, rule, interpolate)
         if along_rows is not None:
             return along_rows
-    tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, max_angle_deg,
-                                                        min_growth_px)
+    tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, rule)
     covered = raster.covered
     warped, stretched = surface_lookup(raster, tris, stretched_face, image)
     if interpolate:
@@ -180,7 +183,8 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
         warped = np.where(on_surface, interpolated_colours(raster, tris, image), warped)
     depth_out = raster.depth.astype(np.float32)
     depth_out[~covered] = 0.0
-    return Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered)
+    return with_point_samples(Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered),
+                              image, depth, K_src, K_dst, src_to_dst, tris[stretched_face], rule)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
@@ -190,33 +194,37 @@ def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
     return None
 
 
-def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics,
-                           shift: tuple[float, float, float], max_angle_deg: float,
-                           min_growth_px: float, interpolate: bool) -> Reprojection | None:
+def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics, src_to_dst: np.ndarray,
+                           rule: HoleRule, interpolate: bool) -> Reprojection | None:
     """`reproject` into the camera K shifted along its rows (a parallel rig) by the compiled
     scanline kernel (`compiled.scanline_reproject`): the same result, bit for bit, without
     storing triangles, projections or weights. None where a vertex would leave its row (only
     for depths so extreme that rounding moves it): the general path takes those."""
+    shift = tuple(float(s) for s in src_to_dst[:3, 3])
     h, w = depth.shape
     depth = np.ascontiguousarray(depth)
     camera = (K.fx, K.fy, K.cx, K.cy)
-    stretched_cell, rows_kept = grid_grown_faces(depth, BORDER_PAD_PX, camera, shift, min_growth_px)
+    stretched_cell, rows_kept = grid_grown_faces(depth, BORDER_PAD_PX, camera, shift, rule.min_growth_px)
     if not rows_kept:
         return None
     half, row, col = np.nonzero(stretched_cell)  # the grown faces: tag those seen edge on
-    stretched_cell[half, row, col] = seen_edge_on(cell_triangles(half, row, col, w),
-                                                  lambda index: grid_vertices(depth, K, index), max_angle_deg)
+    grown = cell_triangles(half, row, col, w)
+    edge_on = seen_edge_on(grown, lambda index: grid_vertices(depth, K, index), rule.max_angle_deg)
+    stretched_cell[half, row, col] = edge_on
     colours = np.ascontiguousarray(image.reshape(h * w, -1))
     warped, depth_out, stretched, covered = scanline_reproject(
-        depth, colours, stretched_cell, BORDER_PAD_PX, camera, shift, _NEAR, _EPS, interpolate)
-    return Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
+        depth, colours, stretched_cell, rule.real_faces_first, BORDER_PAD_PX, camera, shift, _NEAR, _EPS,
+        interpolate)
+    warp = Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
                         stretched=stretched.reshape(h, w), covered=covered.reshape(h, w))
+    return with_point_samples(warp, image, depth, K, K, src_to_dst, grown[edge_on], rule)
 
 
 def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,
-                         max_angle_deg: float, min_growth_px: float):
+                         rule: HoleRule):
     """Triangles, stretched-face tags (`tag_stretched_faces`) and raster of the grid mesh of
-    `depth` seen by K_src, rendered into K_dst through `src_to_dst`: the vertices moved and
+    `depth` seen by K_src, rendered into K_dst through `src_to_dst` (stretched faces behind
+    the others where `rule.real_faces_first`): the vertices moved and
     projected once for both the tags and the raster (by `compiled.grid_moved_projection`,
     which builds no vertex array, where numba is installed)."""
     valid = np.isfinite(depth) & (depth > 0)
@@ -234,9 +242,61 @@ def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics
         in_target = (u_dst, v_dst, z_dst) if K_dst == K_src else tuple(grid_moved_projection(
             depth, BORDER_PAD_PX, camera, matrix, (K_dst.fx, K_dst.fy, K_dst.cx, K_dst.cy))[2:])
     growth = footprint_growth(u_src, v_src, u_dst, v_dst, tris)
-    stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K_src, index),
-                                     max_angle_deg, min_growth_px)
-    return tris, stretched_face, rasterize_projected(*in_target, tris, K_dst)
+    stretched_face = tag_grown_faces(growth, tris, lambda index: grid_vertices(depth, K_src, index), rule)
+    rank = stretched_face.astype(np.uint8) if rule.real_faces_first else None
+    return tris, stretched_face, rasterize_projected(*in_target, tris, K_dst, rank)
+
+
+def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,
+                  corners: np.ndarray, rule: HoleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The point samples of `rule` (`HoleRule.point_radius_px`): the source pixels at the
+    corners (M, 3) of stretched faces and the frame's outermost pixels (whose footprints
+    reach half a pixel past the mesh), where their depth is known: (their flat source
+    indices, the flat target pixel each covers, the 2D position (N, 2) where it lands there,
+    its planar depth there `POINT_LAG` behind its own), nearest first; none where the rule
+    has no points."""
+    nothing = np.zeros(0, np.int64)
+    if rule.point_radius_px <= 0:
+        return nothing, nothing, np.zeros((0, 2)), np.zeros(0)
+    h, w = depth.shape
+    grid = np.arange(h * w).reshape(h, w)
+    index = np.unique(np.concatenate([corners.ravel(), grid[0], grid[-1], grid[:, 0], grid[:, -1]]))
+    known = depth.ravel()[index]
+    index = index[np.isfinite(known) & (known > 0)]
+    u, v, z = project(transform(grid_vertices(depth, K_src, index), src_to_dst), K_dst)
+    with np.errstate(invalid="ignore"):
+        col, row = np.floor(u + 0.5), np.floor(v + 0.5)
+        lands = ((z > _NEAR) & (np.abs(u - col) < rule.point_radius_px) & (np.abs(v - row) < rule.point_radius_px)
+                 & (col >= 0) & (col < K_dst.width) & (row >= 0) & (row < K_dst.height))
+    lagged = z[lands] * (1.0 + POINT_LAG)
+    pixel = (row[lands] * K_dst.width + col[lands]).astype(np.int64)
+    order = np.lexsort((index[lands], lagged))
+    return index[lands][order], pixel[order], np.stack([u, v], 1)[lands][order], lagged[order]
+
+
+def with_point_samples(warp: Reprojection, image: np.ndarray, depth: np.ndarray, K_src: Intrinsics,
+                       K_dst: Intrinsics, src_to_dst: np.ndarray, corners: np.ndarray,
+                       rule: HoleRule) -> Reprojection:
+    """`warp` with the point samples of `rule` (`point_samples`) drawn in: each takes its
+    pixel where that pixel is a hole or shows a real face farther than the point (with its
+    lag), the nearest of several first; it shows its own source pixel's colour."""
+    index, pixel, _, lagged = point_samples(depth, K_src, K_dst, src_to_dst, corners, rule)
+    if len(index) == 0:
+        return warp
+    _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel wins
+    index, pixel, lagged = index[first], pixel[first], lagged[first]
+    flat_depth = warp.depth.reshape(-1)
+    hole = warp.hole_mask.reshape(-1).astype(bool)
+    takes = hole[pixel] | (lagged < flat_depth[pixel])
+    index, pixel = index[takes], pixel[takes]
+    h, w = depth.shape
+    out_image, out_depth = warp.image.copy(), warp.depth.copy()
+    stretched, covered = warp.stretched.copy(), warp.covered.copy()
+    out_image.reshape((-1,) + image.shape[2:])[pixel] = image.reshape((h * w,) + image.shape[2:])[index]
+    out_depth.reshape(-1)[pixel] = lagged[takes].astype(np.float32)
+    stretched.reshape(-1)[pixel] = False
+    covered.reshape(-1)[pixel] = True
+    return Reprojection(image=out_image, depth=out_depth, stretched=stretched, covered=covered)
 
 
 def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,

@@ -53,9 +53,10 @@ def K_small() -> Intrinsics:
 
 
 def write_numpy_dataset(out: Path, count: int, height: int = 64, width: int = 96,
-                        seed: int = 0) -> Path:
+                        seed: int = 0, rule=None) -> Path:
     """A data folder like datagen_bpy's, made with the numpy reference pipeline: a wall with
-    a few boxes, smooth colour ramps (learnable), random baselines and sides."""
+    a few boxes, smooth colour ramps (learnable), random baselines and sides; holes by
+    `rule` (recorded; none given: the default, unrecorded as in older folders)."""
     from stereo_geometry.writer import write_jsonl, write_sample
     from stereo_geometry import disocclusion_sample
 
@@ -74,10 +75,10 @@ def write_numpy_dataset(out: Path, count: int, height: int = 64, width: int = 96
             image[r0:r1, c0:c1] = rng.uniform(0, 1, 3)
         image = (image * 255).astype(np.uint8)
         baseline = 0.063 * (1 if rng.random() < 0.5 else -1)
-        arrays = disocclusion_sample(image, depth, K, baseline)
+        arrays = disocclusion_sample(image, depth, K, baseline, **({} if rule is None else {"rule": rule}))
         arrays = {k: arrays[k] for k in SAMPLE_ARRAYS}
         meta = {"name": f"s{i:03d}", "file": f"samples/s{i:03d}.npz", "source": f"img{i // 2}",
-                "baseline": baseline, "intrinsics": K.to_dict()}
+                "baseline": baseline, "intrinsics": K.to_dict(), **({} if rule is None else {"hole_rule": rule.name})}
         write_sample(out / "samples" / f"s{i:03d}.npz", arrays, meta)
         records.append(meta)
     write_jsonl(out / "manifest.jsonl", records)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from conftest import box_depth, textured
-from stereo_geometry import (Intrinsics, disocclusion_sample, grid_mesh, grid_uv, reproject,
+from stereo_geometry import (HOLE_RULES, Intrinsics, disocclusion_sample, grid_mesh, grid_uv, reproject,
                              stereo_pose, world_to_camera)
 
 pytestmark = pytest.mark.blender
@@ -124,6 +124,31 @@ def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, base
     row = blender["hole_mask"][70].astype(bool)
     edge = slice(60, 81) if baseline > 0 else slice(119, 140)
     assert step <= row[edge].sum() <= step + 2
+
+
+@pytest.mark.parametrize("baseline", [B, -B])
+def test_cycles_warp_makes_the_holes_of_the_visible_rule(renderer, K_small, baseline):
+    """The `visible` rule rendered by Cycles (a second render of the real faces and the point
+    samples) as the numpy reference makes it: stretched faces never hide the wall, and a
+    one-pixel wire before it stays visible."""
+    from datagen_bpy.pipeline import CyclesWarp
+
+    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
+    image = textured(K_small.height, K_small.width, seed=9)
+    depth = box_depth(K_small.height, K_small.width, 3.0, 1.25, (40, 100, 80, 120))
+    depth[:, 150] = K_small.fx * B / 12.0  # the wire: 12 px of disparity, landing on pixel centres
+    rule, pose = HOLE_RULES["visible"], stereo_pose(baseline)
+    blender = CyclesWarp(renderer)(image, depth, K_small, np.eye(4), pose, rule)
+    ref = reproject(image, depth, K_small, K_small, world_to_camera(pose), rule)
+    stretched_rule = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["stretched"])
+    kept = stretched_rule.hole_mask.astype(bool) & ~ref.hole_mask.astype(bool)
+    assert kept.sum() > 3 * K_small.height  # the rules differ: around the wire and the box
+    assert (blender.hole_mask == ref.hole_mask).mean() >= 0.995
+    assert (blender.hole_mask[kept] == 0).mean() >= 0.99
+    same = (blender.image == ref.image).all(-1)
+    assert same[kept].mean() >= 0.99 and same.mean() >= 0.99
+    wire = np.abs(depth[:, 150:151] * 1.01 - blender.depth) < 1e-3
+    assert wire.sum(axis=1).min() >= 1  # every row shows the wire, as a point sample
 
 
 def test_blender_round_trip_without_depth_edges(renderer, K_small):

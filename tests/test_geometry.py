@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import box_depth, textured
-from stereo_geometry import (Intrinsics, disocclusion_sample, grid_mesh, normals_from_depth, unproject,
+from stereo_geometry import (HOLE_RULES, Intrinsics, disocclusion_sample, grid_mesh, normals_from_depth, unproject,
                              rasterize, reproject, stereo_pose, tag_stretched_faces,
-                             view_angle_deg, world_to_camera)
+                             translation, view_angle_deg, world_to_camera)
 
 B = 0.063
 
@@ -86,6 +86,42 @@ def test_box_in_front_of_a_wall_leaves_a_hole_on_its_left_as_wide_as_the_dispari
     mirror_row = swapped["hole_mask"][70].astype(bool)
     assert step <= mirror_row[c1 - 1:c1 + 20].sum() <= step + 2
     assert mirror_row[c0 + 1:c1 - 1].sum() == 0
+
+
+def _wire_before_a_wall() -> tuple[np.ndarray, np.ndarray, Intrinsics]:
+    """A vertical wire one pixel wide (column 30, red) at 2 m before a grey wall at 10 m,
+    f = 100 px: with a 0.1 m baseline the wall moves f B / Z = 1 px, the wire 5 px."""
+    K = Intrinsics(100.0, 100.0, 31.5, 15.5, 64, 32)
+    depth = np.full((32, 64), 10.0)
+    depth[:, 30] = 2.0
+    image = np.full((32, 64, 3), 100, np.uint8)
+    image[:, 30] = (255, 0, 0)
+    return image, depth, K
+
+
+def test_the_visible_rule_keeps_a_one_pixel_wire_and_makes_only_what_it_uncovers_a_hole():
+    """The other eye sees the wire 5 px to the left and the wall it hid 1 px to the left, of
+    which the wire covers none: column 29 is disoccluded, and column 63, which looks past
+    the source's frame. Under the `visible` rule exactly those are holes, the wire shows in
+    its colour at column 25 and the wall between them shows the wall (the stretched faces
+    joining wire and wall lie over it, but never hide a real surface)."""
+    image, depth, K = _wire_before_a_wall()
+    warp = reproject(image, depth, K, K, world_to_camera(translation(0.1)), HOLE_RULES["visible"])
+    hole_columns = np.nonzero(warp.hole_mask.astype(bool).all(axis=0))[0]
+    assert hole_columns.tolist() == [29, 63]
+    assert warp.hole_mask[:, [c for c in range(64) if c not in (29, 63)]].sum() == 0
+    assert (warp.image[:, 25] == (255, 0, 0)).all()
+    assert (warp.image[:, [24, 26, 27, 28, 30]] == 100).all()
+    np.testing.assert_allclose(warp.depth[:, 25], 2.0 * 1.01, rtol=1e-6)  # a point sample, just behind its own depth
+
+
+def test_the_stretched_rule_loses_the_wire_under_its_faces():
+    """The shipped models' rule: the faces joining wire and wall are nearest over columns
+    25-30, so all of them are holes, the wire's own column too."""
+    image, depth, K = _wire_before_a_wall()
+    warp = reproject(image, depth, K, K, world_to_camera(translation(0.1)), HOLE_RULES["stretched"])
+    hole_columns = np.nonzero(warp.hole_mask.astype(bool).all(axis=0))[0]
+    assert hole_columns.tolist() == [25, 26, 27, 28, 29, 63]
 
 
 def test_round_trip_without_depth_edges_reproduces_the_image(K_small):

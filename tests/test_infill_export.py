@@ -148,6 +148,41 @@ def test_other_eye_fills_the_holes_beside_the_foreground_and_keeps_the_rest(chec
     assert not row[55:int(box_right) - 2].any()
 
 
+def test_a_model_trained_on_the_visible_rule_gets_the_visible_rules_holes(tmp_path):
+    """The data's hole rule travels into the checkpoint and the ONNX model, and the runtime
+    makes that rule's holes for it (here a one-pixel wire the shipped rule would lose)."""
+    from stereo_geometry import HOLE_RULES, reproject, stereo_pose, world_to_camera
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.infill import load_onnx_network
+    from stereo_geometry.sequence import other_eye
+    from training.export import export_onnx
+
+    data = write_numpy_dataset(tmp_path / "data", count=4, rule=HOLE_RULES["visible"])
+    train(TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=1, batch_size=2, crop=32,
+                      loader_workers=0, model=ModelConfig(width=8, levels=2)), progress=False)
+    export_onnx(tmp_path / "run" / "last.pt", tmp_path / "visible.onnx")
+    network = load_onnx_network(str(tmp_path / "visible.onnx"))
+    assert network.hole_rule is HOLE_RULES["visible"]
+    K = Intrinsics(100.0, 100.0, 63.5, 47.5, 128, 96)
+    image, depth = textured(96, 128), np.full((96, 128), 5.0)
+    depth[:, 60] = 100 * 0.063 / 6.0  # a wire with 6 px of disparity
+    result = other_eye(image, depth, K, Eye.shifted(K, 0.063), network)
+    to_eye = world_to_camera(stereo_pose(0.063))
+    visible = reproject(image, depth, K, K, to_eye, HOLE_RULES["visible"]).hole_mask
+    np.testing.assert_array_equal(result.hole_mask, visible)
+    assert visible.sum() < reproject(image, depth, K, K, to_eye, HOLE_RULES["stretched"]).hole_mask.sum()
+
+
+def test_training_refuses_data_that_mixes_hole_rules(tmp_path):
+    from stereo_geometry import HOLE_RULES
+
+    visible = write_numpy_dataset(tmp_path / "visible", count=2, rule=HOLE_RULES["visible"])
+    shipped = write_numpy_dataset(tmp_path / "shipped", count=2)
+    with pytest.raises(SystemExit, match="mixes hole rules"):
+        train(TrainConfig(data=[str(visible), str(shipped)], out=str(tmp_path / "run"), steps=1, batch_size=2,
+                          crop=32, loader_workers=0, model=ModelConfig(width=8, levels=2)), progress=False)
+
+
 def no_network(x: np.ndarray) -> np.ndarray:
     """A network that must not be needed: black everywhere."""
     return np.zeros((1, 3) + x.shape[2:], np.float32)

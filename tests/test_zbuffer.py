@@ -9,7 +9,7 @@ import pytest
 import stereo_geometry.mesh as mesh
 import stereo_geometry.warp as warp
 from conftest import REPO, box_depth, textured
-from stereo_geometry import Intrinsics, grid_mesh, reproject, stereo_pose, translation, world_to_camera
+from stereo_geometry import HOLE_RULES, Intrinsics, grid_mesh, reproject, stereo_pose, translation, world_to_camera
 from stereo_geometry.camera import project, transform
 
 B = 0.063
@@ -61,12 +61,14 @@ def test_the_compiled_kernels_load():
 @pytest.mark.parametrize("baseline", [B, -B])
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
 @pytest.mark.parametrize("scene", SCENES)
-def test_compiled_and_numpy_rasterizers_agree_bit_for_bit(camera, baseline, toe_in_deg, scene):
+@pytest.mark.parametrize("ranked", [False, True], ids=["one rank", "random ranks"])
+def test_compiled_and_numpy_rasterizers_agree_bit_for_bit(camera, baseline, toe_in_deg, scene, ranked):
     K = CAMERAS[camera]
     vertices, tris = grid_mesh(SCENES[scene](K), K)
     seen = transform(vertices, world_to_camera(stereo_pose(baseline, toe_in_deg)))
-    compiled = warp.rasterize(seen, tris, K)
-    reference = warp.rasterize_numpy(*project(seen, K), tris, K)
+    rank = (np.random.default_rng(1).random(len(tris)) < 0.3).astype(np.uint8) if ranked else None
+    compiled = warp.rasterize(seen, tris, K, rank)
+    reference = warp.rasterize_numpy(*project(seen, K), tris, K, np.zeros(len(tris), np.uint8) if rank is None else rank)
     assert compiled.covered.mean() > 0.5
     np.testing.assert_array_equal(compiled.face, reference.face)
     np.testing.assert_array_equal(compiled.depth, reference.depth)
@@ -78,15 +80,17 @@ def test_compiled_and_numpy_rasterizers_agree_bit_for_bit(camera, baseline, toe_
 @pytest.mark.parametrize("toe_in_deg", [0.0, 2.0])
 @pytest.mark.parametrize("scene", SCENES)
 @pytest.mark.parametrize("interpolate", [False, True], ids=["nearest texel", "interpolated"])
+@pytest.mark.parametrize("rule", HOLE_RULES)
 def test_reprojection_equals_the_numpy_reference_pixel_for_pixel(camera, baseline, toe_in_deg, scene,
-                                                                   interpolate):
+                                                                   interpolate, rule):
     """The parallel rig takes the compiled scanline kernel; the converged rig the compiled
-    general path. Both must give the reference's colour, depth, stretched mask and coverage."""
+    general path. Both must give the reference's colour, depth, stretched mask and coverage,
+    under every hole rule."""
     K = CAMERAS[camera]
     image, depth = textured(K.height, K.width), SCENES[scene](K)
     to_other = world_to_camera(stereo_pose(baseline, toe_in_deg))
-    fast = reproject(image, depth, K, K, to_other, interpolate=interpolate)
-    reference = _reference(lambda: reproject(image, depth, K, K, to_other, interpolate=interpolate))
+    fast = reproject(image, depth, K, K, to_other, HOLE_RULES[rule], interpolate=interpolate)
+    reference = _reference(lambda: reproject(image, depth, K, K, to_other, HOLE_RULES[rule], interpolate=interpolate))
     assert fast.covered.mean() > 0.5
     if scene == "boxes":
         assert fast.stretched.sum() > 50
@@ -214,7 +218,7 @@ def test_triangles_behind_the_camera_or_without_area_are_skipped_by_both():
                         dtype=float)
     tris = np.arange(9).reshape(3, 3)
     compiled = warp.rasterize(vertices, tris, K)
-    reference = warp.rasterize_numpy(*project(vertices, K), tris, K)
+    reference = warp.rasterize_numpy(*project(vertices, K), tris, K, np.zeros(len(tris), np.uint8))
     np.testing.assert_array_equal(compiled.face, reference.face)
     assert set(np.unique(compiled.face)) == {-1, 0}
 

@@ -47,7 +47,7 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     defaults = TrainConfig(data="", out="")
     for f in fields(TrainConfig):
-        if f.name in ("data", "out", "model", "losses"):
+        if f.name in ("data", "out", "model", "losses", "hole_rule"):  # the rule is the data's
             continue
         value = getattr(defaults, f.name)
         kwargs = {"choices": ("rgb", "depth")} if f.name == "target" else {}
@@ -121,7 +121,7 @@ def run_train(args: argparse.Namespace) -> int:
                         out_channels=3 if args.target == "rgb" else 1)
     losses = LossWeights(**{f.name: getattr(args, "w_" + f.name) for f in fields(LossWeights)})
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                            if f.name not in ("model", "losses")}, model=model, losses=losses)
+                            if f.name not in ("model", "losses", "hole_rule")}, model=model, losses=losses)
     metrics = train(config, resume=args.resume, progress=not args.no_progress)
     print(json.dumps(metrics))
     return 0

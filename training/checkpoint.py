@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from stereo_geometry.infill import Network, refuse_depth_model
+from stereo_geometry.mesh import DEFAULT_HOLE_RULE, hole_rule
 from stereo_geometry.sample import flip_averaged, mirroring
 from stereo_geometry.writer import atomic_write_bytes
 
@@ -72,8 +73,8 @@ def init_from(model: GatedUNet, weights: str | Path) -> list[str]:
 
 def torch_network(path: str | Path, device: str = "cpu") -> Network:
     """The RGB infill network of a .pt checkpoint as a `Network` (numpy in and out; its
-    `inputs` setting and test-time flips honoured); ValueError naming the file for a
-    depth-infill model."""
+    `inputs` setting, test-time flips and hole rule honoured); ValueError naming the file
+    for a depth-infill model."""
     from .model import select_inputs
 
     model, config = load_model(path, device)
@@ -82,4 +83,6 @@ def torch_network(path: str | Path, device: str = "cpu") -> Network:
     def run(x: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
-    return flip_averaged(mirroring(run), model.config.test_time_flips)
+    network = flip_averaged(mirroring(run), model.config.test_time_flips)
+    network.hole_rule = hole_rule(config.get("hole_rule", DEFAULT_HOLE_RULE.name))
+    return network

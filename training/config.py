@@ -79,6 +79,7 @@ class TrainConfig:
     loader_workers: int = 2
     init: str = ""                     # start from these weights (a checkpoint's "model")
     max_bad_steps: int = 20            # consecutive non-finite losses before giving up
+    hole_rule: str = "stretched"       # the data's (`stereo_geometry.HOLE_RULES`); set by `load_data`
     model: ModelConfig = field(default_factory=ModelConfig)
     losses: LossWeights = field(default_factory=LossWeights)
 

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 
+from stereo_geometry.mesh import DEFAULT_HOLE_RULE
 from stereo_geometry.writer import read_manifests, write_text
 
 from .checkpoint import atomic_save, init_from, read_checkpoint
@@ -121,17 +122,24 @@ def distributed_setup() -> tuple[bool, int, torch.device]:
 
 def load_data(config: TrainConfig) -> tuple[list[tuple[SampleDataset, float]], dict[str, SampleDataset]]:
     """The training sets with their weights, and the validation sets keyed by their folder as
-    given (two folders of one name stay apart)."""
-    train_sets, val_sets = [], {}
+    given (two folders of one name stay apart); `config.hole_rule` set to the data's (one
+    for all of it)."""
+    train_sets, val_sets, rules = [], {}, {}
     for entry in config.data:
         folder, weight = parse_data(entry)
         records = read_manifests(Path(folder))
         if not records:
             raise SystemExit(f"no samples in {folder} (no manifest*.jsonl)")
+        for record in records:
+            rules.setdefault(record.get("hole_rule", DEFAULT_HOLE_RULE.name), folder)
         train_records, val_records = split_by_source(records, config.val_fraction, config.seed)
         train_sets.append((SampleDataset(folder, train_records, config.target), weight))
         if val_records:
             val_sets[folder] = SampleDataset(folder, val_records, config.target)
+    if len(rules) > 1:
+        raise SystemExit("the data mixes hole rules (" + ", ".join(f"{rule} in {folder}" for rule, folder in rules.items())
+                         + "): a model learns one (python -m datagen_bpy --hole-rule)")
+    config.hole_rule = next(iter(rules))
     return train_sets, val_sets
 
 
