@@ -123,3 +123,19 @@ def test_bleed_counts_foreground_colour_where_the_background_belongs():
     assert foreground_bleed(half, truth, image, depth, hole) == 0.5
     # No depth edge (both sides equally far): nothing to judge.
     assert np.isnan(foreground_bleed(red_fill, truth, image, np.where(hole, 0, 2.0), hole))
+
+
+def test_holes_are_scored_apart_in_the_strip_past_the_frames_edges_and_the_disocclusions_proper():
+    """Row runs of the hole that touch the left or right edge are the strip; the rest are the
+    disocclusions proper, each scored on its own."""
+    from training.metrics import hole_and_ring_metrics, past_the_edges
+
+    hole = np.zeros((12, 12), bool)
+    hole[0, :3] = hole[0, 5:7] = hole[1, 9:] = hole[2, 4] = True
+    strip = past_the_edges(hole)
+    np.testing.assert_array_equal(np.argwhere(strip), [[0, 0], [0, 1], [0, 2], [1, 9], [1, 10], [1, 11]])
+    target = np.zeros((12, 12, 3))
+    output = np.where(strip[..., None], 0.1, 0.01) * hole[..., None] * np.ones(3)  # errors of 0.1 in the strip, 0.01 elsewhere
+    metrics = hole_and_ring_metrics(output, target, hole)
+    assert metrics["strip_psnr"] == pytest.approx(20.0) and metrics["proper_psnr"] == pytest.approx(40.0)
+    assert np.isnan(hole_and_ring_metrics(output, target, hole & ~strip)["strip_psnr"])

@@ -6,6 +6,7 @@ import math
 import cv2
 import numpy as np
 
+from stereo_geometry.infill import edge_strips
 from stereo_geometry.sample import nearest_valid_along_rows
 
 RING_PIXELS = 4
@@ -101,17 +102,37 @@ def foreground_bleed(output: np.ndarray, target: np.ndarray, image: np.ndarray,
     return float(closer_to_near(fill)[background].mean())
 
 
+def past_the_edges(hole: np.ndarray) -> np.ndarray:
+    """The pixels of a hole mask's row runs that touch the frame's left or right edge: mostly
+    the strip beyond the source's field of view (`stereo_geometry.infill.edge_strips`), which
+    no view recorded. The rest are the disocclusions proper."""
+    left, right = edge_strips(hole)
+    columns = np.arange(hole.shape[1])[None]
+    return (columns < left[:, None]) | (columns >= hole.shape[1] - right[:, None])
+
+
+def region_psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """`psnr` over `region`, nan where it is empty."""
+    return psnr(a, b, region) if region.any() else math.nan
+
+
 def hole_and_ring_metrics(output: np.ndarray, target: np.ndarray, hole: np.ndarray,
                           sample: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """Metrics inside the hole ('hole_*', over `hole`: the scored hole pixels) and in the ring
-    of known pixels around it ('ring_*': where seams show); with the `sample` (its warped
-    image, hole mask and depth), the ring leaves out all of its hole, and the foreground
-    'bleed' is added."""
+    """Metrics inside the hole ('hole_*', over `hole`: the scored hole pixels), its PSNR
+    apart in the disocclusions proper and the strip past the frame's edges ('proper_psnr',
+    'strip_psnr': `past_the_edges`; nan where there are none), and in the ring of known
+    pixels around it ('ring_*': where seams show); with the `sample` (its warped image, hole
+    mask and depth), the ring leaves out all of its hole, the strip is found in all of it,
+    and the foreground 'bleed' is added."""
     inside = region_metrics(output, target, hole)
     # the ring is known pixels only: with the sample, none of its hole (scored or not)
     whole_hole = sample["hole_mask"].astype(bool) | hole if sample is not None else hole
     around = region_metrics(output, target, ring(whole_hole))
-    metrics = {f"hole_{k}": v for k, v in inside.items()} | {f"ring_{k}": v for k, v in around.items()}
+    strip = past_the_edges(whole_hole)
+    metrics = ({f"hole_{k}": v for k, v in inside.items()}
+               | {"proper_psnr": region_psnr(output, target, hole & ~strip),
+                  "strip_psnr": region_psnr(output, target, hole & strip)}
+               | {f"ring_{k}": v for k, v in around.items()})
     if sample is not None:
         image = sample["image_generated_left"].astype(np.float32) / 255.0
         metrics["bleed"] = foreground_bleed(output, target, image, sample["depth_masked"], hole)
