@@ -15,7 +15,7 @@ from .metrics import hole_and_ring_metrics
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("hole_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_grad")
+COLUMNS = ("hole_psnr", "proper_psnr", "strip_psnr", "hole_ssim", "hole_l1", "hole_grad", "bleed", "ring_grad")
 # ring_psnr is left out: outside the hole every method returns the warped input, which on
 # synthetic samples is the target exactly (inf); ring_grad shows the seams
 
