@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from stereo_geometry.stereo_pairs import find_scenes, load_scene  # noqa: E402
 from stereo_geometry.writer import read_manifests, write_image, write_text  # noqa: E402
-from training.baselines import classical_methods, network_fill  # noqa: E402
+from training.baselines import classical_methods, methods_hole_rule, network_fill  # noqa: E402
 from training.benchmark import benchmark_scenes, scene_sample  # noqa: E402
 from training.evaluate import evaluate, format_table, mean_over_scenes  # noqa: E402
 from training.metrics import psnr  # noqa: E402
@@ -123,7 +123,7 @@ def main() -> None:
         sections += [(f"Real stereo: {scene}", table) for scene, table in real.items()]
         for folder in find_scenes(Path(args.real)):
             scene = load_scene(folder)
-            sample, scored = scene_sample(scene)
+            sample, scored = scene_sample(scene, methods_hole_rule(methods))
             contact_sheet(sample, scene.right, scored, methods, examples / f"real_{scene.name}.jpg")
     if args.val:
         records = [r for r in read_manifests(Path(args.val)) if r.get("split") == "val"]

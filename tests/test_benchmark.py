@@ -9,7 +9,7 @@ import pytest
 
 from conftest import REPO, SHARED_DATA, assert_interpolated_copy, box_depth, near_source_border, textured
 from stereo_geometry import Intrinsics, reproject, stereo_pose, world_to_camera
-from training.baselines import classical_methods
+from training.baselines import background_fill, classical_methods
 from stereo_geometry.stereo_pairs import DEFAULT_BASELINE_M as BASELINE_M, default_rig, load_scene, view_depth
 from training.benchmark import benchmark_scenes, scene_sample
 
@@ -134,3 +134,25 @@ def test_the_benchmark_command_scores_the_good_scenes_and_exits_1_for_a_broken_o
     run = subprocess.run([sys.executable, "-m", "training", "benchmark", "--real", str(tmp_path / "real")],
                          cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 1 and "disp_left.png" in run.stderr and "Real stereo: a" in run.stdout, run.stderr
+
+
+def _ruled(rule):
+    """A fill (the background fill) standing for a network trained on `rule`."""
+    def fill(sample):
+        return background_fill(sample)
+    fill.hole_rule = rule
+    return fill
+
+
+def test_the_scenes_get_the_holes_of_the_networks_rule_and_rules_are_never_mixed(tmp_path):
+    from stereo_geometry import HOLE_RULES
+
+    write_scene(tmp_path / "a", "a")
+    scene = load_scene(tmp_path / "a")
+    for name, rule in HOLE_RULES.items():
+        results = benchmark_scenes(tmp_path, {"net": _ruled(rule), "telea": classical_methods()["telea"]})
+        expected = scene_sample(scene, rule)[1].mean()
+        assert results["a"]["net"]["hole_fraction"] == pytest.approx(expected), name
+    assert scene_sample(scene, HOLE_RULES["visible"])[1].sum() < scene_sample(scene, HOLE_RULES["stretched"])[1].sum()
+    with pytest.raises(ValueError, match="different hole rules"):
+        benchmark_scenes(tmp_path, {"a": _ruled(HOLE_RULES["visible"]), "b": _ruled(HOLE_RULES["stretched"])})

@@ -254,6 +254,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
                                      or output_problem(args.json) or output_problem(args.markdown))
     if methods is None:
         return status
+    from .baselines import methods_hole_rule
+    try:
+        methods_hole_rule(methods)
+    except ValueError as exc:
+        return fail(str(exc))
     problems: list[str] = []
     results, sections = benchmark_all(methods, args.real, args.synthetic, problems)
     for problem in problems:

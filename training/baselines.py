@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from stereo_geometry.mesh import DEFAULT_HOLE_RULE, HoleRule
 from stereo_geometry.sample import nearest_valid_along_rows, network_input
 
 Sample = dict[str, np.ndarray]
@@ -77,7 +78,19 @@ def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
 
     def fill(sample: Sample) -> np.ndarray:
         return np.clip(network(sample_input(sample).numpy())[0], 0, 1).transpose(1, 2, 0)
+    fill.hole_rule = network.hole_rule
     return fill
+
+
+def methods_hole_rule(methods: dict[str, Method]) -> HoleRule:
+    """The hole rule the methods' samples must be made with: their networks' (a classical
+    fill takes any holes; none: the default). ValueError for networks of different rules,
+    which cannot be scored on the same holes."""
+    rules = {method.hole_rule for method in methods.values() if hasattr(method, "hole_rule")}
+    if len(rules) > 1:
+        raise ValueError("the models were trained on different hole rules (" + ", ".join(sorted(r.name for r in rules))
+                         + "): score each against the classical fills on its own holes")
+    return rules.pop() if rules else DEFAULT_HOLE_RULE
 
 
 def classical_methods() -> dict[str, Method]:

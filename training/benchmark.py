@@ -17,17 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from stereo_geometry.mesh import DEFAULT_HOLE_RULE, HoleRule
 from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import StereoScene, find_scenes, load_scene, reprojected_pair
 
-from .baselines import Method
+from .baselines import Method, methods_hole_rule
 from .evaluate import mean_over_scenes
 from .metrics import hole_and_ring_metrics
 
 
-def scene_sample(scene: StereoScene) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The warped right view as a sample (the arrays the methods take) and the region scored."""
-    sample, known = reprojected_pair(scene, "left")
+def scene_sample(scene: StereoScene, rule: HoleRule = DEFAULT_HOLE_RULE) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The warped right view as a sample (the arrays the methods take; holes by `rule`) and
+    the region scored."""
+    sample, known = reprojected_pair(scene, "left", rule)
     return sample, sample["hole_mask"].astype(bool) & known
 
 
@@ -35,14 +37,15 @@ def benchmark_scenes(root: Path, methods: dict[str, Method],
                      problems: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
     """{scene: {method: metrics}} (scenes named by their folders) plus an 'overall' entry
     (mean over scenes). A scene that cannot be used is left out, its problem appended to
-    `problems`."""
+    `problems`. The holes are those of the methods' networks' rule (`methods_hole_rule`)."""
+    rule = methods_hole_rule(methods)
     results: dict[str, dict[str, dict[str, float]]] = {}
     for folder in find_scenes(root):
         try:
             if folder.name == "overall":
                 raise InputError(f"{folder}: a scene may not be named 'overall' (the mean over the scenes)")
             scene = load_scene(folder)
-            sample, scored = scene_sample(scene)
+            sample, scored = scene_sample(scene, rule)
         except InputError as exc:
             if problems is not None:
                 problems.append(str(exc))
