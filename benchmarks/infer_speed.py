@@ -3,10 +3,11 @@ the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole
 its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
     python benchmarks/infer_speed.py [--width 8 --levels 4 --detail-channels 4] [--repeats 10] [--profile]
+        [--hole-rule stretched|visible]
 
 The frame is a synthetic scene (a wall with boxes) warped to the other eye with the project's
 geometry, so the holes are typical disocclusions; the reprojection (`stereo_geometry.reproject`
-of that frame) is timed too. Weights are random: speed does not depend on them.
+of that frame, holes by `--hole-rule`) is timed too. Weights are random: speed does not depend on them.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stereo_geometry import (Intrinsics, network_input, reproject, stereo_pose, warped_inputs,  # noqa: E402
+from stereo_geometry import (DEFAULT_HOLE_RULE, Intrinsics, hole_rule, network_input, reproject, stereo_pose, warped_inputs,  # noqa: E402
                              world_to_camera)
 from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters, first_guess  # noqa: E402
 
@@ -41,14 +42,14 @@ def typical_view(width: int, height: int, seed: int = 0):
     return image, depth, K
 
 
-def warp_view(image, depth, K):
-    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)), interpolate=True)  # as other_eye
+def warp_view(image, depth, K, rule=DEFAULT_HOLE_RULE):
+    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)), rule, interpolate=True)  # as other_eye
 
 
-def typical_frame(width: int, height: int, seed: int = 0):
+def typical_frame(width: int, height: int, seed: int = 0, rule=DEFAULT_HOLE_RULE):
     """Warped image, hole mask and network input of a wall with a dozen boxes."""
     image, depth, K = typical_view(width, height, seed)
-    inputs = warped_inputs(warp_view(image, depth, K), K)
+    inputs = warped_inputs(warp_view(image, depth, K, rule), K)
     return inputs["image_generated_left"], inputs["hole_mask"], network_input(**inputs)[None]
 
 
@@ -91,6 +92,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=ModelConfig.levels)
     parser.add_argument("--detail-channels", type=int, default=ModelConfig.detail_channels)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE)
     parser.add_argument("--profile", action="store_true",
                         help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
@@ -115,8 +117,8 @@ def main() -> None:
               f"{'telea ms':>9} {'onnx/telea':>10} {'reproject ms':>12} {'reproj/telea':>12}")
         for width, height in ((512, 512), (1280, 720)):
             view = typical_view(width, height)
-            t_warp = best_of(lambda: warp_view(*view), max(1, args.repeats // 3))
-            warped, hole, x = typical_frame(width, height)
+            t_warp = best_of(lambda: warp_view(*view, args.hole_rule), max(1, args.repeats // 3))
+            warped, hole, x = typical_frame(width, height, rule=args.hole_rule)
             xt = torch.from_numpy(x)
             with torch.no_grad():
                 t_guess = best_of(lambda: first_guess(xt), args.repeats)

@@ -690,7 +690,11 @@ def frames_reuse(bpy, model, work, result):
     _, depth = render_passes(bpy, scene, os.path.join(work, "f3.exr"))
     eye = camera_eyes(scene)[0]["RIGHT"]
     K = closed_form_K()
-    warp = reproject(np.zeros(depth.shape + (3,), np.uint8), depth, K, eye.K, world_to_camera(eye.pose))
+    from stereo_geometry.infill import hole_rule_of
+    from training import load_network
+
+    rule = hole_rule_of(load_network(model.removeprefix(BUNDLED)))  # the holes the model's rule makes
+    warp = reproject(np.zeros(depth.shape + (3,), np.uint8), depth, K, eye.K, world_to_camera(eye.pose), rule)
     written = read_depth(os.path.join(work, "reuse2", "f0003_R_depth.exr"))
     hole = warp.hole_mask.astype(bool)
     result["depth_max_rel_outside_holes"] = float(np.max(np.abs(written[~hole] - warp.depth[~hole]) / warp.depth[~hole]))

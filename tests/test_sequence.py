@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO, box_depth, textured
 from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_to_camera
 from stereo_geometry.camera import Eye
-from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network
+from stereo_geometry.infill import DEFAULT_MODEL, SHIPPED_MODELS, hole_rule_of, load_onnx_network
 import stereo_geometry.sequence as sequence_module
 from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_images, read_frame,
                                        occluding_edge_depth, other_eye)
@@ -29,22 +29,22 @@ def smooth_texture(height: int, width: int) -> np.ndarray:
     return np.clip(128 + 30 * np.stack(waves, -1), 0, 255).astype(np.uint8)
 
 
-def _scene(texture=textured):
-    """A static scene: the mesh of a wide view (a wall 4 m away, a box 1.5 m away) at the origin."""
+def _scene(texture=textured, box_m: float = 1.5):
+    """A static scene: the mesh of a wide view (a wall 4 m away, a box `box_m` away) at the origin."""
     K_wide = Intrinsics.from_fov(192, 128, 100)
-    depth = box_depth(128, 192, 4.0, 1.5, (44, 84, 80, 112))
+    depth = box_depth(128, 192, 4.0, box_m, (44, 84, 80, 112))
     return texture(128, 192, seed=5) if texture is textured else texture(128, 192), depth, K_wide
 
 
-def _view(pose: np.ndarray, texture=textured):
-    image, depth, K_wide = _scene(texture)
+def _view(pose: np.ndarray, texture=textured, box_m: float = 1.5):
+    image, depth, K_wide = _scene(texture, box_m)
     seen = reproject(image, depth, K_wide, K, world_to_camera(pose))
     assert seen.covered.all()
     return seen.image, seen.depth
 
 
-def _frames(poses: list[np.ndarray], texture=textured) -> list[Frame]:
-    return [Frame(*_view(pose, texture), K, pose) for pose in poses]
+def _frames(poses: list[np.ndarray], texture=textured, box_m: float = 1.5) -> list[Frame]:
+    return [Frame(*_view(pose, texture, box_m), K, pose) for pose in poses]
 
 
 @pytest.fixture
@@ -77,13 +77,14 @@ def test_a_hole_that_a_frame_saw_from_the_other_eye_is_copied_exactly():
 def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     """Frames 1.5 cm apart, none at the other eye: where they saw a hole, their colours,
     interpolated between their pixel centres and averaged, follow a smooth texture to within
-    a few levels; the network alone, guessing, does not."""
+    a few levels; the network alone, guessing, does not. (The box 0.9 m away: a hole 4.5 px
+    wide beside it.)"""
     t = 2
-    frames = _frames([translation(STEP * i) for i in range(7)], smooth_texture)
+    frames = _frames([translation(STEP * i) for i in range(7)], smooth_texture, box_m=0.9)
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     result = SequenceInfill(network).step(frames[t], frames[t + 1:] + frames[:t], RIGHT_EYE)
     alone = SequenceInfill(network).step(frames[t], [], RIGHT_EYE)
-    truth, _ = _view(translation(STEP * t + B), smooth_texture)
+    truth, _ = _view(translation(STEP * t + B), smooth_texture, box_m=0.9)
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
     assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
     inner = seen & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -91,19 +92,21 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     assert error.mean() < 1.5 and np.percentile(error, 99) <= 6, (error.mean(), error.max())
     assert np.abs(alone.image[inner].astype(float) - truth[inner]).mean() > 3 * error.mean()
     np.testing.assert_array_equal(result.image[~hole], reproject(
-        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), interpolate=True).image[~hole])
+        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), hole_rule_of(network),
+        interpolate=True).image[~hole])
 
 
 def test_a_single_view_is_a_sequence_of_one_frame_and_gives_what_it_always_gave():
     """`other_eye` and the sequence driver with one frame (no window, nothing carried) give the
-    single-view fill of commit eb88a0f, before there was one driver (stored outputs of four
-    views: both eyes, with and without overscan; image, warped view, holes and depth)."""
+    same, and what the single-view fill gave when the shipped models learned the `visible`
+    hole rule (stored outputs of four views: both eyes, with and without overscan; image,
+    warped view, holes and depth)."""
     from stereo_geometry.infill import SHIPPED_DEPTH_MODEL
     from stereo_geometry.sequence import SequenceDriver
 
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     depth_network = load_onnx_network(str(SHIPPED_DEPTH_MODEL), channels=1)
-    reference = np.load(REPO / "tests" / "data" / "other_eye_eb88a0f.npz")
+    reference = np.load(REPO / "tests" / "data" / "other_eye_visible_rule.npz")
     for i in range(4):
         fx, fy, cx, cy, w, h, baseline, overscan = reference[f"{i}_camera"]
         K_source, overscan = Intrinsics(fx, fy, cx, cy, int(w), int(h)), int(overscan)
@@ -125,13 +128,21 @@ RED = (255, 0, 0)
 
 def _moving_box_view(t: int | None, eye: float = 0.0):
     """A red box 0.8 m away moving 3 px a frame to the right across a textured wall 4 m away
-    (t None: the wall alone), seen by a still camera (at `eye` along x): image and depth."""
+    (t None: the wall alone), seen by a still camera (at `eye` along x): image and depth, the
+    depth as a render's depth pass gives it (one surface a pixel: the one whose colour shows,
+    no depths between the box's and the wall's)."""
     K_wide = Intrinsics.from_fov(192, 128, 100)
     image, depth = textured(128, 192, seed=5), np.full((128, 192), 4.0)
     if t is not None:
         box = (44, 84, 70 + 3 * t, 102 + 3 * t)
         depth = box_depth(128, 192, 4.0, 0.8, box)
         image[box[0]:box[1], box[2]:box[3]] = RED
+    if eye == 0.0:  # the wide view's nearest pixel on each ray: no depths between the box's and the wall's
+        cols, rows = np.meshgrid(np.arange(K.width), np.arange(K.height))
+        wide_cols = np.rint((cols - K.cx) / K.fx * K_wide.fx + K_wide.cx).astype(int)
+        wide_rows = np.rint((rows - K.cy) / K.fy * K_wide.fy + K_wide.cy).astype(int)
+        return image[wide_rows, wide_cols], depth[wide_rows, wide_cols].astype(np.float32)
+    assert t is None  # the wall alone: no depth edge to render
     seen = reproject(image, depth, K_wide, K, world_to_camera(translation(eye)))
     return seen.image, seen.depth
 
@@ -297,7 +308,8 @@ def test_the_command_writes_each_frames_depth_and_intermediates_and_refuses_sing
     assert sorted(p.name for p in depths.iterdir()) == [f"{n:04d}_depth.npy" for n in range(1, 8)]
     assert len(list(out.glob("*_warped.png"))) == len(list(out.glob("*_hole_mask.png"))) == 7
     frame = read_frame(frame_images(sequence)[3])
-    warp = reproject(frame.image, frame.depth, K, K, world_to_camera(translation(B)))
+    rule = load_onnx_network(str(DEFAULT_MODEL)).hole_rule  # the command's model's
+    warp = reproject(frame.image, frame.depth, K, K, world_to_camera(translation(B)), rule)
     depth = np.load(depths / "0003_depth.npy")
     hole = warp.hole_mask.astype(bool)
     np.testing.assert_allclose(depth[~hole], warp.depth[~hole], rtol=1e-6)

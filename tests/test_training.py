@@ -335,3 +335,21 @@ def test_flip_averaging_undoes_each_mirror_and_averages():
     np.testing.assert_array_equal(x, before)  # the caller's input is left as it was
     with pytest.raises(ValueError):
         flip_averaged(mirroring(identity_rgb), 3)
+
+
+def test_every_model_setting_of_the_train_command_reaches_the_checkpoint(dataset, tmp_path):
+    """--test-time-flips, --detail-channels and the rest are written into the run's config (and
+    so into the exported model), none accepted and dropped."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run([sys.executable, "-m", "training", "train", "--data", str(dataset), "--out", str(tmp_path),
+                             "--steps", "1", "--batch-size", "2", "--crop", "32", "--loader-workers", "0",
+                             "--width", "8", "--levels", "2", "--dilations", "2", "--detail-channels", "4",
+                             "--test-time-flips", "4", "--no-progress"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = torch.load(tmp_path / "last.pt", weights_only=False)["config"]["model"]
+    assert (model["width"], model["levels"], list(model["dilations"]), model["detail_channels"],
+            model["test_time_flips"]) == (8, 2, [2], 4, 4)

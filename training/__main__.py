@@ -115,10 +115,9 @@ def run_train(args: argparse.Namespace) -> int:
             read_checkpoint(path)
         except ValueError as exc:
             return fail(str(exc) + (" (--resume: move it aside to start afresh)" if path.endswith("last.pt") else ""))
-    model = ModelConfig(width=args.width, levels=args.levels,
-                        dilations=tuple(args.dilations), detail_channels=args.detail_channels,
-                        ablate=args.ablate,
-                        out_channels=3 if args.target == "rgb" else 1)
+    model = ModelConfig(**{f.name: getattr(args, f.name) for f in fields(ModelConfig)
+                           if f.name not in ("in_channels", "out_channels", "dilations")},
+                        dilations=tuple(args.dilations), out_channels=3 if args.target == "rgb" else 1)
     losses = LossWeights(**{f.name: getattr(args, "w_" + f.name) for f in fields(LossWeights)})
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if f.name not in ("model", "losses", "hole_rule")}, model=model, losses=losses)
