@@ -21,7 +21,8 @@ import bpy
 import mathutils
 import numpy as np
 
-from stereo_geometry import DEFAULT_HOLE_RULE, HoleRule, Intrinsics, stereo_pose, to_uint8, world_to_camera
+from stereo_geometry import HoleRule, Intrinsics, stereo_pose, to_uint8, world_to_camera
+from stereo_geometry.mesh import SHIPPED_HOLE_RULE
 from stereo_geometry.blender_camera import blender_points
 from stereo_geometry.mesh import normals_from_depth
 from stereo_geometry.overrides import overridden
@@ -181,7 +182,7 @@ def build_lit_scene(renderer: Renderer, K: Intrinsics, rng: np.random.Generator,
 
 
 def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.random.Generator,
-               photos: list[Path], rule: HoleRule = DEFAULT_HOLE_RULE, samples: int = 32) -> dict[str, np.ndarray]:
+               photos: list[Path], rule: HoleRule = SHIPPED_HOLE_RULE, samples: int = 32) -> dict[str, np.ndarray]:
     """The sample arrays of a random lit scene: the source eye (the camera at the origin)
     reprojected into the eye at `baseline` (metres along x; negative: the left eye; holes as
     `rule` says) as the

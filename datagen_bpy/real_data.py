@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stereo_geometry.mesh import DEFAULT_HOLE_RULE, HOLE_RULES, HoleRule, hole_rule
+from stereo_geometry.mesh import HOLE_RULES, SHIPPED_HOLE_RULE, HoleRule, hole_rule
 from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
 from stereo_geometry.writer import (atomic_write_bytes, stale_temporary, temporary_files, read_meta, writable_folder, write_image, write_jsonl,
@@ -53,7 +53,7 @@ def validation_groups(groups: list[str], fraction: float = VAL_FRACTION) -> set[
 
 
 def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
-                       progress: bool = True, rule: HoleRule = DEFAULT_HOLE_RULE) -> tuple[int, list[dict]]:
+                       progress: bool = True, rule: HoleRule = SHIPPED_HOLE_RULE) -> tuple[int, list[dict]]:
     """Write the real-disocclusion samples of every scene under `stereo_root` into `out`
     (skipping finished ones; holes as `rule` says). Returns (samples made, failures)."""
     from tqdm import tqdm
@@ -151,7 +151,7 @@ def stage_stereo_views(stereo_root: Path, staging: Path) -> list[Path]:
 
 def render_real_views(roots: dict[str, Path], out: Path, count: int, width: int, height: int,
                       workers: int, seed: int, progress: bool = True,
-                      rule: HoleRule = DEFAULT_HOLE_RULE) -> list[dict]:
+                      rule: HoleRule = SHIPPED_HOLE_RULE) -> list[dict]:
     """Run the Blender pipeline on RGB-D folders: `roots` maps a kind ("stereo", "rgbd") to a
     folder of RGB-D sub-folders; one manifest per kind in `out`. Returns the failures."""
     from .runner import Options, run
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions")
-    p.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE, metavar="|".join(HOLE_RULES),
-                   help=f"which pixels are holes (default {DEFAULT_HOLE_RULE.name})")
+    p.add_argument("--hole-rule", type=hole_rule, default=SHIPPED_HOLE_RULE, metavar="|".join(HOLE_RULES),
+                   help=f"which pixels are holes (default {SHIPPED_HOLE_RULE.name})")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     stereo, rgbd = args.root / "stereo", args.root / "rgbd"

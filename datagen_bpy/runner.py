@@ -21,7 +21,8 @@ from typing import Iterator
 
 import numpy as np
 
-from stereo_geometry import DEFAULT_HOLE_RULE, HoleRule, Intrinsics
+from stereo_geometry import HoleRule, Intrinsics
+from stereo_geometry.mesh import SHIPPED_HOLE_RULE
 
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID, prepare_view
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE, InputError, read_depth, read_image, read_intrinsics
@@ -44,7 +45,7 @@ class Options:
     baseline: BaselineSpec = field(default_factory=lambda: BaselineSpec.parse("0.063,0.0315:0.035"))
     swap_prob: float = 0.5
     toe_in_prob: float = 0.0
-    hole_rule: HoleRule = DEFAULT_HOLE_RULE
+    hole_rule: HoleRule = SHIPPED_HOLE_RULE
     fov_deg: float = 60.0
     png_depth_scale: float = DEFAULT_PNG_DEPTH_SCALE
     max_depth: float = DEFAULT_MAX_DEPTH

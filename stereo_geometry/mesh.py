@@ -41,7 +41,11 @@ HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
 )}
+#: The rule of a model or sample that records none (made before rules were recorded), and
+#: of `warp.reproject` unless it is given one.
 DEFAULT_HOLE_RULE = HOLE_RULES["stretched"]
+#: The rule the shipped models learned: what new training data is made with unless told.
+SHIPPED_HOLE_RULE = HOLE_RULES["visible"]
 
 
 def hole_rule(name: str) -> HoleRule:
