@@ -1,7 +1,10 @@
 """Shared helpers: synthetic views with known geometry."""
 from __future__ import annotations
 
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -83,3 +86,18 @@ def write_numpy_dataset(out: Path, count: int, height: int = 64, width: int = 96
         records.append(meta)
     write_jsonl(out / "manifest.jsonl", records)
     return out
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` as a tmpfs of `size` (e.g. "200k"): a disk that fills up; the test is skipped
+    where mounting is not allowed. Unmounted afterwards."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED_DATA, box_depth, textured
+from conftest import REPO, SHARED_DATA, box_depth, small_disk, textured
 from stereo_geometry import SAMPLE_ARRAYS
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow]
@@ -238,13 +238,7 @@ def test_a_killed_blender_worker_is_replaced_and_the_job_finishes(tmp_path):
 
 
 def test_a_full_disk_stops_the_job_with_one_error_and_leaves_nothing_partial(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "disk", "400k") as disk:
         result = datagen("--procedural", "40", "--out", str(disk / "out"), *SMALL)
         finished = sorted((disk / "out" / "samples").glob("*.npz"))
         assert result.returncode == 1 and "the job stopped" in result.stderr
@@ -253,8 +247,6 @@ def test_a_full_disk_stops_the_job_with_one_error_and_leaves_nothing_partial(tmp
         for path in finished:  # every finished file is whole
             with np.load(path) as sample:
                 sample["org_left_image"]
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_a_starting_run_removes_only_the_temporary_files_of_runs_that_ended(tmp_path):

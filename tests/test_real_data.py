@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED_DATA, assert_interpolated_copy, near_source_border, textured, write_numpy_dataset
+from conftest import SHARED_DATA, assert_interpolated_copy, near_source_border, small_disk, textured, write_numpy_dataset
 from datagen_bpy.real_data import make_disocclusions, scene_group, stage_stereo_views, validation_groups
 from stereo_geometry.stereo_pairs import Rig, load_scene, read_rig, reprojected_pair, view_depth
 from stereo_geometry import reproject, translation, world_to_camera
@@ -165,17 +165,9 @@ def test_a_broken_scene_is_reported_by_name_and_the_rest_is_made(tmp_path):
 
 
 def test_a_full_disk_stops_the_real_disocclusions_with_one_line_and_nothing_partial(tmp_path):
-    import subprocess
-
     for name in ("alpha1", "alpha2", "beta", "gamma"):
         write_pair(tmp_path / "stereo" / name, name)
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "disk", "200k") as disk:
         made, failures = make_disocclusions(tmp_path / "stereo", disk / "out", scales=(1.0, 0.8, 0.6), progress=False)
         assert failures and "the job stopped" in failures[-1]["error"] and 0 < made < 24
         finished = sorted((disk / "out" / "samples").glob("*.npz"))
@@ -183,8 +175,6 @@ def test_a_full_disk_stops_the_real_disocclusions_with_one_line_and_nothing_part
         for path in finished:  # every finished file is whole
             with np.load(path) as sample:
                 sample["org_left_image"]
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_stereo_views_are_staged_as_rgbd_folders_with_metric_depth(tmp_path):
