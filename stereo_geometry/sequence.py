@@ -50,6 +50,7 @@ from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_in
 from .warp import Reprojection, reproject
 
 from .infill import Network, fill_depth, hole_rule_of
+from .mesh import HOLE_RULES
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 
@@ -168,6 +169,10 @@ def read_frame(image_path: Path) -> Frame:
 #: A neighbour's surface is taken into a hole at a depth edge only if it lies farther than the
 #: edge's near side by this fraction: a disocclusion shows what was hidden behind that edge.
 NEAR_SIDE_MARGIN = 0.03
+#: What a neighbour shows of a hole: its real faces where none of its stretched faces lies in
+#: front (the `stretched` rule, whatever the network's): the pixels beside its silhouettes,
+#: whose antialiased colours mix two surfaces, and its one-pixel point samples are left out.
+NEIGHBOUR_RULE = HOLE_RULES["stretched"]
 #: A neighbour's pixels within this many pixels of a nearer surface (`beside_nearer_surface`)...
 MIXED_RADIUS = 2
 #: ... count this much in the mean over the neighbours: an antialiased render mixes the nearer
@@ -271,8 +276,8 @@ class SequenceInfill:
     def _seen_by_neighbours(self, eye_K: Intrinsics, neighbours: list[Frame], to_eye: np.ndarray,
                             hole: np.ndarray, near_side: np.ndarray):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
-        (P,)), or None: the mean over the neighbours that show a surface there (covered, not
-        a stretched face) behind the hole's occluding edge (`near_side`,
+        (P,)), or None: the mean over the neighbours that show a surface there
+        (`NEIGHBOUR_RULE`: covered, no stretched face in front) behind the hole's occluding edge (`near_side`,
         `occluding_edge_depth`; 0: no edge; a moving object's old place is not behind it).
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
@@ -286,7 +291,7 @@ class SequenceInfill:
         for other in neighbours:
             texels = np.empty(other.image.shape[:2] + (4,), np.float32)  # colours and the mask, one copy
             texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
-            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, self.rule, interpolate=True)
+            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, NEIGHBOUR_RULE, interpolate=True)
             depths = seen.depth.ravel()[index]
             valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
             values = seen.image.reshape(-1, 4)[index]

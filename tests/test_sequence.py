@@ -86,7 +86,8 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     alone = SequenceInfill(network).step(frames[t], [], RIGHT_EYE)
     truth, _ = _view(translation(STEP * t + B), smooth_texture, box_m=0.9)
     hole, seen = result.hole_mask.astype(bool), result.from_frames.astype(bool)
-    assert hole.sum() > 100 and seen.sum() > 0.8 * hole.sum()
+    # most of the hole; not the pixels that the frames saw only beside their own silhouettes
+    assert hole.sum() > 100 and seen.sum() > 0.75 * hole.sum()
     inner = seen & ~cv2.dilate((~hole).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     error = np.abs(result.image[inner].astype(float) - truth[inner])
     assert error.mean() < 1.5 and np.percentile(error, 99) <= 6, (error.mean(), error.max())
