@@ -9,13 +9,13 @@ and `NNNN.json`: `{"fx", "fy", "cx", "cy", "camera_to_world"}`, the last a 4x4 r
 matrix in metres with OpenCV camera axes (x right, y down, z forward).
 
 For frame t and an eye (`SequenceInfill.step`):
-1. its own view is reprojected into the eye (the holes the network was trained on; what it
-   sees of the surfaces interpolated);
+1. its own view is reprojected into the eye (the holes of the rule the network was trained
+   on, `infill.hole_rule_of`; what it sees of the surfaces interpolated);
 2. the views of the frames within `window` of t are reprojected into the same camera with
    their depth and pose, colours interpolated over their faces; a hole pixel that some of
-   them show as a surface (covered, not a stretched face) takes the mean of their colours
-   and depths, their pixels beside a nearer surface (mixed colours in an antialiased
-   render) counting `MIXED_WEIGHT` as much;
+   them show as a surface (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`)
+   takes the mean of their colours and depths, their pixels beside a nearer surface (mixed
+   colours in an antialiased render) counting `MIXED_WEIGHT` as much;
 3. the previous frame's result (its eye, with the filled holes' depth taken from the far
    side) is reprojected too: where it covers a hole that no frame saw, it is blended with the
    network's fill (`carry`), so the fill does not flicker;
