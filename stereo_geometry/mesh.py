@@ -55,6 +55,12 @@ def hole_rule(name: str) -> HoleRule:
     return HOLE_RULES[name]
 
 
+def recorded_hole_rule(settings: dict) -> HoleRule:
+    """The rule a model's training config or a sample's record names as `hole_rule`
+    (`DEFAULT_HOLE_RULE` where it names none)."""
+    return hole_rule(settings.get("hole_rule", DEFAULT_HOLE_RULE.name))
+
+
 def grid_triangles(valid: np.ndarray) -> np.ndarray:
     """Triangles (M, 3) of int32 vertex indices joining neighbouring pixel centres of an
     (H, W) grid.

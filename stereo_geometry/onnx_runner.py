@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .mesh import DEFAULT_HOLE_RULE, hole_rule
+from .mesh import recorded_hole_rule
 from .sample import flip_averaged, negated_normals
 
 MULTIPLE = 4   # = training.model.MULTIPLE
@@ -141,7 +141,7 @@ class OnnxInfill:
         self.channels = model.get("out_channels", 3)
         self.detail_channels = model.get("detail_channels", 0) if "detail" in inputs else 0
         self.run = flip_averaged(self.run_once, model.get("test_time_flips", 1))
-        self.hole_rule = hole_rule(self.config.get("hole_rule", DEFAULT_HOLE_RULE.name))
+        self.hole_rule = recorded_hole_rule(self.config)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The fill, averaged over the model's test-time flips."""

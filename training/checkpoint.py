@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from stereo_geometry.infill import Network, refuse_depth_model
-from stereo_geometry.mesh import DEFAULT_HOLE_RULE, hole_rule
+from stereo_geometry.mesh import recorded_hole_rule
 from stereo_geometry.sample import flip_averaged, mirroring
 from stereo_geometry.writer import atomic_write_bytes
 
@@ -84,5 +84,5 @@ def torch_network(path: str | Path, device: str = "cpu") -> Network:
         with torch.no_grad():
             return model(select_inputs(torch.from_numpy(x).to(device), config["inputs"])).cpu().numpy()
     network = flip_averaged(mirroring(run), model.config.test_time_flips)
-    network.hole_rule = hole_rule(config.get("hole_rule", DEFAULT_HOLE_RULE.name))
+    network.hole_rule = recorded_hole_rule(config)
     return network
