@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from stereo_geometry import HoleRule, Intrinsics, grid_mesh, grid_uv, tag_stretched_faces, to_uint8, world_to_camera
-from stereo_geometry.camera import transform
+from stereo_geometry.camera import transform, unproject_pixels
 from stereo_geometry.warp import Reprojection, point_samples
 
 from .renderer import Renderer
@@ -30,15 +30,15 @@ class CyclesWarp:
             vertices, tris = grid_mesh(depth, K)
             tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
         texture = image.astype(np.float32) / 255.0
-        uv = grid_uv(K.height, K.width)
-        whole = self._render(transform(vertices, source_pose), tris, uv, texture, tag, K, source_pose, target_pose)
+        uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
+        whole = self._render(world, tris, uv, texture, tag, K, source_pose, target_pose)
         if not rule.real_faces_first:
             return whole
         index, _, landing, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
         corners = point_squares(landing, lagged, rule.point_radius_px, K)
         first = len(vertices) + 4 * np.arange(len(index))
         squares = np.concatenate([np.stack([first, first + 1, first + 2], 1), np.stack([first, first + 2, first + 3], 1)])
-        real = self._render(np.concatenate([transform(vertices, source_pose), transform(corners, target_pose)]),
+        real = self._render(np.concatenate([world, transform(corners, target_pose)]),
                             np.concatenate([tris[~tag], squares.astype(tris.dtype)]),
                             np.concatenate([uv, np.repeat(uv[index], 4, axis=0)]), texture, None, K, source_pose,
                             target_pose)
@@ -69,8 +69,7 @@ def point_squares(landing: np.ndarray, depth: np.ndarray, radius: float, K: Intr
     centre lies within the radius."""
     offsets = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * radius
     uv = (landing[:, None, :] + offsets[None]).reshape(-1, 2)
-    z = np.repeat(depth, 4)
-    return np.stack([(uv[:, 0] - K.cx) / K.fx * z, (uv[:, 1] - K.cy) / K.fy * z, z], axis=1)
+    return unproject_pixels(uv[:, 0], uv[:, 1], np.repeat(depth, 4), K)
 
 
 def stretched_for_square_pixels(world: np.ndarray, K: Intrinsics, *poses: np.ndarray) -> tuple[np.ndarray, Intrinsics]:

@@ -96,8 +96,11 @@ def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 def unproject(depth: np.ndarray, K: Intrinsics) -> np.ndarray:
     """Camera-space points (H, W, 3) of every pixel centre at its planar depth."""
-    u, v = pixel_grid(*depth.shape)
-    z = depth.astype(np.float64)
+    return unproject_pixels(*pixel_grid(*depth.shape), depth.astype(np.float64), K)
+
+
+def unproject_pixels(u: np.ndarray, v: np.ndarray, z: np.ndarray, K: Intrinsics) -> np.ndarray:
+    """Camera-space points (..., 3) at pixel coordinates (`u`, `v`) and planar depths `z`."""
     return np.stack([(u - K.cx) / K.fx * z, (v - K.cy) / K.fy * z, z], axis=-1)
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from .camera import Intrinsics, pixel_grid, project, transform
+from .camera import Intrinsics, pixel_grid, project, transform, unproject_pixels
 from .compiled import footprint_growth as compiled_growth
 from .compiled import grid_triangles as compiled_triangles
 
@@ -171,9 +171,8 @@ def normals_from_depth(depth: np.ndarray, K: Intrinsics, where: np.ndarray | Non
     index = np.arange(h * w) if where is None else np.flatnonzero(where)
     rows, cols = np.divmod(index, w)
 
-    def point(r: np.ndarray, c: np.ndarray) -> np.ndarray:  # as `unproject`
-        zz = z[r, c].astype(np.float64)
-        return np.stack([(c - K.cx) / K.fx * zz, (r - K.cy) / K.fy * zz, zz], axis=-1)
+    def point(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return unproject_pixels(c, r, z[r, c].astype(np.float64), K)
 
     def difference(r0, c0, r1, c1, inner: np.ndarray) -> np.ndarray:  # as `np.gradient`
         d = point(r1, c1) - point(r0, c0)
@@ -219,7 +218,7 @@ def grid_vertices(depth: np.ndarray, K: Intrinsics, index: np.ndarray | None = N
     v[rows == h - 1] += BORDER_PAD_PX
     d = depth.ravel()[index]
     z = np.where(np.isfinite(d) & (d > 0), d, 1.0).astype(np.float64)
-    return np.stack([(u - K.cx) / K.fx * z, (v - K.cy) / K.fy * z, z], axis=-1)
+    return unproject_pixels(u, v, z, K)
 
 
 def grid_uv(height: int, width: int) -> np.ndarray:
