@@ -20,7 +20,8 @@ class HoleRule:
     and grows by more than `min_growth_px` pixels in the target view. With
     `real_faces_first`, a stretched face never hides a face that is not (it is no surface);
     with `point_radius_px` > 0, the corners of stretched faces (the source pixels at a depth
-    edge, the whole of a one-pixel wire) are point samples too: each covers the target pixel
+    edge, the whole of a one-pixel wire) and the frame's outermost pixels are point samples
+    too (`warp.point_samples`): each covers the target pixel
     whose centre lies within that many pixels of where it lands in both axes, unless a real
     face there is nearer than `POINT_LAG` behind it. A model records the rule it was trained
     on (its `hole_rule`); whatever makes its input makes these holes."""
@@ -35,8 +36,8 @@ class HoleRule:
 #: A point sample counts as this much (relative) behind its own depth: against a real face of
 #: its own surface, the face wins.
 POINT_LAG = 0.01
-#: `stretched`: every stretched face nearest at a pixel is a hole (the shipped models' rule);
-#: `visible`: holes only where no real surface of the source lands.
+#: `stretched`: every stretched face nearest at a pixel is a hole; `visible` (the shipped
+#: models'): holes only where no real surface of the source lands.
 HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),

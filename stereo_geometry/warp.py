@@ -172,7 +172,7 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     """
     shift = _pure_shift(src_to_dst) if K_src == K_dst and scanline_reproject is not None else None
     if shift is not None and shift[1:] == (0.0, 0.0):
-        along_rows = _scanline_reprojection(image, depth, K_src, src_to_dst, rule, interpolate)
+        along_rows = _scanline_reprojection(image, depth, K_src, src_to_dst, shift, rule, interpolate)
         if along_rows is not None:
             return along_rows
     tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, rule)
@@ -195,12 +195,13 @@ def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
 
 
 def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics, src_to_dst: np.ndarray,
-                           rule: HoleRule, interpolate: bool) -> Reprojection | None:
+                           shift: tuple[float, float, float], rule: HoleRule,
+                           interpolate: bool) -> Reprojection | None:
     """`reproject` into the camera K shifted along its rows (a parallel rig) by the compiled
     scanline kernel (`compiled.scanline_reproject`): the same result, bit for bit, without
     storing triangles, projections or weights. None where a vertex would leave its row (only
-    for depths so extreme that rounding moves it): the general path takes those."""
-    shift = tuple(float(s) for s in src_to_dst[:3, 3])
+    for depths so extreme that rounding moves it): the general path takes those. `shift` is
+    `src_to_dst`'s translation (`_pure_shift`)."""
     h, w = depth.shape
     depth = np.ascontiguousarray(depth)
     camera = (K.fx, K.fy, K.cx, K.cy)
