@@ -18,7 +18,6 @@ disocclusions (the same pixels for every model).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from stereo_geometry.camera import project, unproject  # noqa: E402
 from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network  # noqa: E402
 from stereo_geometry.sample import to_uint8  # noqa: E402
 from stereo_geometry.writer import read_manifests, read_sample  # noqa: E402
+from training.metrics import region_psnr  # noqa: E402
 
 MARGIN = 0.02
 
@@ -53,11 +53,8 @@ def true_disocclusions(true_depth: np.ndarray, source_depth: np.ndarray, K: Intr
 
 
 def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
-    """PSNR (8-bit) of `a` against `b` over the pixels `where` (nan where there are none)."""
-    if not where.any():
-        return math.nan
-    err = np.mean((a[where].astype(np.float64) - b[where]) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(err, 1e-10)))
+    """`training.metrics.region_psnr` of 8-bit images."""
+    return region_psnr(a / 255.0, b / 255.0, where)
 
 
 def scores(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
