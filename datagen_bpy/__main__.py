@@ -6,11 +6,9 @@ import logging
 import sys
 from pathlib import Path
 
-from stereo_geometry.arguments import field_of_view, fraction, positive_float, resolution
+from stereo_geometry.arguments import add_hole_rule_option, field_of_view, fraction, positive_float, resolution
 from stereo_geometry.readers import DEFAULT_PNG_DEPTH_SCALE
 from .prepare import DEFAULT_MAX_DEPTH, DEFAULT_MIN_VALID
-from stereo_geometry import HOLE_RULES, hole_rule
-from stereo_geometry.mesh import SHIPPED_HOLE_RULE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability that the other eye is on the left (default 0.5)")
     p.add_argument("--toe-in-prob", type=fraction, default=0.0,
                    help="probability of a converged (toed-in) other eye (default 0)")
-    p.add_argument("--hole-rule", type=hole_rule, default=SHIPPED_HOLE_RULE, metavar="|".join(HOLE_RULES),
-                   help="which pixels are holes (docs/geometry.md, 'Which faces are holes'; default "
-                        f"{SHIPPED_HOLE_RULE.name}, the shipped models' rule)")
+    add_hole_rule_option(p)
     p.add_argument("--fov", type=field_of_view, default=60.0,
                    help="horizontal field of view in degrees for photos without intrinsics (default 60)")
     p.add_argument("--depth-png-scale", type=positive_float, default=DEFAULT_PNG_DEPTH_SCALE,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stereo_geometry.mesh import HOLE_RULES, SHIPPED_HOLE_RULE, HoleRule, hole_rule
+from stereo_geometry.mesh import SHIPPED_HOLE_RULE, HoleRule
 from stereo_geometry.readers import InputError
 from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
 from stereo_geometry.writer import (atomic_write_bytes, stale_temporary, temporary_files, read_meta, writable_folder, write_image, write_jsonl,
@@ -192,7 +192,7 @@ MAX_SCORED_HOLES = 0.6
 
 
 def main(argv: list[str] | None = None) -> int:
-    from stereo_geometry.arguments import resolution
+    from stereo_geometry.arguments import add_hole_rule_option, resolution
 
     p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, required=True,
@@ -206,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions")
-    p.add_argument("--hole-rule", type=hole_rule, default=SHIPPED_HOLE_RULE, metavar="|".join(HOLE_RULES),
-                   help=f"which pixels are holes (default {SHIPPED_HOLE_RULE.name})")
+    add_hole_rule_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     stereo, rgbd = args.root / "stereo", args.root / "rgbd"

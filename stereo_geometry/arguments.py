@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from .mesh import HOLE_RULES, SHIPPED_HOLE_RULE, hole_rule
+
 
 def _number(text: str) -> float:
     try:
@@ -54,3 +56,11 @@ def resolution(text: str) -> tuple[int, int]:
     if w < 8 or h < 8:
         raise argparse.ArgumentTypeError("resolution must be at least 8x8")
     return w, h
+
+
+def add_hole_rule_option(parser: argparse.ArgumentParser) -> None:
+    """`--hole-rule NAME` (`mesh.HOLE_RULES`) of the commands that make training data; the
+    shipped models' rule by default."""
+    parser.add_argument("--hole-rule", type=hole_rule, default=SHIPPED_HOLE_RULE, metavar="|".join(HOLE_RULES),
+                        help="which pixels are holes (docs/geometry.md, 'Which faces are holes'; default "
+                             f"{SHIPPED_HOLE_RULE.name}, the shipped models' rule)")
