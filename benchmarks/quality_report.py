@@ -121,9 +121,10 @@ def main() -> None:
         results["real"] = real
         means["real stereo (evaluation scenes)"] = real["overall"]
         sections += [(f"Real stereo: {scene}", table) for scene, table in real.items()]
+        rule = methods_hole_rule(methods)
         for folder in find_scenes(Path(args.real)):
             scene = load_scene(folder)
-            sample, scored = scene_sample(scene, methods_hole_rule(methods))
+            sample, scored = scene_sample(scene, rule)
             contact_sheet(sample, scene.right, scored, methods, examples / f"real_{scene.name}.jpg")
     if args.val:
         records = [r for r in read_manifests(Path(args.val)) if r.get("split") == "val"]
