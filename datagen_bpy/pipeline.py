@@ -14,11 +14,11 @@ from .timing import stage
 
 class CyclesWarp:
     """A `stereo_geometry.sample.Warp` that renders with Cycles: the view's pixel-grid mesh,
-    textured with its image (nearest texel) and carrying its stretched-face tags as an AOV,
-    placed by the source pose and rendered from the target pose. A rule whose stretched faces
-    never hide real ones renders a second time: the real faces and the rule's point samples
-    (`warp.point_samples`: squares facing the target camera, textured with their own pixel);
-    what that render covers is no hole."""
+    textured with its image (nearest texel), its stretched faces tagged, placed by the source
+    pose and rendered once from the target pose. A rule whose stretched faces never hide real
+    ones adds its point samples (`warp.point_samples`: squares facing the target camera,
+    textured with their own pixel) as real faces and lets camera rays pass through the stretched
+    faces to any real face behind them: a hole is where a ray meets no real face."""
 
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
@@ -29,37 +29,31 @@ class CyclesWarp:
         with stage("mesh build"):
             vertices, tris = grid_mesh(depth, K)
             tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
-        texture = image.astype(np.float32) / 255.0
-        uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
-        whole = self._render(world, tris, uv, texture, tag, K, source_pose, target_pose)
-        if not rule.real_faces_first:
-            return whole
-        index, _, landing, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
-        corners = point_squares(landing, lagged, rule.point_radius_px, K)
-        first = len(vertices) + 4 * np.arange(len(index))
-        squares = np.concatenate([np.stack([first, first + 1, first + 2], 1), np.stack([first, first + 2, first + 3], 1)])
-        real = self._render(np.concatenate([world, transform(corners, target_pose)]),
-                            np.concatenate([tris[~tag], squares.astype(tris.dtype)]),
-                            np.concatenate([uv, np.repeat(uv[index], 4, axis=0)]), texture, None, K, source_pose,
-                            target_pose)
-        on_real = real.covered
-        pick = on_real[..., None]
-        return Reprojection(image=np.where(pick, real.image, whole.image), depth=np.where(on_real, real.depth, whole.depth),
-                            stretched=whole.stretched & ~on_real, covered=whole.covered | on_real)
-
-    def _render(self, world: np.ndarray, tris: np.ndarray, uv: np.ndarray, texture: np.ndarray,
-                tag: np.ndarray | None, K: Intrinsics, source_pose: np.ndarray, target_pose: np.ndarray) -> Reprojection:
-        square = K
+            uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
+            if rule.real_faces_first:
+                index, _, landing, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+                corners = point_squares(landing, lagged, rule.point_radius_px, K)
+                first = len(vertices) + 4 * np.arange(len(index))
+                squares = np.concatenate([np.stack([first, first + 1, first + 2], 1),
+                                          np.stack([first, first + 2, first + 3], 1)])
+                world = np.concatenate([world, transform(corners, target_pose)])
+                tris = np.concatenate([tris, squares.astype(tris.dtype)])
+                uv = np.concatenate([uv, np.repeat(uv[index], 4, axis=0)])
+                tag = np.concatenate([tag, np.zeros(len(squares), bool)])
         if K.fy != K.fx:  # Blender cannot write the EXR of a non-square pixel aspect: stretch the scene instead
-            world, square = stretched_for_square_pixels(world, K, source_pose, target_pose)
-        self.renderer.set_mesh(world, tris, uv, texture, tag)
-        self.renderer.set_camera(square, target_pose)
+            world, K = stretched_for_square_pixels(world, K, source_pose, target_pose)
+        self.renderer.set_mesh(world, tris, uv, image.astype(np.float32) / 255.0, tag, rule.real_faces_first)
+        self.renderer.set_camera(K, target_pose)
         view = self.renderer.render()
         with stage("readback"):
-            covered = view.covered
-            return Reprojection(image=np.where(covered[..., None], to_uint8(view.rgb), 0).astype(np.uint8),
-                                depth=np.where(covered, view.depth, 0.0).astype(np.float32),
-                                stretched=covered & (view.tag > 0.5), covered=covered)
+            nearest_tagged = view.tag > 0.5
+            real = view.covered if rule.real_faces_first else view.covered & ~nearest_tagged
+            rgb = np.where(real[..., None], view.rgb, view.tagged_rgb)
+            covered = real | nearest_tagged
+            return Reprojection(image=np.where(covered[..., None], to_uint8(rgb), 0).astype(np.uint8),
+                                depth=np.where(real, view.depth, np.where(nearest_tagged, view.tagged_depth, 0.0)
+                                               ).astype(np.float32),
+                                stretched=nearest_tagged & ~real, covered=covered)
 
 
 def point_squares(landing: np.ndarray, depth: np.ndarray, radius: float, K: Intrinsics) -> np.ndarray:

@@ -17,18 +17,28 @@ from stereo_geometry.blender_camera import blender_camera, blender_matrix_world,
 from stereo_geometry.exr import read_multilayer_exr
 from .timing import stage
 
-TAG = "tag"
+UV = "texel_uv"                # per vertex: where in the texture (a shader asking for "uv" gets the UV map)
+TAG = "tag"                    # 1 where the nearest surface is a tagged face
+TAGGED_RGB = "tagged_rgb"      # that face's texel
+TAGGED_DEPTH = "tagged_depth"  # and its planar depth
+AOVS = ((TAG, "VALUE"), (TAGGED_RGB, "COLOR"), (TAGGED_DEPTH, "VALUE"))
+#: Tagged faces a camera ray may pass through on its way to a real face (Cycles' default of 8
+#: would end some rays at the folds of a wide disocclusion).
+SEE_THROUGH_LAYERS = 1024
 
 
 @dataclass
 class Render:
-    """One rendered view: linear RGB as stored in the texture, alpha (coverage), planar depth
-    (Blender's huge value where nothing is hit) and the per-face tag AOV."""
+    """One rendered view: linear RGB as stored in the texture, alpha (coverage by opaque
+    faces), planar depth (Blender's huge value where no opaque face is hit), and where the
+    nearest face is a tagged one, the `tag` (1) with that face's texel and depth."""
 
     rgb: np.ndarray
     alpha: np.ndarray
     depth: np.ndarray
     tag: np.ndarray
+    tagged_rgb: np.ndarray
+    tagged_depth: np.ndarray
 
     @property
     def covered(self) -> np.ndarray:
@@ -70,23 +80,51 @@ def unlit_emission_material(name: str) -> bpy.types.Material:
     return mat
 
 
-def _emission_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
-    """Flat material: nearest texel of `image` as emission, and the face attribute TAG as AOV."""
-    mat = unlit_emission_material(name)
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    tex = nodes.new("ShaderNodeTexImage")
-    tex.image, tex.interpolation, tex.extension = image, "Closest", "EXTEND"
-    emission = nodes.new("ShaderNodeEmission")
-    emission.inputs["Strength"].default_value = 1.0
-    out = nodes.new("ShaderNodeOutputMaterial")
-    links.new(tex.outputs["Color"], emission.inputs["Color"])
-    links.new(emission.outputs["Emission"], out.inputs["Surface"])
-    attr = nodes.new("ShaderNodeAttribute")
-    attr.attribute_name = TAG
-    aov = nodes.new("ShaderNodeOutputAOV")
-    aov.aov_name = TAG
-    links.new(attr.outputs["Fac"], aov.inputs["Value"])
-    return mat
+def _grid_materials(image: bpy.types.Image, see_through: bool) -> tuple[bpy.types.Material, bpy.types.Material]:
+    """The grid's two materials, both the nearest texel of `image` (through the point
+    attribute UV) as emission: real faces', and tagged faces', which write their texel, depth
+    and TAG as AOVs where they are the nearest face and, `see_through`, let camera rays pass on
+    to any real face behind them (their emission then reaches no pass)."""
+    materials = []
+    for tagged in (False, True):
+        mat = unlit_emission_material("tagged" if tagged else "real")
+        nodes, links = mat.node_tree.nodes, mat.node_tree.links
+        uv = nodes.new("ShaderNodeAttribute")
+        uv.attribute_type, uv.attribute_name = "GEOMETRY", UV
+        tex = nodes.new("ShaderNodeTexImage")
+        tex.image, tex.interpolation, tex.extension = image, "Closest", "EXTEND"
+        links.new(uv.outputs["Vector"], tex.inputs["Vector"])
+        emission = nodes.new("ShaderNodeEmission")
+        emission.inputs["Strength"].default_value = 1.0
+        links.new(tex.outputs["Color"], emission.inputs["Color"])
+        out = nodes.new("ShaderNodeOutputMaterial")
+        materials.append(mat)
+        if not tagged:
+            links.new(emission.outputs["Emission"], out.inputs["Surface"])
+            continue
+        surface = nodes.new("ShaderNodeMixShader")
+        surface.inputs["Fac"].default_value = 1.0 if see_through else 0.0
+        links.new(emission.outputs["Emission"], surface.inputs[1])
+        links.new(nodes.new("ShaderNodeBsdfTransparent").outputs["BSDF"], surface.inputs[2])
+        links.new(surface.outputs["Shader"], out.inputs["Surface"])
+        nearest = nodes.new("ShaderNodeMath")  # 1 on the first surface a camera ray meets
+        nearest.operation = "LESS_THAN"
+        nearest.inputs[1].default_value = 0.5
+        links.new(nodes.new("ShaderNodeLightPath").outputs["Transparent Depth"], nearest.inputs[0])
+        colour = nodes.new("ShaderNodeVectorMath")
+        colour.operation = "SCALE"
+        links.new(tex.outputs["Color"], colour.inputs[0])
+        links.new(nearest.outputs["Value"], colour.inputs["Scale"])
+        depth = nodes.new("ShaderNodeMath")
+        depth.operation = "MULTIPLY"
+        links.new(nodes.new("ShaderNodeCameraData").outputs["View Z Depth"], depth.inputs[0])
+        links.new(nearest.outputs["Value"], depth.inputs[1])
+        for name, value in ((TAG, nearest.outputs["Value"]), (TAGGED_RGB, colour.outputs["Vector"]),
+                            (TAGGED_DEPTH, depth.outputs["Value"])):
+            aov = nodes.new("ShaderNodeOutputAOV")
+            aov.aov_name = name
+            links.new(value, aov.inputs["Color" if name == TAGGED_RGB else "Value"])
+    return materials[0], materials[1]
 
 
 def float_image(name: str, rgb: np.ndarray) -> bpy.types.Image:
@@ -127,10 +165,12 @@ class Renderer:
         settings.file_format = "OPEN_EXR_MULTILAYER"
         settings.color_depth = "32"
         settings.exr_codec = "NONE"
+        cycles.transparent_max_bounces = SEE_THROUGH_LAYERS
         view_layer = scene.view_layers[0]
         view_layer.use_pass_z = True
-        aov = view_layer.aovs.add()
-        aov.name, aov.type = TAG, "VALUE"
+        for name, kind in AOVS:
+            aov = view_layer.aovs.add()
+            aov.name, aov.type = name, kind
         camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
         scene.collection.objects.link(camera)
         scene.camera = camera
@@ -151,34 +191,32 @@ class Renderer:
         cycles.pixel_filter_type = "BOX" if samples == 1 else "BLACKMAN_HARRIS"
         cycles.filter_width = 0.01 if samples == 1 else 1.5  # 0.01: Cycles' minimum
 
-    def set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray,
-                 texture: np.ndarray, face_tag: np.ndarray | None = None) -> None:
+    def set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray, texture: np.ndarray,
+                 tagged: np.ndarray | None = None, see_through_tagged: bool = False) -> None:
         """Replace the scene's mesh by triangles over world-space `vertices` (OpenCV axes),
-        textured with `texture` (H, W, 3 float) through per-vertex `uv`, with an optional
-        per-face float attribute TAG."""
+        textured with `texture` (H, W, 3 float) through per-vertex `uv` (a point
+        attribute, not a UV map: a tenth of the values to set); the faces where
+        `tagged` (bool per face) get the tagged material (`_grid_materials`)."""
         with stage("mesh build"):
-            self._set_mesh(vertices, tris, uv, texture, face_tag)
+            self._set_mesh(vertices, tris, uv, texture, tagged, see_through_tagged)
 
-    def _set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray,
-                  texture: np.ndarray, face_tag: np.ndarray | None) -> None:
+    def _set_mesh(self, vertices: np.ndarray, tris: np.ndarray, uv: np.ndarray, texture: np.ndarray,
+                  tagged: np.ndarray | None, see_through_tagged: bool) -> None:
         self.clear_objects()
-        me = bpy.data.meshes.new("grid")
-        verts_bl = blender_points(vertices).astype(np.float32)
-        me.vertices.add(len(verts_bl))
-        me.vertices.foreach_set("co", verts_bl.ravel())
-        loops = tris.astype(np.int32).ravel()
-        me.loops.add(len(loops))
-        me.loops.foreach_set("vertex_index", loops)
+        me = bpy.data.meshes.new("grid")  # the attributes' own foreach_set: several times faster
+        me.vertices.add(len(vertices))
+        me.attributes["position"].data.foreach_set("vector", blender_points(vertices).astype(np.float32).ravel())
+        me.attributes.new(UV, "FLOAT2", "POINT").data.foreach_set("vector", uv.astype(np.float32).ravel())
+        me.loops.add(3 * len(tris))
+        me.attributes[".corner_vert"].data.foreach_set("value", tris.astype(np.int32).ravel())
         me.polygons.add(len(tris))
-        me.polygons.foreach_set("loop_start", np.arange(0, len(loops), 3, dtype=np.int32))
-        me.uv_layers.new(name="uv").uv.foreach_set("vector", uv[loops].astype(np.float32).ravel())
-        if face_tag is not None:
-            me.attributes.new(TAG, "FLOAT", "FACE").data.foreach_set(
-                "value", face_tag.astype(np.float32))
+        me.polygons.foreach_set("loop_start", np.arange(0, 3 * len(tris), 3, dtype=np.int32))
+        if tagged is not None:
+            me.attributes.new("material_index", "INT", "FACE").data.foreach_set("value", tagged.astype(np.int32))
         me.update(calc_edges=True)
-        obj = bpy.data.objects.new("grid", me)
-        obj.data.materials.append(_emission_material("grid", float_image("texture", texture)))
-        self.scene.collection.objects.link(obj)
+        for material in _grid_materials(float_image("texture", texture), see_through_tagged):
+            me.materials.append(material)
+        self.scene.collection.objects.link(bpy.data.objects.new("grid", me))
 
     def clear_objects(self) -> None:
         """Remove every object but the camera, and the data they used."""
@@ -200,7 +238,8 @@ class Renderer:
         with stage("readback"):
             passes = read_multilayer_exr(path)
             os.remove(path)
-        combined = passes["Combined"]
-        tag = passes.get(TAG)
-        return Render(rgb=combined[..., :3], alpha=combined[..., 3], depth=passes["Depth"],
-                      tag=tag if tag is not None else np.zeros_like(passes["Depth"]))
+        combined, depth = passes["Combined"], passes["Depth"]
+        missing = np.zeros_like(depth)
+        return Render(rgb=combined[..., :3], alpha=combined[..., 3], depth=depth, tag=passes.get(TAG, missing),
+                      tagged_rgb=passes.get(TAGGED_RGB, combined * 0)[..., :3],  # a colour AOV is RGBA
+                      tagged_depth=passes.get(TAGGED_DEPTH, missing))
