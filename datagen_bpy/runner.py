@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import queue
 import random
 import threading
 import time
@@ -72,9 +73,21 @@ def _exit_with(parent: int) -> None:
     os._exit(1)
 
 
-def init_worker(options: Options) -> None:
-    """Start a worker: stop with the job process, silence Blender's console output and set
-    up its renderer."""
+def cpu_slices(workers: int, threads: int) -> list[set[int]]:
+    """The CPUs each of `workers` keeps to: `threads` of this process's own CPUs each, in turn
+    (wrapping round when there are too few)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return [{cpus[(i * threads + k) % len(cpus)] for k in range(threads)} for i in range(workers)]
+
+
+def init_worker(options: Options, slices=None) -> None:
+    """Start a worker: keep to the next CPU slice of the `slices` queue (before bpy starts:
+    Blender's thread pool sizes itself to the CPUs it may use, and its idle threads spin,
+    taking a core's time from the other workers), stop with the job process, silence
+    Blender's console output and set up its renderer."""
+    if slices is not None:
+        with contextlib.suppress(queue.Empty):
+            os.sched_setaffinity(0, slices.get_nowait())
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     if options.quiet_blender:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -277,9 +290,14 @@ def _run_pool(tasks: list[Task], options: Options, workers: int, finished, stop)
     the tasks that were running when a worker died (the suspects), not yet retried."""
     suspects: list[Task] = []
     remaining = list(tasks)
+    context = get_context("spawn")
+    pinned = hasattr(os, "sched_setaffinity")  # Linux
     while remaining and not stop():
-        with ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=get_context("spawn"),
-                                 initializer=init_worker, initargs=(options,)) as pool:
+        slices = context.Queue() if pinned else None
+        for cpus in cpu_slices(max(workers, 1), options.threads) if pinned else ():
+            slices.put(cpus)
+        with ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=context,
+                                 initializer=init_worker, initargs=(options, slices)) as pool:
             futures = {pool.submit(make_task, t): t for t in remaining}
             done: set[str] = set()
             try:

@@ -261,3 +261,35 @@ def test_a_starting_run_removes_only_the_temporary_files_of_runs_that_ended(tmp_
     stale.write_bytes(b"half a sample")
     datagen("--procedural", "1", "--out", str(tmp_path), *SMALL, check=0)
     assert live.exists() and not stale.exists()
+
+
+def test_each_worker_keeps_to_its_own_cpus():
+    """Workers split the job's CPUs between them (Blender sizes its thread pool to the CPUs a
+    process may use; its idle threads would otherwise spin on every core), wrapping round when
+    there are fewer CPUs than workers times threads."""
+    from datagen_bpy.runner import cpu_slices
+
+    cpus = sorted(os.sched_getaffinity(0))
+    slices = cpu_slices(len(cpus), 1)
+    assert slices == [{c} for c in cpus]
+    assert cpu_slices(1, len(cpus)) == [set(cpus)]
+    assert cpu_slices(len(cpus) + 1, 1)[-1] == {cpus[0]}
+
+
+def _worker_cpus() -> set[int]:
+    return os.sched_getaffinity(0)
+
+
+def test_a_started_worker_runs_on_its_slice(tmp_path):
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from datagen_bpy.runner import Options, init_worker
+
+    cpu = max(os.sched_getaffinity(0))
+    context = get_context("spawn")
+    slices = context.Queue()
+    slices.put({cpu})
+    with ProcessPoolExecutor(1, mp_context=context, initializer=init_worker,
+                             initargs=(Options(out=tmp_path, width=32, height=24), slices)) as pool:
+        assert pool.submit(_worker_cpus).result() == {cpu}
