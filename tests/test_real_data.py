@@ -164,6 +164,33 @@ def test_a_broken_scene_is_reported_by_name_and_the_rest_is_made(tmp_path):
     assert made == 2 and len(failures) == 1 and "bad" in failures[0]["error"]
 
 
+def test_scenes_with_unusable_disparity_are_named_with_the_file_and_the_rest_is_made(tmp_path):
+    """A divisor that is not positive, a right disparity of another size, a disparity that is
+    zero everywhere: each scene fails naming its file and the problem; the good one is made."""
+    write_pair(tmp_path / "stereo" / "good", "good")
+    for name in ("divisor", "size", "zero"):
+        write_pair(tmp_path / "stereo" / name, name)
+    meta = json.loads((tmp_path / "stereo" / "divisor" / "scene.json").read_text())
+    (tmp_path / "stereo" / "divisor" / "scene.json").write_text(json.dumps({**meta, "disp_divisor": 0}))
+    cv2.imwrite(str(tmp_path / "stereo" / "size" / "disp_right.png"), np.zeros((10, 10), np.uint8))
+    cv2.imwrite(str(tmp_path / "stereo" / "zero" / "disp_left.png"), np.zeros((H, W), np.uint8))
+    made, failures = make_disocclusions(tmp_path / "stereo", tmp_path / "out", scales=(1.0,), progress=False)
+    errors = {f["name"].split("_")[0]: f["error"] for f in failures}
+    assert made == 2 and sorted(errors) == ["divisor", "size", "zero"], failures
+    assert "scene.json" in errors["divisor"] and "disp_divisor" in errors["divisor"]
+    assert "disp_right.png" in errors["size"] and "10x10" in errors["size"]
+    assert "disp_left.png" in errors["zero"]
+
+
+def test_a_root_with_nothing_to_make_is_refused(tmp_path, capsys):
+    from datagen_bpy.real_data import main
+
+    (tmp_path / "stereo").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--root", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2 and "nothing to do" in capsys.readouterr().err
+
+
 def test_a_full_disk_stops_the_real_disocclusions_with_one_line_and_nothing_partial(tmp_path):
     for name in ("alpha1", "alpha2", "beta", "gamma"):
         write_pair(tmp_path / "stereo" / name, name)
