@@ -15,7 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m datagen_bpy",
         description="Make stereo-disocclusion training samples with headless Blender.")
-    src = p.add_argument_group("inputs (give --procedural, or --images with --depth-dir and/or --depth-model)")
+    src = p.add_argument_group("inputs (give --procedural, --lit or --scenes, or --images with --depth-dir "
+                               "and/or --depth-model)")
     src.add_argument("--images", type=Path, help="folder of photos (searched recursively)")
     src.add_argument("--depth-dir", type=Path,
                      help="folder of metric depth maps beside the photos (same relative path and stem)")
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--lit", type=int, default=0, metavar="N",
                      help="make N random lit, layered Blender scenes, both eyes rendered (the target is "
                           "the other eye's true render; textured with --images photos if given)")
+    src.add_argument("--scenes", type=Path, metavar="DIR",
+                     help="folder of 3D scene folders (glTF, e.g. ../shared/data/train/scenes): each lit "
+                          "and rendered for both eyes from --count random cameras")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--count", type=int, default=1, help="samples per photo or scene (default 1)")
     p.add_argument("--resolution", type=resolution, default=(512, 384), metavar="WxH",
@@ -80,13 +84,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.procedural < 0 or args.lit < 0 or args.count < 1 or args.workers < 1:
         parser.error("--procedural and --lit must be >= 0, --count and --workers >= 1")
-    scenes = args.procedural + args.lit
+    if args.scenes is not None and not args.scenes.is_dir():
+        parser.error(f"--scenes {args.scenes}: not a folder")
+    scenes = args.procedural + args.lit + (args.scenes is not None)
     if args.images is not None and not args.images.is_dir():
         parser.error(f"--images {args.images}: not a folder")
     if not scenes:
         if args.images is None:
-            parser.error("nothing to do: pass --procedural N, or --images DIR with --depth-dir DIR "
-                         "or --depth-model")
+            parser.error("nothing to do: pass --procedural N, --lit N, --scenes DIR, or --images DIR "
+                         "with --depth-dir DIR or --depth-model")
         if args.depth_model is not None or args.depth_dir is None:
             from .depth_models import DEFAULT_DA3_REPO, DepthModelError, check_depth_model, hub_da3_weights
 
@@ -114,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                       min_valid=args.min_valid_depth, photos=photos, depth_model=args.depth_model,
                       depth_model_path=args.depth_model_path)
     tasks = make_tasks(args.seed, args.count, None if scenes else args.images,
-                       args.depth_dir, args.procedural, args.lit)
+                       args.depth_dir, args.procedural, args.lit, args.scenes)
     suffix = "" if shard_total == 1 else f".shard{shard_index}of{shard_total}"
     tasks = shard(tasks, shard_index, shard_total)
     result = run(tasks, options, args.workers, f"manifest{suffix}.jsonl", f"failures{suffix}.jsonl",

@@ -98,8 +98,9 @@ def _cylinder(name: str, radius: float, length: float) -> bpy.types.Mesh:
     return mesh_of(bm, name)
 
 
-def _lights(scene, rng: np.random.Generator) -> None:
-    """A sun (random elevation and azimuth), an area light near the camera and a sky world."""
+def _lights(scene, rng: np.random.Generator, camera: mathutils.Matrix | None = None) -> None:
+    """A sun (random elevation and azimuth), an area light near the camera (at the origin, or
+    at the Blender `camera` matrix) and a sky world."""
     sun = bpy.data.lights.new("sun", "SUN")
     sun.energy = float(rng.uniform(1.5, 5.0))
     sun.angle = math.radians(float(rng.uniform(0.5, 8.0)))  # soft to hard shadows
@@ -111,6 +112,8 @@ def _lights(scene, rng: np.random.Generator) -> None:
     area_obj = bpy.data.objects.new("area", area)
     area_obj.location = (float(rng.uniform(-3, 3)), float(rng.uniform(0.5, 3)), float(rng.uniform(-1, 1)))
     area_obj.rotation_euler = (math.radians(float(rng.uniform(-20, 20))), 0.0, 0.0)
+    if camera is not None:
+        area_obj.matrix_world = camera @ area_obj.matrix_basis
     scene.collection.objects.link(area_obj)
     world = bpy.data.worlds.new("sky")
     nodes, links = world.node_tree.nodes, world.node_tree.links
@@ -183,26 +186,38 @@ def build_lit_scene(renderer: Renderer, K: Intrinsics, rng: np.random.Generator,
 
 def lit_sample(renderer: Renderer, K: Intrinsics, baseline: float, rng: np.random.Generator,
                photos: list[Path], rule: HoleRule = SHIPPED_HOLE_RULE, samples: int = 32) -> dict[str, np.ndarray]:
-    """The sample arrays of a random lit scene: the source eye (the camera at the origin)
-    reprojected into the eye at `baseline` (metres along x; negative: the left eye; holes as
-    `rule` says) as the
-    network input, that eye's true render and depth as the target, and the source eye's own
-    render and depth (`source_image`, `source_depth`: what the hole mask is measured against)."""
+    """The sample arrays (`both_eyes_sample`) of a random lit scene seen from the origin."""
     build_lit_scene(renderer, K, rng, photos)
+    return both_eyes_sample(renderer, K, np.eye(4), baseline, rule, samples)
+
+
+def both_eyes_sample(renderer: Renderer, K: Intrinsics, pose: np.ndarray, baseline: float,
+                     rule: HoleRule = SHIPPED_HOLE_RULE, samples: int = 32,
+                     exposed: bool = False) -> dict[str, np.ndarray]:
+    """The sample arrays of the renderer's lit scene: the source eye (camera-to-world `pose`,
+    OpenCV axes) reprojected into the eye at `baseline` (metres along its x; negative: the
+    left eye; holes as `rule` says) as the network input, that eye's true render and depth as
+    the target, and the source eye's own render and depth (`source_image`, `source_depth`:
+    what the hole mask is measured against). `exposed`: both eyes scaled alike so that the
+    source's brightest tenth starts at 0.8 (scenes whose light levels are not known)."""
     scene = renderer.scene
     views = {}
     with overridden(scene.cycles, max_bounces=4, use_denoising=True), overridden(scene.render, film_transparent=False):
         renderer.set_samples(samples)
         try:
-            for name, pose in (("source", np.eye(4)), ("other", stereo_pose(baseline))):
-                renderer.set_camera(K, pose)
-                view = renderer.render()
-                views[name] = (to_uint8(display_srgb(view.rgb)),
-                               np.where(view.depth < SKY_DEPTH, view.depth, SKY_DEPTH).astype(np.float32))
+            for name, eye in (("source", pose), ("other", pose @ stereo_pose(baseline))):
+                renderer.set_camera(K, eye)
+                views[name] = renderer.render()
         finally:
             renderer.set_samples(1)
             scene.world = None
-    (image, depth), (true_image, true_depth) = views["source"], views["other"]
+    scale = 1.0
+    if exposed:
+        brightest = float(np.percentile(views["source"].rgb.mean(-1), 90))
+        scale = float(np.clip(0.8 / max(brightest, 1e-6), 0.25, 8.0))
+    (image, depth), (true_image, true_depth) = ((to_uint8(display_srgb(scale * view.rgb)),
+                                                 np.where(view.depth < SKY_DEPTH, view.depth, SKY_DEPTH).astype(np.float32))
+                                                for view in (views["source"], views["other"]))
     with stage("reprojection"):
         warp = reproject(image, depth, K, K, world_to_camera(stereo_pose(baseline)), rule, interpolate=True)
         inputs = warped_inputs(warp, K)

@@ -131,6 +131,7 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
     from stereo_geometry import disocclusion_sample
 
     from .lit_scene import lit_sample
+    from .scene_files import scene_sample
     from .pipeline import CyclesWarp
     from .procedural import render_scene
 
@@ -140,14 +141,16 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
         started = time.perf_counter()
         timing.seconds.clear()
         toe_in = 0.0
-        if task.kind == "lit":  # both eyes rendered: the target is the other eye's true render
+        if task.kind in ("lit", "scene"):  # both eyes rendered: the target is the other eye's true render
             K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))
             baseline = options.baseline.sample(rng)
             swap = rng.random() < options.swap_prob
             signed_baseline = -baseline if swap else baseline
-            with timing.stage("lit scene"):
-                arrays = lit_sample(renderer, K, signed_baseline, np.random.default_rng(task.seed),
-                                    list(options.photos), options.hole_rule)
+            with timing.stage(f"{task.kind} scene"):
+                arrays = (scene_sample(renderer, task.scene, K, signed_baseline, np.random.default_rng(task.seed),
+                                       options.hole_rule) if task.kind == "scene" else
+                          lit_sample(renderer, K, signed_baseline, np.random.default_rng(task.seed),
+                                     list(options.photos), options.hole_rule))
         else:
             if task.kind == "procedural":
                 K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))

@@ -18,7 +18,8 @@ from stereo_geometry.readers import DEPTH_EXTENSIONS, IMAGE_EXTENSIONS
 
 @dataclass(frozen=True)
 class Task:
-    """One sample to make: from a photo (`image` set) or a procedural scene (`image` None)."""
+    """One sample to make: from a photo (`image` set), a scene folder of 3D files (`scene`
+    set) or a random Blender scene (neither)."""
 
     name: str
     seed: int
@@ -26,15 +27,19 @@ class Task:
     depth: Path | None = None
     intrinsics: Path | None = None
     split: str | None = None  # "train" or "val" where the caller fixes it (recorded in the manifest)
+    scene: Path | None = None
 
     @property
     def kind(self) -> str:
-        """"photo", or the kind of random Blender scene: "procedural" (emission, one eye
-        rendered) or "lit" (lit and layered, both eyes rendered)."""
+        """"photo", "scene" (a scene folder, lit, both eyes rendered), or the kind of random
+        Blender scene: "procedural" (emission, one eye rendered) or "lit" (lit and layered,
+        both eyes rendered)."""
         return "photo" if self.image else self.name.split("_", 1)[0]
 
     @property
     def source(self) -> str:
+        if self.scene is not None:
+            return f"scene:{self.scene.name}"
         return str(self.image) if self.image else f"{self.kind}:{self.name.rsplit('_', 1)[0]}"
 
 
@@ -82,11 +87,17 @@ def source_id(image: Path, root: Path) -> str:
 
 
 def make_tasks(seed: int, count: int, images_root: Path | None = None,
-               depth_root: Path | None = None, procedural: int = 0, lit: int = 0) -> list[Task]:
-    """All tasks of a run in a fixed order: `count` samples per photo or random scene
-    (`procedural` emission scenes, then `lit` lit and layered ones). Photos with no depth map
-    found still get tasks; they fail with a clear error."""
+               depth_root: Path | None = None, procedural: int = 0, lit: int = 0,
+               scenes_root: Path | None = None) -> list[Task]:
+    """All tasks of a run in a fixed order: `count` samples per photo, random scene
+    (`procedural` emission scenes, then `lit` lit and layered ones) or scene folder (the
+    folders in `scenes_root`, one after the other: a worker imports each once). Photos with
+    no depth map found still get tasks; they fail with a clear error."""
     tasks = []
+    if scenes_root is not None:
+        for folder in sorted(p for p in scenes_root.iterdir() if p.is_dir()):
+            names = [f"scene_{folder.name}_{k:06d}" for k in range(count)]
+            tasks += [Task(name, sample_seed(seed, name), scene=folder) for name in names]
     if procedural or lit:
         for kind, number in (("procedural", procedural), ("lit", lit)):
             names = [f"{kind}_{i:06d}_{k:02d}" for i in range(number) for k in range(count)]

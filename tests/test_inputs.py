@@ -198,3 +198,14 @@ def test_a_view_far_from_the_samples_shape_is_refused_instead_of_blown_up():
     depth = np.random.default_rng(0).uniform(1, 3, (20, 4000)).astype(np.float32)
     with pytest.raises(InputError, match="too far from the 512x384 sample's shape"):
         prepare_view(np.zeros((20, 4000, 3), np.uint8), depth, Intrinsics.from_fov(4000, 20, 60), 512, 384, "strip.png")
+
+
+def test_scene_folders_give_count_tasks_each_one_folder_after_the_other(tmp_path):
+    for name in ("town", "room"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "README.md").write_text("not a scene")
+    tasks = make_tasks(seed=1, count=2, scenes_root=tmp_path)
+    assert [t.name for t in tasks] == ["scene_room_000000", "scene_room_000001", "scene_town_000000",
+                                       "scene_town_000001"]
+    assert {t.kind for t in tasks} == {"scene"} and [t.source for t in tasks[1:3]] == ["scene:room", "scene:town"]
+    assert tasks[0].scene == tmp_path / "room"
