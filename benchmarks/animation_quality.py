@@ -2,10 +2,11 @@
 with Cycles, so the true other eye of every frame is known.
 
     python benchmarks/animation_quality.py [--frames 24] [--size 320x240] [--model quality]
-        [--window 4] [--seeds 3 5 7] [--samples 16] [--gif docs/examples/animation.gif] [--keep DIR]
+        [--window 4] [--seeds 3 5 7] [--samples 16] [--lit] [--gif docs/examples/animation.gif] [--keep DIR]
 
-The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos);
-one sequence per seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per
+The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos)
+or, with `--lit`, `datagen_bpy.lit_scene.build_lit_scene` (lit and layered: shadows, foliage
+cards, wires, railings, sky); one sequence per seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per
 frame; the other eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender
 renders by default; `--samples 1` renders pixel-exact (one ray through each pixel centre: fine
 texture aliases, the worst case for any resampling). The left views go into a sequence folder
@@ -49,36 +50,47 @@ def camera_path(frames: int) -> list[np.ndarray]:
 
 
 def render_sequence(folder: Path, frames: int, width: int, height: int, baseline: float,
-                    seed: int, samples: int = 1) -> list[np.ndarray]:
+                    seed: int, samples: int = 1, lit: bool = False) -> list[np.ndarray]:
     """Render the left views into `folder` as a sequence; returns the true other eyes.
     `samples` 1: pixel-exact (one ray through each pixel centre); more: antialiased as
-    Blender renders by default (`Renderer.set_samples`)."""
+    Blender renders by default (`Renderer.set_samples`). `lit`: the lit, layered scene kind
+    (`datagen_bpy.lit_scene`: lights and shadows, foliage cards, wires, railings, sky),
+    rendered as Blender renders it (4 bounces, denoised), the sky's depth `SKY_DEPTH`."""
+    import contextlib
+
     import bpy  # noqa: F401  (makes bmesh importable)
 
+    from datagen_bpy.lit_scene import SKY_DEPTH, build_lit_scene, display_srgb
     from datagen_bpy.procedural import build_scene
     from datagen_bpy.renderer import Renderer
     from stereo_geometry import Intrinsics, to_uint8, translation
+    from stereo_geometry.overrides import overridden
 
     K = Intrinsics.from_fov(width, height, 60.0)
     renderer = Renderer(width, height)
     renderer.set_samples(samples)
-    build_scene(renderer, K, np.random.default_rng(seed), [])
+    (build_lit_scene if lit else build_scene)(renderer, K, np.random.default_rng(seed), [])
     truths = []
-    for t, pose in enumerate(camera_path(frames)):
-        renderer.set_camera(K, pose)
-        left = renderer.render()
-        renderer.set_camera(K, pose @ translation(baseline))
-        right = renderer.render()
-        if not (left.covered.all() and right.covered.all()):
-            raise SystemExit(f"frame {t}: the scene does not fill the frame; try another --seed")
-        stem = folder / f"{t:04d}"
-        import cv2
+    with contextlib.ExitStack() as settings:
+        if lit:
+            settings.enter_context(overridden(renderer.scene.cycles, max_bounces=4, use_denoising=True))
+            settings.enter_context(overridden(renderer.scene.render, film_transparent=False))
+        for t, pose in enumerate(camera_path(frames)):
+            renderer.set_camera(K, pose)
+            left = renderer.render()
+            renderer.set_camera(K, pose @ translation(baseline))
+            right = renderer.render()
+            if not (left.covered.all() and right.covered.all()):
+                raise SystemExit(f"frame {t}: the scene does not fill the frame; try another --seed")
+            stem = folder / f"{t:04d}"
+            import cv2
 
-        cv2.imwrite(f"{stem}.png", to_uint8(left.rgb)[..., ::-1])
-        np.save(f"{stem}_depth.npy", left.depth.astype(np.float32))
-        Path(f"{stem}.json").write_text(json.dumps(
-            {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "camera_to_world": pose.tolist()}))
-        truths.append(to_uint8(right.rgb))
+            colour = display_srgb if lit else (lambda rgb: rgb)
+            cv2.imwrite(f"{stem}.png", to_uint8(colour(left.rgb))[..., ::-1])
+            np.save(f"{stem}_depth.npy", np.minimum(left.depth, SKY_DEPTH).astype(np.float32))
+            Path(f"{stem}.json").write_text(json.dumps(
+                {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "camera_to_world": pose.tolist()}))
+            truths.append(to_uint8(colour(right.rgb)))
     return truths
 
 
@@ -158,10 +170,13 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16,
                         help="rays per pixel: more than 1 antialiases as Blender renders by default (1.5 px "
                              "Blackman-Harris filter); 1 renders pixel-exact")
+    parser.add_argument("--lit", action="store_true", help="lit, layered scenes (datagen_bpy.lit_scene: "
+                        "lights, foliage cards, wires, railings, sky) rendered with 4 bounces, denoised")
     parser.add_argument("--gif", type=Path, help="write a side-by-side GIF (per-frame network | multi-frame + "
                         "network | truth) of the quarter of the first scene's frame with the most holes")
     parser.add_argument("--keep", type=Path, help="render the sequences into this folder (one folder per "
-                        "seed) and keep them, the true other eyes as truths.npy")
+                        "seed) and keep them, the true other eyes as truths.npy; sequences kept there "
+                        "already are read instead of rendered (--frames, --size, --samples must match)")
     args = parser.parse_args()
     from stereo_geometry.infill import SHIPPED_MODELS
     from stereo_geometry.sequence import frame_images, read_frame
@@ -177,7 +192,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep / f"seed_{seed}" if args.keep else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples)
+            if args.keep and (folder / "truths.npy").exists():  # kept from an earlier run: compare on the same renders
+                truths = list(np.load(folder / "truths.npy"))
+            else:
+                truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples, args.lit)
             frames = [read_frame(path) for path in frame_images(folder).values()]
             if args.keep:
                 np.save(folder / "truths.npy", np.stack(truths))
