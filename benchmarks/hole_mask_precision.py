@@ -1,6 +1,6 @@
 """How well the hole mask finds what is really disoccluded, and what the fill makes of it, on
-renders where both eyes are known (the lit scenes of `python -m datagen_bpy --lit`, which keep
-the source eye's render and depth).
+renders where both eyes are known (the lit scenes of `python -m datagen_bpy --lit` or
+`--scenes`, which keep the source eye's render and depth).
 
     python benchmarks/hole_mask_precision.py DATA [--limit N] [--model NAME=MODEL.onnx ...]
 
@@ -10,7 +10,8 @@ footprints), or behind what the source's depth shows there by more than 2 % (of 
 source pixels around where it lands, the farthest). Per hole rule
 (`stereo_geometry.HOLE_RULES`), on the same source views: precision (the share of the mask's
 pixels within 1 px of a true disocclusion), recall (the share of true disocclusions the mask
-covers), the mask's share of the frame and the PSNR of the pixels it keeps (the warp outside
+covers), both pooled over the pixels of every view (and per scene for the views of scene
+folders, `datagen_bpy --scenes`), the mask's share of the frame and the PSNR of the pixels it keeps (the warp outside
 the mask) against the true other eye. Per model (default: the shipped ones), with the holes
 of the rule it was trained on: PSNR of the whole frame, of its own holes and of the true
 disocclusions (the same pixels for every model).
@@ -57,11 +58,16 @@ def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> float:
     return region_psnr(a / 255.0, b / 255.0, where)
 
 
-def scores(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+def counts(mask: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(mask pixels, those within 1 px of a true disocclusion, true disocclusions, those the
+    mask covers): precision and recall pooled over samples, so that a view with a handful of
+    true disocclusions weighs by its pixels, not as much as any other."""
     near_truth = cv2.dilate(truth.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    precision = float((mask & near_truth).sum() / max(mask.sum(), 1))
-    recall = float((truth & mask).sum() / max(truth.sum(), 1))
-    return precision, recall
+    return np.array([mask.sum(), (mask & near_truth).sum(), truth.sum(), (truth & mask).sum()], np.float64)
+
+
+def precision_recall(pooled: np.ndarray) -> tuple[float, float]:
+    return pooled[1] / max(pooled[0], 1), pooled[3] / max(pooled[2], 1)
 
 
 def main() -> None:
@@ -73,6 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     networks = {name: load_onnx_network(path) for name, path in (entry.split("=", 1) for entry in args.model)}
     rules: dict[str, list] = {name: [] for name in HOLE_RULES}
+    by_scene: dict[tuple[str, str], list[np.ndarray]] = {}
     models: dict[str, list] = {name: [] for name in networks}
     shares = []
     for record in read_manifests(args.data):
@@ -87,7 +94,8 @@ def main() -> None:
                  for name, rule in HOLE_RULES.items()}
         for name, warp in warps.items():
             mask = warp.hole_mask.astype(bool)
-            rules[name].append(scores(mask, truth) + (float(mask.mean()), psnr(warp.image, truth_image, ~mask)))
+            rules[name].append((counts(mask, truth), float(mask.mean()), psnr(warp.image, truth_image, ~mask)))
+            by_scene.setdefault((name, record["source"]), []).append(counts(mask, truth))
         for name, network in networks.items():
             warp = warps[network.hole_rule.name]
             mask = warp.hole_mask.astype(bool)
@@ -102,8 +110,16 @@ def main() -> None:
     print("| rule | precision (within 1 px) | recall | mask, share of the frame | kept pixels PSNR |")
     print("|---|---|---|---|---|")
     for name, values in rules.items():
-        p, r, m, kept = np.nanmean(values, axis=0)
+        p, r = precision_recall(sum(v[0] for v in values))
+        m, kept = np.nanmean([v[1:] for v in values], axis=0)
         print(f"| {name} | {p:.3f} | {r:.3f} | {m:.2%} | {kept:.2f} dB |")
+    scenes = sorted({source for _, source in by_scene})
+    if len(scenes) < len(shares):  # several views of one scene (`datagen_bpy --scenes`): per scene too
+        print("\n| scene | " + " | ".join(f"{name} precision / recall" for name in HOLE_RULES) + " |")
+        print("|---|" + "---|" * len(HOLE_RULES))
+        for source in scenes:
+            cells = [precision_recall(sum(by_scene[name, source])) for name in HOLE_RULES]
+            print(f"| {source} | " + " | ".join(f"{p:.3f} / {r:.3f}" for p, r in cells) + " |")
     print("\n| model (its rule) | whole frame PSNR | its holes PSNR | true disocclusions PSNR |")
     print("|---|---|---|---|")
     for name, values in models.items():
