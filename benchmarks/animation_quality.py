@@ -2,7 +2,8 @@
 with Cycles, so the true other eye of every frame is known.
 
     python benchmarks/animation_quality.py [--frames 24] [--size 320x240] [--model quality]
-        [--window 4] [--seeds 3 5 7] [--samples 16] [--lit] [--gif docs/examples/animation.gif] [--keep DIR]
+        [--window 4] [--seeds 3 5 7] [--samples 16] [--lit | --scene-folder DIR] [--gif docs/examples/animation.gif]
+        [--keep DIR]
 
 The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos)
 or, with `--lit`, `datagen_bpy.lit_scene.build_lit_scene` (lit and layered: shadows, foliage
@@ -50,17 +51,20 @@ def camera_path(frames: int) -> list[np.ndarray]:
 
 
 def render_sequence(folder: Path, frames: int, width: int, height: int, baseline: float,
-                    seed: int, samples: int = 1, lit: bool = False) -> list[np.ndarray]:
+                    seed: int, samples: int = 1, lit: bool = False,
+                    scene_folder: Path | None = None) -> list[np.ndarray]:
     """Render the left views into `folder` as a sequence; returns the true other eyes.
     `samples` 1: pixel-exact (one ray through each pixel centre); more: antialiased as
     Blender renders by default (`Renderer.set_samples`). `lit`: the lit, layered scene kind
     (`datagen_bpy.lit_scene`: lights and shadows, foliage cards, wires, railings, sky),
-    rendered as Blender renders it (4 bounces, denoised), the sky's depth `SKY_DEPTH`."""
+    rendered as Blender renders it (4 bounces, denoised), the sky's depth `SKY_DEPTH`;
+    `scene_folder`: a textured 3D scene (`datagen_bpy.scene_files`), lit and rendered the same
+    way, the move starting where `staged_view` places a camera, exposed from the first frame."""
     import contextlib
 
     import bpy  # noqa: F401  (makes bmesh importable)
 
-    from datagen_bpy.lit_scene import SKY_DEPTH, build_lit_scene, display_srgb
+    from datagen_bpy.lit_scene import SKY_DEPTH, build_lit_scene, display_srgb, exposure
     from datagen_bpy.procedural import build_scene
     from datagen_bpy.renderer import Renderer
     from stereo_geometry import Intrinsics, to_uint8, translation
@@ -69,17 +73,26 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
     K = Intrinsics.from_fov(width, height, 60.0)
     renderer = Renderer(width, height)
     renderer.set_samples(samples)
-    (build_lit_scene if lit else build_scene)(renderer, K, np.random.default_rng(seed), [])
+    start, scale = np.eye(4), None
+    if scene_folder is not None:
+        from datagen_bpy.scene_files import staged_view
+
+        start, lit = staged_view(renderer, scene_folder, K, np.random.default_rng(seed)), True
+    else:
+        (build_lit_scene if lit else build_scene)(renderer, K, np.random.default_rng(seed), [])
     truths = []
     with contextlib.ExitStack() as settings:
         if lit:
             settings.enter_context(overridden(renderer.scene.cycles, max_bounces=4, use_denoising=True))
             settings.enter_context(overridden(renderer.scene.render, film_transparent=False))
-        for t, pose in enumerate(camera_path(frames)):
+        for t, pose in enumerate(start @ move for move in camera_path(frames)):
             renderer.set_camera(K, pose)
             left = renderer.render()
             renderer.set_camera(K, pose @ translation(baseline))
             right = renderer.render()
+            if scene_folder is not None:
+                scale = exposure(left.rgb) if scale is None else scale
+                left.rgb, right.rgb = scale * left.rgb, scale * right.rgb
             if not (left.covered.all() and right.covered.all()):
                 raise SystemExit(f"frame {t}: the scene does not fill the frame; try another --seed")
             stem = folder / f"{t:04d}"
@@ -172,6 +185,8 @@ def main() -> None:
                              "Blackman-Harris filter); 1 renders pixel-exact")
     parser.add_argument("--lit", action="store_true", help="lit, layered scenes (datagen_bpy.lit_scene: "
                         "lights, foliage cards, wires, railings, sky) rendered with 4 bounces, denoised")
+    parser.add_argument("--scene-folder", type=Path, help="a textured 3D scene folder (glTF, as "
+                        "`datagen_bpy --scenes` takes them): each seed a camera move from a view of it, lit")
     parser.add_argument("--gif", type=Path, help="write a side-by-side GIF (per-frame network | multi-frame + "
                         "network | truth) of the quarter of the first scene's frame with the most holes")
     parser.add_argument("--keep", type=Path, help="render the sequences into this folder (one folder per "
@@ -195,7 +210,8 @@ def main() -> None:
             if args.keep and (folder / "truths.npy").exists():  # kept from an earlier run: compare on the same renders
                 truths = list(np.load(folder / "truths.npy"))
             else:
-                truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples, args.lit)
+                truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples, args.lit,
+                                     args.scene_folder)
             frames = [read_frame(path) for path in frame_images(folder).values()]
             if args.keep:
                 np.save(folder / "truths.npy", np.stack(truths))

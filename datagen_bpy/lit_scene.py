@@ -198,8 +198,8 @@ def both_eyes_sample(renderer: Renderer, K: Intrinsics, pose: np.ndarray, baseli
     OpenCV axes) reprojected into the eye at `baseline` (metres along its x; negative: the
     left eye; holes as `rule` says) as the network input, that eye's true render and depth as
     the target, and the source eye's own render and depth (`source_image`, `source_depth`:
-    what the hole mask is measured against). `exposed`: both eyes scaled alike so that the
-    source's brightest tenth starts at 0.8 (scenes whose light levels are not known)."""
+    what the hole mask is measured against). `exposed`: both eyes scaled alike by the
+    source's `exposure` (scenes whose light levels are not known)."""
     scene = renderer.scene
     views = {}
     with overridden(scene.cycles, max_bounces=4, use_denoising=True), overridden(scene.render, film_transparent=False):
@@ -211,10 +211,7 @@ def both_eyes_sample(renderer: Renderer, K: Intrinsics, pose: np.ndarray, baseli
         finally:
             renderer.set_samples(1)
             scene.world = None
-    scale = 1.0
-    if exposed:
-        brightest = float(np.percentile(views["source"].rgb.mean(-1), 90))
-        scale = float(np.clip(0.8 / max(brightest, 1e-6), 0.25, 8.0))
+    scale = exposure(views["source"].rgb) if exposed else 1.0
     (image, depth), (true_image, true_depth) = ((to_uint8(display_srgb(scale * view.rgb)),
                                                  np.where(view.depth < SKY_DEPTH, view.depth, SKY_DEPTH).astype(np.float32))
                                                 for view in (views["source"], views["other"]))
@@ -225,6 +222,12 @@ def both_eyes_sample(renderer: Renderer, K: Intrinsics, pose: np.ndarray, baseli
             "normals_generated_left": normals_from_depth(warp.depth, K).astype(np.float16),
             "org_left_image": true_image, "org_left_depth": true_depth,
             "source_image": image, "source_depth": depth}  # to measure the holes against the true visibility
+
+
+def exposure(linear: np.ndarray) -> float:
+    """The scale that makes a linear render's brightest tenth start at 0.8 (within 1/4-8x)."""
+    brightest = float(np.percentile(linear.mean(-1), 90))
+    return float(np.clip(0.8 / max(brightest, 1e-6), 0.25, 8.0))
 
 
 def display_srgb(linear: np.ndarray) -> np.ndarray:

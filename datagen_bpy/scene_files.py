@@ -219,6 +219,13 @@ def scene_sample(renderer: Renderer, folder: Path, K: Intrinsics, baseline: floa
     """The sample arrays (`lit_scene.both_eyes_sample`) of the scene folder seen from a
     random camera under random light (16 samples a pixel, denoised: half the random lit
     scenes' 32, as these scenes take twice as long a sample)."""
+    pose = staged_view(renderer, folder, K, rng)
+    return both_eyes_sample(renderer, K, pose, baseline, rule, samples, exposed=True)
+
+
+def staged_view(renderer: Renderer, folder: Path, K: Intrinsics, rng: np.random.Generator) -> np.ndarray:
+    """Load the scene folder, light it anew and return a camera-to-world pose (OpenCV axes)
+    that looks at it (`camera_pose`)."""
     load_scene(renderer, folder)
     scene = renderer.scene
     for obj in [o for o in scene.objects if o.type == "LIGHT"]:
@@ -228,4 +235,4 @@ def scene_sample(renderer: Renderer, folder: Path, K: Intrinsics, baseline: floa
     _lights(scene, rng, mathutils.Matrix(blender_matrix_world(pose).tolist()))
     if layout.cameras == "inside":
         _ceiling_lamps(scene, rng)
-    return both_eyes_sample(renderer, K, pose, baseline, rule, samples, exposed=True)
+    return pose
