@@ -276,20 +276,25 @@ def test_each_worker_keeps_to_its_own_cpus():
     assert cpu_slices(len(cpus) + 1, 1)[-1] == {cpus[0]}
 
 
-def _worker_cpus() -> set[int]:
-    return os.sched_getaffinity(0)
-
-
 def test_a_started_worker_runs_on_its_slice(tmp_path):
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from datagen_bpy.runner import Options, init_worker
-
+    """A worker started as the job starts them keeps to the CPUs its slice names (in a fresh
+    process: the job's own process never imports bpy, and a spawned worker inherits the path
+    that an imported bpy leaves)."""
     cpu = max(os.sched_getaffinity(0))
-    context = get_context("spawn")
-    slices = context.Queue()
-    slices.put({cpu})
-    with ProcessPoolExecutor(1, mp_context=context, initializer=init_worker,
-                             initargs=(Options(out=tmp_path, width=32, height=24), slices)) as pool:
-        assert pool.submit(_worker_cpus).result() == {cpu}
+    code = f"""
+import os
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from datagen_bpy.runner import Options, init_worker
+
+context = get_context("spawn")
+slices = context.Queue()
+slices.put({{{cpu}}})
+with ProcessPoolExecutor(1, mp_context=context, initializer=init_worker,
+                         initargs=(Options(out=Path({str(tmp_path)!r}), width=32, height=24), slices)) as pool:
+    print(sorted(pool.submit(os.sched_getaffinity, 0).result()))
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == f"[{cpu}]"
