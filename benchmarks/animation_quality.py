@@ -7,10 +7,11 @@ with Cycles, so the true other eye of every frame is known.
 
 The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos)
 or, with `--lit`, `datagen_bpy.lit_scene.build_lit_scene` (lit and layered: shadows, foliage
-cards, wires, railings, sky); one sequence per seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per
-frame; the other eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender
-renders by default; `--samples 1` renders pixel-exact (one ray through each pixel centre: fine
-texture aliases, the worst case for any resampling). The left views go into a sequence folder
+cards, wires, railings, sky), or with `--scene-folder`, a textured 3D scene; one sequence per
+seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per frame; the other
+eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender renders by default;
+`--samples 1` renders pixel-exact (one ray through each pixel centre: fine texture aliases,
+the worst case for any resampling). The left views go into a sequence folder
 as `python -m training infill --sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json).
 Methods, each on every frame:
 - per-frame network: the frame's own reprojection, the network fills every hole;
@@ -63,6 +64,7 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
     import contextlib
 
     import bpy  # noqa: F401  (makes bmesh importable)
+    import cv2
 
     from datagen_bpy.lit_scene import SKY_DEPTH, build_lit_scene, display_srgb, exposure
     from datagen_bpy.procedural import build_scene
@@ -80,6 +82,7 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
         start, lit = staged_view(renderer, scene_folder, K, np.random.default_rng(seed)), True
     else:
         (build_lit_scene if lit else build_scene)(renderer, K, np.random.default_rng(seed), [])
+    colour = display_srgb if lit else (lambda rgb: rgb)
     truths = []
     with contextlib.ExitStack() as settings:
         if lit:
@@ -96,9 +99,6 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
             if not (left.covered.all() and right.covered.all()):
                 raise SystemExit(f"frame {t}: the scene does not fill the frame; try another --seed")
             stem = folder / f"{t:04d}"
-            import cv2
-
-            colour = display_srgb if lit else (lambda rgb: rgb)
             cv2.imwrite(f"{stem}.png", to_uint8(colour(left.rgb))[..., ::-1])
             np.save(f"{stem}_depth.npy", np.minimum(left.depth, SKY_DEPTH).astype(np.float32))
             Path(f"{stem}.json").write_text(json.dumps(

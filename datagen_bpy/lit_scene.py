@@ -22,9 +22,8 @@ import mathutils
 import numpy as np
 
 from stereo_geometry import HoleRule, Intrinsics, stereo_pose, to_uint8, world_to_camera
-from stereo_geometry.mesh import SHIPPED_HOLE_RULE
 from stereo_geometry.blender_camera import blender_points
-from stereo_geometry.mesh import normals_from_depth
+from stereo_geometry.mesh import SHIPPED_HOLE_RULE, normals_from_depth
 from stereo_geometry.overrides import overridden
 from stereo_geometry.sample import warped_inputs
 from stereo_geometry.warp import reproject

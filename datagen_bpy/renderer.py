@@ -195,7 +195,7 @@ class Renderer:
                  tagged: np.ndarray | None = None, see_through_tagged: bool = False) -> None:
         """Replace the scene's mesh by triangles over world-space `vertices` (OpenCV axes),
         textured with `texture` (H, W, 3 float) through per-vertex `uv` (a point
-        attribute, not a UV map: a tenth of the values to set); the faces where
+        attribute, not a UV map: a sixth of the values to set); the faces where
         `tagged` (bool per face) get the tagged material (`_grid_materials`)."""
         with stage("mesh build"):
             self._set_mesh(vertices, tris, uv, texture, tagged, see_through_tagged)

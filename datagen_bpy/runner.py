@@ -146,11 +146,13 @@ def make_task(task: Task) -> tuple[str, dict | None, str | None]:
             baseline = options.baseline.sample(rng)
             swap = rng.random() < options.swap_prob
             signed_baseline = -baseline if swap else baseline
+            scene_rng = np.random.default_rng(task.seed)
             with timing.stage(f"{task.kind} scene"):
-                arrays = (scene_sample(renderer, task.scene, K, signed_baseline, np.random.default_rng(task.seed),
-                                       options.hole_rule) if task.kind == "scene" else
-                          lit_sample(renderer, K, signed_baseline, np.random.default_rng(task.seed),
-                                     list(options.photos), options.hole_rule))
+                if task.kind == "scene":
+                    arrays = scene_sample(renderer, task.scene, K, signed_baseline, scene_rng, options.hole_rule)
+                else:
+                    arrays = lit_sample(renderer, K, signed_baseline, scene_rng, list(options.photos),
+                                        options.hole_rule)
         else:
             if task.kind == "procedural":
                 K = Intrinsics.from_fov(options.width, options.height, rng.uniform(*PROCEDURAL_FOV_DEG))

@@ -21,7 +21,8 @@ import mathutils
 import numpy as np
 
 from stereo_geometry import HoleRule, Intrinsics
-from stereo_geometry.blender_camera import blender_matrix_world
+from stereo_geometry.blender_camera import blender_matrix_world, blender_points
+from stereo_geometry.camera import unproject_pixels
 from stereo_geometry.mesh import SHIPPED_HOLE_RULE
 from stereo_geometry.readers import InputError
 
@@ -71,14 +72,14 @@ def layout_of(folder: Path) -> Layout:
     return Layout(files=tuple((p.name, None) for p in files))
 
 
-def load_scene(renderer: Renderer, folder: Path) -> None:
+def load_scene(renderer: Renderer, folder: Path) -> Layout:
     """Import the scene folder's files into the renderer's scene, placed by its layout (kept
-    between samples: nothing is imported again while the scene is there)."""
+    between samples: nothing is imported again while the scene is there); returns the layout."""
     scene = renderer.scene
-    if any(obj.get(SCENE_PROPERTY) == folder.name for obj in scene.objects):
-        return
-    renderer.clear_objects()
     layout = layout_of(folder)
+    if any(obj.get(SCENE_PROPERTY) == folder.name for obj in scene.objects):
+        return layout
+    renderer.clear_objects()
     parts = [(name, _matrix(pose)) for name, pose in layout.files]
     if layout.placements:
         instances = json.loads((folder / layout.placements).read_text())["instances"]
@@ -96,6 +97,7 @@ def load_scene(renderer: Renderer, folder: Path) -> None:
                 bpy.data.objects.remove(obj, do_unlink=True)
             elif matrix is not None and obj.parent is None:
                 obj.matrix_world = matrix @ obj.matrix_world
+    return layout
 
 
 def _matrix(pose: tuple[float, float, float, float] | None) -> mathutils.Matrix | None:
@@ -131,8 +133,10 @@ def _ground_below(scene: bpy.types.Scene, x: float, y: float, top: float) -> flo
     return location.z if hit else None
 
 
-def _candidate(scene: bpy.types.Scene, layout: Layout, rng: np.random.Generator) -> mathutils.Matrix | None:
-    low, high = _bounds(scene)
+def _candidate(scene: bpy.types.Scene, layout: Layout, bounds: tuple[np.ndarray, np.ndarray],
+               rng: np.random.Generator) -> mathutils.Matrix | None:
+    """A random camera placed as `layout` says within the scene's `bounds` (`_bounds`), or None."""
+    low, high = bounds
     if layout.cameras == "inside":
         inset = np.minimum(0.4, (high - low) / 4)
         x, y = rng.uniform(low[:2] + inset[:2], high[:2] - inset[:2])
@@ -175,15 +179,16 @@ def looks_at_content(scene: bpy.types.Scene, camera: mathutils.Matrix, K: Intrin
     depsgraph = bpy.context.evaluated_depsgraph_get()
     origin = camera.translation
     rotation = camera.to_3x3()
-    grid = np.full((12, 16), np.inf)  # distance along each ray; inf: no hit
+    u, v = np.meshgrid(np.linspace(0.05, 0.95, 16) * K.width, np.linspace(0.05, 0.95, 12) * K.height)
+    directions = blender_points(unproject_pixels(u, v, np.ones_like(u), K))  # in the camera's Blender axes
+    grid = np.full(u.shape, np.inf)  # distance along each ray; inf: no hit
     backs = 0
-    for i, v in enumerate(np.linspace(0.05, 0.95, 12) * K.height):
-        for j, u in enumerate(np.linspace(0.05, 0.95, 16) * K.width):
-            ray = rotation @ mathutils.Vector(((u - K.cx) / K.fx, -(v - K.cy) / K.fy, -1.0)).normalized()
-            hit, location, normal, *_ = scene.ray_cast(depsgraph, origin, ray)
-            if hit:
-                grid[i, j] = (location - origin).length
-                backs += normal.dot(ray) > 0
+    for index in np.ndindex(grid.shape):
+        ray = rotation @ mathutils.Vector(directions[index].tolist()).normalized()
+        hit, location, normal, *_ = scene.ray_cast(depsgraph, origin, ray)
+        if hit:
+            grid[index] = (location - origin).length
+            backs += normal.dot(ray) > 0
     distances = grid[np.isfinite(grid)]
     if distances.size < min_hits * grid.size:
         return False
@@ -196,8 +201,9 @@ def camera_pose(scene: bpy.types.Scene, layout: Layout, K: Intrinsics, rng: np.r
     """A camera-to-world pose (OpenCV axes) that looks at the scene's content, as its layout
     places cameras; InputError after `ATTEMPTS` tries."""
     min_hits = 0.3 if layout.cameras == "around" else 0.7
+    bounds = _bounds(scene)
     for _ in range(ATTEMPTS):
-        camera = _candidate(scene, layout, rng)
+        camera = _candidate(scene, layout, bounds, rng)
         if camera is not None and looks_at_content(scene, camera, K, min_hits):
             return blender_matrix_world(np.array(camera))
     raise InputError(f"no camera of {ATTEMPTS} tried looks at content at several depths")
@@ -226,11 +232,10 @@ def scene_sample(renderer: Renderer, folder: Path, K: Intrinsics, baseline: floa
 def staged_view(renderer: Renderer, folder: Path, K: Intrinsics, rng: np.random.Generator) -> np.ndarray:
     """Load the scene folder, light it anew and return a camera-to-world pose (OpenCV axes)
     that looks at it (`camera_pose`)."""
-    load_scene(renderer, folder)
+    layout = load_scene(renderer, folder)
     scene = renderer.scene
     for obj in [o for o in scene.objects if o.type == "LIGHT"]:
         bpy.data.objects.remove(obj, do_unlink=True)
-    layout = layout_of(folder)
     pose = camera_pose(scene, layout, K, rng)
     _lights(scene, rng, mathutils.Matrix(blender_matrix_world(pose).tolist()))
     if layout.cameras == "inside":
