@@ -4,6 +4,8 @@ with Cycles, so the true other eye of every frame is known.
     python benchmarks/animation_quality.py [--frames 24] [--size 320x240] [--model quality]
         [--window 4] [--seeds 3 5 7] [--samples 16] [--lit | --scene-folder DIR] [--gif docs/examples/animation.gif]
         [--keep DIR]
+    python benchmarks/animation_quality.py --sequence-folder ../shared/data/train/sequences/tum_fr1_desk_clip
+        [--offset 1] [--frames 9]
 
 The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos)
 or, with `--lit`, `datagen_bpy.lit_scene.build_lit_scene` (lit and layered: shadows, foliage
@@ -13,15 +15,22 @@ eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender render
 `--samples 1` renders pixel-exact (one ray through each pixel centre: fine texture aliases,
 the worst case for any resampling). The left views go into a sequence folder
 as `python -m training infill --sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json).
+With `--sequence-folder`, a real sequence in that format (frames, depths and poses of a real
+camera) is the scene instead: each frame is made into the camera of the frame `--offset` later,
+whose photograph is the truth and which is left out of the frame's window.
 Methods, each on every frame:
 - per-frame network: the frame's own reprojection, the network fills every hole;
-- multi-frame + network: `stereo_geometry.sequence` (frames within the window first, the previous
-  result carried, the network for the rest);
+- multi-frame + network: `stereo_geometry.sequence` as `infill --sequence` runs it (the frames
+  of the window first, the network for the rest); and with the previous result carried
+  (`--carry 0.75`);
 - Telea per frame.
 Reported per scene and method, and the mean over the scenes: hole PSNR against the true other
-eye (mean over frames; the holes of the frame's own reprojection) and the temporal error, the
-mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)| inside frame t's holes
-(RGB in [0, 1]).
+eye (mean over frames; the holes of the frame's own reprojection), whole-frame PSNR and the
+temporal error, the mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)|
+inside frame t's holes (RGB in [0, 1]). Per scene also: the share of hole pixels that some frame
+in the window truly saw (its reprojected surface within `TRUE_DEPTH_TOLERANCE` of the true
+other eye's depth) and, on those pixels, what the mean of the truly seeing frames' colours
+reaches (a fill with the true visibility) against the multi-frame fill.
 """
 from __future__ import annotations
 
@@ -51,10 +60,16 @@ def camera_path(frames: int) -> list[np.ndarray]:
     return poses
 
 
+#: A neighbour's reprojected surface is the one the other eye truly sees where its depth is
+#: within this fraction of the other eye's rendered depth.
+TRUE_DEPTH_TOLERANCE = 0.02
+
+
 def render_sequence(folder: Path, frames: int, width: int, height: int, baseline: float,
                     seed: int, samples: int = 1, lit: bool = False,
-                    scene_folder: Path | None = None) -> list[np.ndarray]:
-    """Render the left views into `folder` as a sequence; returns the true other eyes.
+                    scene_folder: Path | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Render the left views into `folder` as a sequence; returns the true other eyes and their
+    planar depths.
     `samples` 1: pixel-exact (one ray through each pixel centre); more: antialiased as
     Blender renders by default (`Renderer.set_samples`). `lit`: the lit, layered scene kind
     (`datagen_bpy.lit_scene`: lights and shadows, foliage cards, wires, railings, sky),
@@ -83,7 +98,7 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
     else:
         (build_lit_scene if lit else build_scene)(renderer, K, np.random.default_rng(seed), [])
     colour = display_srgb if lit else (lambda rgb: rgb)
-    truths = []
+    truths, truth_depths = [], []
     with contextlib.ExitStack() as settings:
         if lit:
             settings.enter_context(overridden(renderer.scene.cycles, max_bounces=4, use_denoising=True))
@@ -104,19 +119,45 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
             Path(f"{stem}.json").write_text(json.dumps(
                 {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "camera_to_world": pose.tolist()}))
             truths.append(to_uint8(colour(right.rgb)))
-    return truths
+            truth_depths.append(np.minimum(right.depth, SKY_DEPTH).astype(np.float32))
+    return truths, truth_depths
 
 
-def scores(outputs: list[np.ndarray], truths: list[np.ndarray], holes: list[np.ndarray]) -> tuple[float, float]:
-    """(mean hole PSNR dB, temporal error) of a method's outputs."""
+def scores(outputs: list[np.ndarray], truths: list[np.ndarray], holes: list[np.ndarray]) -> tuple[float, float, float]:
+    """(mean hole PSNR dB, mean whole-frame PSNR dB, temporal error) of a method's outputs."""
     from training.metrics import psnr
 
     out = [o.astype(np.float32) / 255 for o in outputs]
     true = [t.astype(np.float32) / 255 for t in truths]
     psnrs = [psnr(o, t, h) for o, t, h in zip(out, true, holes) if h.any()]
+    whole = [psnr(o, t, np.ones(h.shape, bool)) for o, t, h in zip(out, true, holes)]
     temporal = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[holes[t]].mean()
                 for t in range(1, len(out)) if holes[t].any()]
-    return float(np.mean(psnrs)), float(np.mean(temporal))
+    return float(np.mean(psnrs)), float(np.mean(whole)), float(np.mean(temporal))
+
+
+def truly_seen(frames: list, t: int, eye, window: int, target: int | None, hole: np.ndarray,
+               true_depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hole pixels of frame t's `eye` that a frame of its window (`neighbour_indices`)
+    truly saw (its reprojected surface, as the sequence fill reprojects it, within
+    `TRUE_DEPTH_TOLERANCE` of `true_depth`; 0: unknown), and the mean of those frames'
+    colours there (P, 3) in [0, 1]."""
+    from stereo_geometry.camera import world_to_camera
+    from stereo_geometry.sequence import NEIGHBOUR_RULE
+    from stereo_geometry.warp import reproject
+
+    to_eye = world_to_camera(frames[t].pose @ eye.pose)
+    total, count = np.zeros(hole.shape + (3,)), np.zeros(hole.shape)
+    for s in neighbour_indices(t, len(frames), window, target):
+        other = frames[s]
+        seen = reproject(other.image, other.depth, other.K, eye.K, to_eye @ other.pose, NEIGHBOUR_RULE,
+                         interpolate=True)
+        true = (seen.covered & ~seen.stretched & hole
+                & (np.abs(seen.depth - true_depth) <= TRUE_DEPTH_TOLERANCE * true_depth))
+        total[true] += seen.image[true]
+        count[true] += 1
+    saw = count > 0
+    return saw, total[saw] / count[saw, None] / 255
 
 
 def busiest_window(holes: list[np.ndarray], height: int, width: int) -> tuple[slice, slice]:
@@ -142,27 +183,32 @@ def write_gif(path: Path, panels: list[list[np.ndarray]], window: tuple[slice, s
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, optimize=True)
 
 
-def fill_scene(frames: list, network, baseline: float, window: int) -> tuple[dict[str, list[np.ndarray]],
-                                                                           list[np.ndarray], list[np.ndarray]]:
-    """Every method's outputs over one rendered sequence, the holes of the frames' own
-    reprojections and the hole pixels that other frames filled."""
+def neighbour_indices(t: int, count: int, window: int, leave_out: int | None = None) -> list[int]:
+    """Frame t's window as the sequence driver takes it (`window_frames`), without
+    `leave_out` (a real sequence's frame whose view is the truth)."""
+    from stereo_geometry.sequence import window_frames
+
+    return [s for s in window_frames(t, count, window) if s != leave_out]
+
+
+def fill_scene(frames: list, eyes: list, network, window: int, targets: list[int | None]
+               ) -> tuple[dict[str, list[np.ndarray]], list[np.ndarray], list[np.ndarray]]:
+    """Every method's outputs over one sequence (frame t made into `eyes[t]`, its window
+    without frame `targets[t]`), the holes of the frames' own reprojections and the hole
+    pixels that other frames filled."""
     import cv2
 
-    from stereo_geometry.camera import Eye
-    from stereo_geometry.sequence import SequenceDriver
+    from stereo_geometry.sequence import SequenceInfill
 
-    for frame in frames:
-        frame.eyes = {"right": Eye.shifted(frame.K, baseline)}
-    methods = {"per-frame network": SequenceDriver(frames.__getitem__, len(frames), network, 0, carry=0.0),
-               "multi-frame + network": SequenceDriver(frames.__getitem__, len(frames), network, window),
-               "multi-frame, no carry": SequenceDriver(frames.__getitem__, len(frames), network, window, carry=0.0)}
+    methods = {"per-frame network": (SequenceInfill(network), 0),
+               "multi-frame + network": (SequenceInfill(network), window),
+               "multi-frame, carry 0.75": (SequenceInfill(network, carry=0.75), window)}
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in [*methods, "Telea per frame"]}
     holes, from_frames = [], []
-    for t in range(len(frames)):
-        for name, driver in methods.items():
-            made = {}
-            assert driver.fill(t, lambda index, frame, results: made.update(results)) is None
-            result = made["right"]
+    for t, (eye, target) in enumerate(zip(eyes, targets)):
+        for name, (infill, reach) in methods.items():
+            neighbours = [frames[s] for s in neighbour_indices(t, len(frames), reach, target)]
+            result = infill.step(frames[t], neighbours, eye)
             outputs[name].append(result.image)
             if name == "multi-frame + network":
                 holes.append(result.hole_mask.astype(bool))
@@ -171,6 +217,47 @@ def fill_scene(frames: list, network, baseline: float, window: int) -> tuple[dic
         warped[holes[-1]] = 0
         outputs["Telea per frame"].append(cv2.inpaint(warped, holes[-1].astype(np.uint8), 3, cv2.INPAINT_TELEA))
     return outputs, holes, from_frames
+
+
+def rendered_scenes(args, baseline: float):
+    """Per seed: (name, frames, eyes, truth frame of each (None), true other eyes, their depths),
+    rendered (or read back from `--keep`)."""
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.sequence import frame_images, read_frame
+
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = args.keep / f"seed_{seed}" if args.keep else Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            kept = [folder / "truths.npy", folder / "truth_depths.npy"]
+            if args.keep and all(p.exists() for p in kept):  # kept from an earlier run: compare on the same renders
+                truths, truth_depths = (list(np.load(p)) for p in kept)
+            else:
+                truths, truth_depths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples,
+                                                       args.lit, args.scene_folder)
+            frames = [read_frame(path) for path in frame_images(folder).values()]
+            if args.keep:
+                for path, arrays in zip(kept, (truths, truth_depths)):
+                    np.save(path, np.stack(arrays))
+        yield (f"seed {seed}", frames, [Eye.shifted(frame.K, baseline) for frame in frames], [None] * len(frames),
+               truths, truth_depths)
+
+
+def real_sequence(folder: Path, offset: int, count: int | None):
+    """A real sequence (`--sequence-folder`) as one scene: frame t made into the camera of frame
+    t + `offset`, whose photograph and depth (0: unknown) are the truth and which is left out of
+    frame t's window; the first `count` frames (all: None)."""
+    from stereo_geometry.camera import Eye, world_to_camera
+    from stereo_geometry.readers import read_depth, read_image
+    from stereo_geometry.sequence import frame_images, read_frame
+
+    paths = list(frame_images(folder).values())[:count]
+    frames = [read_frame(path) for path in paths]
+    made = range(len(frames) - offset)
+    eyes = [Eye(frames[t].K, world_to_camera(frames[t].pose) @ frames[t + offset].pose) for t in made]
+    truths = [read_image(paths[t + offset]) for t in made]
+    truth_depths = [read_depth(paths[t + offset].with_name(f"{paths[t + offset].stem}_depth.npy")) for t in made]
+    yield folder.name, frames, eyes, [t + offset for t in made], truths, truth_depths
 
 
 def main() -> None:
@@ -187,51 +274,61 @@ def main() -> None:
                         "lights, foliage cards, wires, railings, sky) rendered with 4 bounces, denoised")
     parser.add_argument("--scene-folder", type=Path, help="a textured 3D scene folder (glTF, as "
                         "`datagen_bpy --scenes` takes them): each seed a camera move from a view of it, lit")
+    parser.add_argument("--sequence-folder", type=Path, help="a real sequence (frames, depths, poses: the "
+                        "`--sequence` format): each frame made into the camera of the frame --offset later, "
+                        "whose photograph is the truth and which is left out of its window; --frames of them")
+    parser.add_argument("--offset", type=int, default=1, help="with --sequence-folder: frames ahead of the truth")
     parser.add_argument("--gif", type=Path, help="write a side-by-side GIF (per-frame network | multi-frame + "
                         "network | truth) of the quarter of the first scene's frame with the most holes")
     parser.add_argument("--keep", type=Path, help="render the sequences into this folder (one folder per "
-                        "seed) and keep them, the true other eyes as truths.npy; sequences kept there "
-                        "already are read instead of rendered (--frames, --size, --samples must match)")
+                        "seed) and keep them, the true other eyes as truths.npy and their depths as "
+                        "truth_depths.npy; sequences kept there already are read instead of rendered "
+                        "(--frames, --size, --samples must match)")
     args = parser.parse_args()
     from stereo_geometry.infill import SHIPPED_MODELS
-    from stereo_geometry.sequence import frame_images, read_frame
     from training import load_network
+    from training.metrics import psnr
 
     baseline = 0.063
     network = load_network(str(SHIPPED_MODELS.get(args.model, args.model)))
-    table: dict[str, list[tuple[float, float]]] = {}
-    print(f"{args.frames} frames {args.size[0]}x{args.size[1]}, {args.samples} samples a pixel, "
-          f"model {args.model}, window {args.window}")
-    rows = ["| scene | method | hole PSNR dB | temporal error |", "|---|---|---|---|"]
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = args.keep / f"seed_{seed}" if args.keep else Path(tmp)
-            folder.mkdir(parents=True, exist_ok=True)
-            if args.keep and (folder / "truths.npy").exists():  # kept from an earlier run: compare on the same renders
-                truths = list(np.load(folder / "truths.npy"))
-            else:
-                truths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples, args.lit,
-                                     args.scene_folder)
-            frames = [read_frame(path) for path in frame_images(folder).values()]
-            if args.keep:
-                np.save(folder / "truths.npy", np.stack(truths))
-        outputs, holes, from_frames = fill_scene(frames, network, baseline, args.window)
+    table: dict[str, list[tuple[float, float, float]]] = {}
+    if args.sequence_folder:
+        scenes = real_sequence(args.sequence_folder, args.offset, args.frames)
+        print(f"{args.sequence_folder}: each frame made into the camera {args.offset} frame(s) later, "
+              f"model {args.model}, window {args.window}")
+    else:
+        scenes = rendered_scenes(args, baseline)
+        print(f"{args.frames} frames {args.size[0]}x{args.size[1]}, {args.samples} samples a pixel, "
+              f"model {args.model}, window {args.window}")
+    rows = ["| scene | method | hole PSNR dB | whole frame dB | temporal error |", "|---|---|---|---|---|"]
+    for number, (name, frames, eyes, targets, truths, truth_depths) in enumerate(scenes):
+        outputs, holes, from_frames = fill_scene(frames, eyes, network, args.window, targets)
         seen = np.mean([f.sum() / max(h.sum(), 1) for f, h in zip(from_frames, holes)])
-        print(f"seed {seed}: holes {np.mean([h.mean() for h in holes]):.1%} of the frame, {seen:.0%} of "
-              "their pixels filled from other frames")
-        for name, outs in outputs.items():
-            p, e = scores(outs, truths, holes)
-            table.setdefault(name, []).append((p, e))
-            rows.append(f"| seed {seed} | {name} | {p:.2f} | {e:.4f} |")
-        if args.gif and seed == args.seeds[0]:
+        oracle = [truly_seen(frames, t, eyes[t], args.window, targets[t], h, d)
+                  for t, (h, d) in enumerate(zip(holes, truth_depths))]
+        true_seen = np.mean([saw.sum() / max(h.sum(), 1) for (saw, _), h in zip(oracle, holes)])
+        depth_known = np.mean([(h & (d > 0)).sum() / max(h.sum(), 1) for h, d in zip(holes, truth_depths)])
+        truth_there = np.concatenate([truth[saw] for (saw, _), truth in zip(oracle, truths)]) / 255
+        made_there = np.concatenate([made[saw] for (saw, _), made in zip(oracle, outputs["multi-frame + network"])]) / 255
+        oracle_there = np.concatenate([colours for _, colours in oracle])
+        print(f"{name}: holes {np.mean([h.mean() for h in holes]):.1%} of the frame, {seen:.0%} of their pixels "
+              f"filled from other frames, {true_seen:.0%} truly seen by one (the true depth is known at "
+              f"{depth_known:.0%}); there, pooled: multi-frame "
+              f"{psnr(made_there, truth_there, ...):.2f} dB, the true visibility's mean "
+              f"{psnr(oracle_there, truth_there, ...):.2f} dB")
+        for method, outs in outputs.items():
+            p, w, e = scores(outs, truths, holes)
+            table.setdefault(method, []).append((p, w, e))
+            rows.append(f"| {name} | {method} | {p:.2f} | {w:.2f} | {e:.4f} |")
+        if args.gif and number == 0:
             h, w = holes[0].shape
             write_gif(args.gif, [outputs["per-frame network"], outputs["multi-frame + network"], truths],
                       busiest_window(holes, h // 2, w // 2))
             print(f"wrote {args.gif}")
-    per_frame = np.mean([e for _, e in table["per-frame network"]])
-    for name, results in table.items():
-        p, e = np.mean(results, axis=0)
-        rows.append(f"| mean | {name} | {p:.2f} | {e:.4f} ({e / per_frame:.2f}x per-frame) |")
+    per_frame = np.mean([e for *_, e in table["per-frame network"]])
+    for method, results in table.items():
+        p, w, e = np.mean(results, axis=0)
+        rows.append(f"| mean | {method} | {p:.2f} | {w:.2f} | {e:.4f} ({e / per_frame:.2f}x per-frame) |")
     print("\n".join(rows))
 
 

@@ -10,9 +10,9 @@ DIR/NNNN_L.png and DIR/NNNN_R.png are written (8-bit PNG through the scene's vie
 NNNN the frame number). A rerun skips frames whose files are all there (each is written
 whole or not at all). A range split across processes (--frames 1-100 here, --frames 101-200
 there) gives the same files as one run except in the fill near the split: a frame's window
-lacks the frames of the other part, and the fill carried from frame to frame starts afresh
-at the split (its share fades by --carry a frame; --carry 0 keeps the parts exact). A rerun's
-frames likewise lack those done before.
+lacks the frames of the other part (and with --carry, the fill carried from frame to frame
+starts afresh at the split; its share fades by --carry a frame). A rerun's frames likewise
+lack those done before.
 Exit status: 0, 1 (a frame failed: named), 2 (bad command line, unreadable .blend, no camera).
 """
 from __future__ import annotations
@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the network that fills the holes (default {default_model_name()})")
     p.add_argument("--window", type=int, default=2, help="frames before and after each frame whose pixels fill its "
                                                          "holes first (default 2; 0: each frame alone)")
-    p.add_argument("--carry", type=fraction, default=0.75,
-                   help="weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0.75)")
+    p.add_argument("--carry", type=fraction, default=0.0,
+                   help="weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0)")
     p.add_argument("--save-holes", action="store_true",
                    help="also write NNNN_L_holes.png / NNNN_R_holes.png for each made eye: 255 where the network "
                         "filled the pixel")

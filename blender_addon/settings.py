@@ -33,9 +33,10 @@ def reuse_frames_property(which: str):
 
 
 def carry_property():
-    return FloatProperty(name="Carry Previous Fill", default=0.75, min=0.0, max=1.0,
+    return FloatProperty(name="Carry Previous Fill", default=0.0, min=0.0, max=1.0,
                          description="Weight of the previous frame's fill, reprojected, where no frame "
-                                     "saw a hole (steadier fills over time)")
+                                     "saw a hole (0: off, the default; in measured shots it lowered the fill's "
+                                     "quality without steadying it)")
 
 
 def write_depth_property():

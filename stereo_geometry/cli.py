@@ -42,8 +42,8 @@ def add_infill_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=int, default=4,
                    help="--sequence: frames before and after each frame that fill its holes (default 4; 0: none)")
     p.add_argument("--no-progress", action="store_true", help="--sequence: no progress bar")
-    p.add_argument("--carry", type=fraction, default=0.75,
-                   help="--sequence: weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0.75)")
+    p.add_argument("--carry", type=fraction, default=0.0,
+                   help="--sequence: weight of the previous frame's fill, reprojected, where no frame saw a hole (default 0)")
     focal = p.add_mutually_exclusive_group()
     focal.add_argument("--focal", type=positive_float, help="--image: focal length in pixels")
     focal.add_argument("--fov", type=field_of_view,

@@ -11,14 +11,16 @@ matrix in metres with OpenCV camera axes (x right, y down, z forward).
 For frame t and an eye (`SequenceInfill.step`):
 1. its own view is reprojected into the eye (the holes of the rule the network was trained
    on, `infill.hole_rule_of`; what it sees of the surfaces interpolated);
-2. the views of the frames within `window` of t are reprojected into the same camera with
-   their depth and pose, colours interpolated over their faces; a hole pixel that some of
-   them show as a surface (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`)
-   takes the mean of their colours and depths, their pixels beside a nearer surface (mixed
-   colours in an antialiased render) counting `MIXED_WEIGHT` as much;
-3. the previous frame's result (its eye, with the filled holes' depth taken from the far
-   side) is reprojected too: where it covers a hole that no frame saw, it is blended with the
-   network's fill (`carry`), so the fill does not flicker;
+2. the views of the frames of its window (`window_frames`) are reprojected into the same
+   camera with their depth and pose, colours interpolated over their faces; a hole pixel that
+   some of them show as a surface (covered, none of their stretched faces in front:
+   `NEIGHBOUR_RULE`; on a face whose corners lie on one surface: `SURFACE_SPREAD`) takes the
+   mean of their colours and depths, their pixels beside a nearer surface (mixed colours in
+   an antialiased render) counting `MIXED_WEIGHT` as much;
+3. with `carry` > 0, the previous frame's result (its eye, the filled holes' depth taken from
+   the far side) is reprojected too: where it covers a hole that no frame saw, it is blended
+   with the network's fill (off by default: on every measured sequence it cost hole PSNR and
+   did not lower the temporal error);
 4. the network fills what is left, seeing the pixels that other frames supplied as known.
 
 `SequenceDriver` runs it over frames by index: a rolling window of frames (`FrameWindow`,
@@ -173,6 +175,11 @@ NEAR_SIDE_MARGIN = 0.03
 #: front (the `stretched` rule, whatever the network's): the pixels beside its silhouettes,
 #: whose antialiased colours mix two surfaces, and its one-pixel point samples are left out.
 NEIGHBOUR_RULE = HOLE_RULES["stretched"]
+#: A neighbour's sample counts only on a face whose corners lie on one surface: the mean of its
+#: corners' depths times the mean of their inverses, weighted as its colours are (1 where they
+#: are equal; the face between a thin structure and the sky: tens), at most this. Faces across a
+#: depth edge that a neighbour near the eye does not stretch (little parallax) are left out so.
+SURFACE_SPREAD = 1.5
 #: A neighbour's pixels within this many pixels of a nearer surface (`beside_nearer_surface`)...
 MIXED_RADIUS = 2
 #: ... count this much in the mean over the neighbours: an antialiased render mixes the nearer
@@ -232,9 +239,22 @@ def occluding_edge_depth(depth: np.ndarray, hole: np.ndarray, margin: float = NE
     return np.where(edge, near, 0).astype(np.float32)
 
 
+def window_frames(index: int, count: int, window: int, ahead: bool = True) -> list[int]:
+    """The frames of frame `index`'s window, nearest in time first, itself left out: the
+    `window` frames before it and after it, at the ends of the range as many more from the
+    other side (the frame 0 of 24 with window 4: 1-8), so that every frame has as many
+    views of its holes; with `ahead` False, the `window` frames before it (as while an
+    animation renders, when later frames do not exist yet)."""
+    if ahead:
+        start = max(0, min(index - window, count - 2 * window - 1))
+        near = range(start, min(count, start + 2 * window + 1))
+    else:
+        near = range(max(0, index - window), index)
+    return sorted((i for i in near if i != index), key=lambda i: (abs(i - index), i))
+
+
 class FrameWindow:
-    """The frames within `window` of the current one (with `ahead` False, only the earlier
-    ones): each read once (`read(index)`) while it is within the window, then dropped (a
+    """The frames of the current one's window (`window_frames`): each read once (`read(index)`) while it is within the window, then dropped (a
     rolling cache). A frame that cannot be read (one of `errors`) is left out of its
     neighbours' windows and raises on its own turn."""
 
@@ -246,11 +266,11 @@ class FrameWindow:
     def frame_and_neighbours(self, index: int) -> tuple[Frame, list[Frame]]:
         """Frame `index` and the readable frames within the window, nearest in time first;
         raises what reading frame `index` raised."""
-        last = index + self.window + 1 if self.ahead else index + 1
-        near = range(max(0, index - self.window), min(self.count, last))
+        others = window_frames(index, self.count, self.window, self.ahead)
+        near = {index, *others}
         for old in [i for i in self._cache if i not in near]:
             del self._cache[old]
-        for i in near:
+        for i in sorted(near):
             if i not in self._cache:
                 try:
                     self._cache[i] = self.read(i)
@@ -259,8 +279,7 @@ class FrameWindow:
         own = self._cache[index]
         if isinstance(own, Exception):
             raise own
-        others = [self._cache[i] for i in sorted(near, key=lambda i: abs(i - index)) if i != index]
-        return own, [f for f in others if isinstance(f, Frame)]
+        return own, [f for i in others if isinstance(f := self._cache[i], Frame)]
 
 
 class SequenceInfill:
@@ -268,7 +287,7 @@ class SequenceInfill:
     `depth_network` (a depth-infill model) the depth of what no frame saw comes from it,
     else from the far side of each hole."""
 
-    def __init__(self, network: Network, carry: float = 0.75, depth_network: Network | None = None) -> None:
+    def __init__(self, network: Network, carry: float = 0.0, depth_network: Network | None = None) -> None:
         self.network, self.carry, self.depth_network = network, carry, depth_network
         self.rule = hole_rule_of(network)  # the holes the network was trained on
         self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None  # result, its K, its pose
@@ -277,7 +296,8 @@ class SequenceInfill:
                             hole: np.ndarray, near_side: np.ndarray):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
         (P,)), or None: the mean over the neighbours that show a surface there
-        (`NEIGHBOUR_RULE`: covered, no stretched face in front) behind the hole's occluding edge (`near_side`,
+        (`NEIGHBOUR_RULE`: covered, no stretched face in front; its face on one surface, the
+        spread of its corners' depths within `SURFACE_SPREAD`) behind the hole's occluding edge (`near_side`,
         `occluding_edge_depth`; 0: no edge; a moving object's old place is not behind it).
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
@@ -289,12 +309,14 @@ class SequenceInfill:
         colour_sum = np.zeros((index.size, 3))
         depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
         for other in neighbours:
-            texels = np.empty(other.image.shape[:2] + (4,), np.float32)  # colours and the mask, one copy
+            texels = np.empty(other.image.shape[:2] + (6,), np.float32)  # colours, the mask, depth and its inverse
             texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
+            texels[..., 4], texels[..., 5] = other.depth, 1 / other.depth
             seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, NEIGHBOUR_RULE, interpolate=True)
             depths = seen.depth.ravel()[index]
-            valid = (seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
-            values = seen.image.reshape(-1, 4)[index]
+            values = seen.image.reshape(-1, 6)[index]
+            valid = ((seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
+                     & (values[:, 4] * values[:, 5] <= SURFACE_SPREAD))
             weight = np.where(valid, 1 - (1 - MIXED_WEIGHT) * values[:, 3], 0.0)
             colour_sum += weight[:, None] * values[:, :3]
             depth_sum += weight * depths
@@ -368,7 +390,7 @@ class SequenceDriver:
     cannot be read, made or written raises: named, and nothing is carried into the next frame."""
 
     def __init__(self, read: Callable[[int], Frame], count: int, network: Network, window: int = 4,
-                 carry: float = 0.75, depth_network: Network | None = None, ahead: bool = True,
+                 carry: float = 0.0, depth_network: Network | None = None, ahead: bool = True,
                  errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
         self.frames = FrameWindow(count, window, read, errors, ahead)
         self.network, self.carry, self.depth_network, self.errors = network, carry, depth_network, errors

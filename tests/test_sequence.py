@@ -13,7 +13,7 @@ from stereo_geometry.camera import Eye
 from stereo_geometry.infill import DEFAULT_MODEL, SHIPPED_MODELS, hole_rule_of, load_onnx_network
 import stereo_geometry.sequence as sequence_module
 from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_images, read_frame,
-                                       occluding_edge_depth, other_eye)
+                                       occluding_edge_depth, other_eye, window_frames)
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
@@ -177,6 +177,41 @@ def test_a_moving_objects_old_place_is_not_taken_into_a_hole(monkeypatch):
     assert reddened_ungated > 0.1 and exact_ungated < 0.8, (reddened_ungated, exact_ungated)
 
 
+def _rod_before_far_wall_view(x: float) -> Frame:
+    """A camera at `x` along x sees a blue rod 2 m away (8 cm wide, about 3 px) before a
+    textured wall 100 m away, one ray through each pixel centre (a render's depth pass: no
+    depths between the rod's and the wall's)."""
+    rows, cols = np.mgrid[:K.height, :K.width].astype(float)
+    ray_x, ray_y = (cols - K.cx) / K.fx, (rows - K.cy) / K.fy
+    wall_x, wall_y = x + 100 * ray_x, 100 * ray_y
+    image = np.stack([128 + 40 * np.sin(wall_x * 0.8 + k) * np.cos(wall_y * 0.7 - k) for k in range(3)], -1)
+    rod = np.abs(x + 2 * ray_x - 0.1) < 0.04
+    image[rod] = (0, 0, 255)
+    return Frame(np.rint(image).astype(np.uint8), np.where(rod, 2.0, 100.0).astype(np.float32), K, translation(x))
+
+
+def test_a_neighbours_face_across_a_depth_edge_gives_no_sample(monkeypatch):
+    """A frame 12 mm to the right of the other eye sees the rod a third of a pixel from where
+    the eye does and the wall where it does: too little parallax to stretch its faces between
+    the rod and the wall, yet each spans 2 m to 100 m. Beside the rod, in the hole the source
+    leaves, such a face gives no sample where its corners' depths mix (`SURFACE_SPREAD`): the
+    pixels taken are those of its faces on the wall, each exact."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    source, near_eye = _rod_before_far_wall_view(0.0), _rod_before_far_wall_view(B + 0.012)
+    truth = _rod_before_far_wall_view(B).image
+
+    def taken_and_off():
+        result = SequenceInfill(network).step(source, [near_eye], RIGHT_EYE)
+        taken = result.from_frames.astype(bool)
+        return taken.sum(), np.abs(result.image[taken].astype(float) - truth[taken]).max(axis=-1)
+
+    taken, off = taken_and_off()
+    assert taken >= 100 and off.max() <= 3, (taken, off.max())
+    monkeypatch.setattr(sequence_module, "SURFACE_SPREAD", np.inf)  # every face a surface
+    taken_all, off_all = taken_and_off()
+    assert taken_all >= taken + K.height and (off_all > 20).sum() >= K.height // 2, (taken_all, (off_all > 20).sum())
+
+
 def _box_before_wall_view(eye: float, mixed_red: float) -> Frame:
     """A camera at `eye` along x sees a red square 0.8 m away before a wall 4 m away with
     smooth colour waves; the wall's pixels beside the square (`beside_nearer_surface`) mix in
@@ -234,6 +269,16 @@ def test_a_holes_occluding_edge_is_its_nearer_side_where_its_sides_differ():
     assert not occluding_edge_depth(depth, depth == 0).any()
     depth[:, 4:] = 0
     assert not occluding_edge_depth(depth, depth == 0).any()
+
+
+def test_every_frame_of_a_range_gets_a_full_window_nearest_in_time_first():
+    assert window_frames(10, 24, 2) == [9, 11, 8, 12]
+    assert window_frames(0, 24, 4) == [1, 2, 3, 4, 5, 6, 7, 8]        # the range's start: further along
+    assert window_frames(22, 24, 2) == [21, 23, 20, 19]                # its end: further back
+    assert window_frames(1, 3, 4) == [0, 2]                             # a short range: all of it
+    assert window_frames(5, 24, 0) == []
+    assert window_frames(5, 24, 2, ahead=False) == [4, 3]              # while rendering: the frames before
+    assert window_frames(0, 24, 2, ahead=False) == []
 
 
 def test_far_side_depth_fills_each_hole_from_the_farther_side():
