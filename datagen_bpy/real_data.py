@@ -1,18 +1,22 @@
 """Real training data from ../shared/data/train: `python -m datagen_bpy.real_data --root
 ../shared/data/train --out data/real` (see README, "Real data").
 
-Two folders, each a data folder of the usual format (samples/, manifest*.jsonl):
+Three folders, each a data folder of the usual format (samples/, manifest*.jsonl):
 - `OUT/disocclusions/`: real disocclusions. Each stereo pair's view is reprojected into the
   other camera with its ground-truth disparity (both directions where the pair has both
   disparity maps), at several sizes; the target is the other camera's photograph, and
   `loss_mask` (uint8, 1 = trust the target) is 0 where its disparity is unknown. Pure numpy.
+- `OUT/motion/`: real disocclusions from camera motion. In each real sequence (frames, depths,
+  poses), a frame reprojected into the camera of a frame 1-3 later (`motion_jobs`), the later
+  photograph the target. Pure numpy.
 - `OUT/rendered/`: the RGB-D frames and the stereo views (depth from disparity, with the
   scene's calibration where SOURCE.txt gives it) through the Blender pipeline: real textures
   and real depth edges, the holes made by the project's own geometry.
 
 Every record has `split`: "train" or "val". Validation is a fixed fifth of the scene groups
-(names without their trailing numbers, so cloth1..cloth4 stay together), per kind of source,
-chosen by a hash of the group name: the same on every machine, whatever else is added.
+(names without their trailing numbers, so cloth1..cloth4 stay together; a sequence's blocks
+of 30 frames), per kind of source, chosen by a hash of the group name: the same on every
+machine, whatever else is added.
 """
 from __future__ import annotations
 
@@ -24,13 +28,18 @@ import json
 import math
 import re
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from stereo_geometry.camera import world_to_camera
 from stereo_geometry.mesh import SHIPPED_HOLE_RULE, HoleRule
 from stereo_geometry.readers import InputError
+from stereo_geometry.sample import masked_inputs
 from stereo_geometry.stereo_pairs import find_scenes, load_scene, reprojected_pair, view_depth
+from stereo_geometry.warp import reproject
 from stereo_geometry.writer import (atomic_write_bytes, stale_temporary, temporary_files, read_meta, writable_folder, write_image, write_jsonl,
                      write_sample, write_text)
 
@@ -52,60 +61,156 @@ def validation_groups(groups: list[str], fraction: float = VAL_FRACTION) -> set[
     return set(unique[:n])
 
 
-def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
-                       progress: bool = True, rule: HoleRule = SHIPPED_HOLE_RULE) -> tuple[int, list[dict]]:
-    """Write the real-disocclusion samples of every scene under `stereo_root` into `out`
-    (skipping finished ones; holes as `rule` says). Returns (samples made, failures)."""
+#: One sample to make: its name, the file or folder named when it fails, and what makes its
+#: arrays, the mask of where its target is right and its record (InputError: not made).
+PairJob = tuple[str, str, Callable[[], tuple[dict[str, np.ndarray], np.ndarray, dict]]]
+
+
+def write_pair_samples(out: Path, jobs: Iterable[PairJob], progress: bool = True) -> tuple[int, list[dict]]:
+    """Make and write the samples of `jobs` into `out` (samples/, manifest.jsonl,
+    failures.jsonl), skipping finished ones; a job that raises InputError, or whose scored
+    holes exceed `MAX_SCORED_HOLES`, is a failure; a full disk stops the job. Returns (samples
+    made, failures)."""
     from tqdm import tqdm
 
     samples = out / "samples"
     samples.mkdir(parents=True, exist_ok=True)
     for stale in filter(stale_temporary, temporary_files(samples)):
         stale.unlink(missing_ok=True)  # a killed run's, never a running one's
+    made, failures, names = 0, [], []
+    for name, source, make in tqdm(list(jobs), disable=not progress, unit="sample"):
+        names.append(name)
+        path = samples / f"{name}.npz"
+        if path.exists():
+            continue
+        try:
+            arrays, known, meta = make()
+        except InputError as exc:
+            failures.append({"name": name, "source": source, "error": str(exc)})
+            continue
+        hole = arrays["hole_mask"].astype(bool)
+        if (hole & known).mean() > MAX_SCORED_HOLES:
+            failures.append({"name": name, "source": source, "error":
+                             f"{source}: {(hole & known).mean():.0%} of the view would be hole (is the disparity "
+                             "scaled right? see disp_divisor in scene.json; or the views too far apart); skipped"})
+            continue
+        meta = {"name": name, "file": f"samples/{name}.npz", **meta, "hole_fraction": round(float(hole.mean()), 6),
+                "scored_hole_fraction": round(float((hole & known).mean()), 6)}
+        try:
+            write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
+        except OSError as exc:  # a full or read-only disk: no later sample can be written
+            failures.append({"name": name, "source": source, "error": f"the job stopped: {exc}"})
+            return made, failures + _write_records(out, samples, names, failures)
+        made += 1
+    return made, failures + _write_records(out, samples, names, failures)
+
+
+def make_disocclusions(stereo_root: Path, out: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
+                       progress: bool = True, rule: HoleRule = SHIPPED_HOLE_RULE) -> tuple[int, list[dict]]:
+    """Write the real-disocclusion samples of every scene under `stereo_root` into `out`
+    (`disocclusion_jobs`). Returns (samples made, failures)."""
+    return write_pair_samples(out, disocclusion_jobs(stereo_root, scales, rule), progress)
+
+
+def disocclusion_jobs(stereo_root: Path, scales: tuple[float, ...] = DEFAULT_SCALES,
+                      rule: HoleRule = SHIPPED_HOLE_RULE) -> Iterator[PairJob]:
+    """The real-disocclusion samples of every scene under `stereo_root`: each view reprojected
+    into the other camera (both directions where the pair has both disparities) at each scale,
+    holes as `rule` says. A scene that cannot be read is one failing job."""
     folders = find_scenes(stereo_root)
     val = validation_groups([scene_group(f.name) for f in folders])
-    made, failures, names = 0, [], []
-    for folder in tqdm(folders, disable=not progress, unit="scene"):
+    for folder in folders:
         try:
             full = load_scene(folder)
         except InputError as exc:
-            failures.append({"name": folder.name, "source": str(folder), "error": str(exc)})
+            yield folder.name, str(folder), partial(_raise, exc)
             continue
-        directions = ["left"] + (["right"] if full.disp_right is not None else [])
         for scale in scales:
-            scene = full.resized(scale)
-            for eye in directions:
+            for eye in ["left"] + (["right"] if full.disp_right is not None else []):
                 name = f"{full.name}_{'lr' if eye == 'left' else 'rl'}_s{round(scale * 100):03d}"
-                names.append(name)
-                path = samples / f"{name}.npz"
-                if path.exists():
-                    continue
-                try:
-                    arrays, known = reprojected_pair(scene, eye, rule)
-                except InputError as exc:
-                    failures.append({"name": name, "source": str(folder), "error": str(exc)})
-                    continue
-                hole = arrays["hole_mask"].astype(bool)
-                if (hole & known).mean() > MAX_SCORED_HOLES:
-                    failures.append({"name": name, "source": str(folder), "error":
-                                     f"{folder}: {(hole & known).mean():.0%} of the view would be hole (is the "
-                                     "disparity scaled right? see disp_divisor in scene.json); skipped"})
-                    continue
-                h, w = hole.shape
-                meta = {"name": name, "file": f"samples/{name}.npz", "source": full.name,
-                        "kind": "real_disocclusion", "source_eye": eye, "scale": scale,
-                        "split": "val" if scene_group(full.name) in val else "train",
-                        "calibrated": full.calibrated, "baseline": scene.rig.baseline,
-                        "intrinsics": scene.rig.intrinsics("right" if eye == "left" else "left", w, h).to_dict(),
-                        "hole_rule": rule.name, "hole_fraction": round(float(hole.mean()), 6),
-                        "scored_hole_fraction": round(float((hole & known).mean()), 6)}
-                try:
-                    write_sample(path, arrays | {"loss_mask": known.astype(np.uint8)}, meta)
-                except OSError as exc:  # a full or read-only disk: no later sample can be written
-                    failures.append({"name": name, "source": str(folder), "error": f"the job stopped: {exc}"})
-                    return made, failures + _write_records(out, samples, names, failures)
-                made += 1
-    return made, failures + _write_records(out, samples, names, failures)
+                yield name, str(folder), partial(_disocclusion_sample, full, scale, eye, rule,
+                                                 "val" if scene_group(full.name) in val else "train")
+
+
+def _raise(exc: Exception):
+    raise exc
+
+
+def _disocclusion_sample(full, scale: float, eye: str, rule: HoleRule, split: str):
+    scene = full.resized(scale)
+    arrays, known = reprojected_pair(scene, eye, rule)
+    h, w = known.shape
+    return arrays, known, {"source": full.name, "kind": "real_disocclusion", "source_eye": eye, "scale": scale,
+                           "split": split, "calibrated": full.calibrated, "baseline": scene.rig.baseline,
+                           "intrinsics": scene.rig.intrinsics("right" if eye == "left" else "left", w, h).to_dict(),
+                           "hole_rule": rule.name}
+
+
+#: Frames apart of the motion pairs of a real sequence, the most the camera may turn between
+#: them (degrees: beyond, most of the view leaves the frame), and how many frames make one
+#: validation group (neighbouring frames see the same things).
+MOTION_STEPS = (1, 2, 3)
+MAX_MOTION_TURN = 25.0
+MOTION_GROUP_FRAMES = 30
+
+
+def camera_turn(a: Path, b: Path) -> float:
+    """Degrees the camera turns from frame `a` to frame `b` (their NNNN.json poses); 0 where
+    a pose cannot be read (making the pair then names the problem)."""
+    try:
+        ra, rb = (np.array(json.loads(p.with_suffix(".json").read_text())["camera_to_world"], float)[:3, :3]
+                  for p in (a, b))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return 0.0
+    return math.degrees(math.acos(float(np.clip((np.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+
+
+def motion_jobs(sequences_root: Path, steps: tuple[int, ...] = MOTION_STEPS,
+                rule: HoleRule = SHIPPED_HOLE_RULE) -> Iterator[PairJob]:
+    """Real disocclusions from camera motion: in every sequence folder under `sequences_root`
+    (frames, depths and poses: `stereo_geometry.sequence`), frame t reprojected into the camera
+    of frame t + k for each k of `steps` where the camera turns at most `MAX_MOTION_TURN`, the
+    photograph of frame t + k the target (its valid depth as the target depth). Validation: a
+    fixed fifth of the blocks of `MOTION_GROUP_FRAMES` frames."""
+    from stereo_geometry.sequence import frame_images
+
+    folders = sorted(f for f in sequences_root.iterdir() if f.is_dir())
+    frames = {}
+    for folder in folders:
+        try:
+            frames[folder] = list(frame_images(folder).values())
+        except (OSError, ValueError) as exc:
+            yield folder.name, str(folder), partial(_raise, InputError(str(exc)))
+    groups = {(f, t): f"{f.name}/{t // MOTION_GROUP_FRAMES}" for f, paths in frames.items() for t in range(len(paths))}
+    val = validation_groups(list(groups.values()))
+    for folder, paths in frames.items():
+        for t in range(len(paths)):
+            for k in steps:
+                if t + k < len(paths) and camera_turn(paths[t], paths[t + k]) <= MAX_MOTION_TURN:
+                    split = "val" if groups[folder, t] in val else "train"
+                    yield (f"{folder.name}_{paths[t].stem}_{paths[t + k].stem}", str(paths[t]),
+                           partial(_motion_sample, paths[t], paths[t + k], rule, split, folder.name))
+
+
+def _motion_sample(source: Path, target: Path, rule: HoleRule, split: str, sequence: str):
+    from stereo_geometry.readers import read_depth
+    from stereo_geometry.sequence import read_frame
+
+    try:
+        view, seen = read_frame(source), read_frame(target)
+        target_depth = read_depth(target.with_name(f"{target.stem}_depth.npy"))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if view.K != seen.K:
+        raise InputError(f"{target}: its intrinsics differ from {source}'s")
+    warp = reproject(view.image, view.depth, view.K, seen.K, world_to_camera(seen.pose) @ view.pose, rule,
+                     interpolate=True)
+    known = np.ones(warp.hole_mask.shape, bool)
+    arrays = {"image_generated_left": warp.image, "hole_mask": warp.hole_mask, "depth_generated_left": warp.depth,
+              **masked_inputs(warp.hole_mask, warp.depth, seen.K), "org_left_image": seen.image,
+              "org_left_depth": np.where(np.isfinite(target_depth) & (target_depth > 0), target_depth, 0).astype(np.float32)}
+    return arrays, known, {"source": sequence, "kind": "real_motion", "split": split, "intrinsics": seen.K.to_dict(),
+                           "hole_rule": rule.name}
 
 
 def _write_records(out: Path, samples: Path, names: list[str], failures: list[dict]) -> list[dict]:
@@ -196,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m datagen_bpy.real_data", description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, required=True,
-                   help="folder with stereo/ (scene folders) and/or rgbd/ (RGB-D folders)")
+                   help="folder with stereo/ (scene folders), rgbd/ (RGB-D folders) and/or sequences/ "
+                        "(sequence folders: frames, depths, poses)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--scales", type=_scales, default=DEFAULT_SCALES,
                    help="sizes of the real disocclusions (default 1,0.8,0.6,0.45)")
@@ -205,16 +311,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="size of the rendered samples (default 384x288)")
     p.add_argument("--workers", type=int, default=1, help="Blender processes (default 1)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
-    p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions")
+    p.add_argument("--skip-rendered", action="store_true", help="make only the real disocclusions (stereo and motion)")
     add_hole_rule_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    stereo, rgbd = args.root / "stereo", args.root / "rgbd"
-    if not stereo.is_dir() and not rgbd.is_dir():
-        p.error(f"--root {args.root}: has neither stereo/ nor rgbd/")
-    if not (stereo.is_dir() and find_scenes(stereo)) and not (rgbd.is_dir() and any(rgbd.iterdir())):
+    stereo, rgbd, sequences = args.root / "stereo", args.root / "rgbd", args.root / "sequences"
+    if not any(folder.is_dir() for folder in (stereo, rgbd, sequences)):
+        p.error(f"--root {args.root}: has none of stereo/, rgbd/, sequences/")
+    if (not (stereo.is_dir() and find_scenes(stereo)) and not (rgbd.is_dir() and any(rgbd.iterdir()))
+            and not (sequences.is_dir() and any(sequences.iterdir()))):
         p.exit(2, f"error: --root {args.root}: nothing to do (no scene folder with scene.json in stereo/, "
-                  "nothing in rgbd/)\n")
+                  "nothing in rgbd/ or sequences/)\n")
     if args.count < 1 or args.workers < 1:
         p.error("--count and --workers must be >= 1")
     problem = writable_folder(args.out)
@@ -227,6 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         failures += failed
         print(f"disocclusions: {made} made, {len(failed)} failed -> {args.out / 'disocclusions'}",
               file=sys.stderr)
+    if sequences.is_dir():
+        made, failed = write_pair_samples(args.out / "motion", motion_jobs(sequences, rule=args.hole_rule),
+                                          not args.no_progress)
+        failures += failed
+        print(f"motion: {made} made, {len(failed)} failed -> {args.out / 'motion'}", file=sys.stderr)
     if not args.skip_rendered:
         roots = {}
         if stereo.is_dir():

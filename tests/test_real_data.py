@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import SHARED_DATA, assert_interpolated_copy, near_source_border, small_disk, textured, write_numpy_dataset
-from datagen_bpy.real_data import make_disocclusions, scene_group, stage_stereo_views, validation_groups
+from datagen_bpy.real_data import (make_disocclusions, motion_jobs, scene_group, stage_stereo_views, validation_groups,
+                                   write_pair_samples)
 from stereo_geometry.stereo_pairs import Rig, load_scene, read_rig, reprojected_pair, view_depth
 from stereo_geometry import reproject, translation, world_to_camera
 from stereo_geometry.sample import network_input
@@ -273,3 +274,54 @@ def test_the_shared_training_pairs_give_real_disocclusions(tmp_path):
             hole = s["hole_mask"].astype(bool)
             error = np.abs(s["image_generated_left"].astype(float) - s["org_left_image"])[~hole].mean()
             assert 0.01 < hole.mean() < 0.3 and error < 12, (path.name, hole.mean(), error)
+
+
+def write_sequence(folder, poses: list[np.ndarray]):
+    """A sequence folder (frames, planar depth, poses) of a wall 4 m away with a box 1.5 m
+    away, both with colour waves a few dozen pixels long, each frame the wide view reprojected
+    into its camera (so a frame reprojected into another's camera matches it outside the holes)."""
+    from conftest import box_depth
+    from stereo_geometry import Intrinsics
+
+    folder.mkdir(parents=True)
+    K_wide, K = Intrinsics.from_fov(192, 128, 100), Intrinsics.from_fov(96, 64, 60)
+    rows, cols = np.mgrid[:128, :192]
+    wide = np.clip(128 + 30 * np.stack([np.sin(cols / 9.0 + k) + np.cos(rows / 11.0 - 2 * k) for k in range(3)], -1),
+                   0, 255).astype(np.uint8)
+    wide_depth = box_depth(128, 192, 4.0, 1.5, (44, 84, 80, 112))
+    for t, pose in enumerate(poses):
+        seen = reproject(wide, wide_depth, K_wide, K, world_to_camera(pose))
+        cv2.imwrite(str(folder / f"{t:04d}.png"), seen.image[..., ::-1])
+        np.save(folder / f"{t:04d}_depth.npy", seen.depth.astype(np.float32))
+        (folder / f"{t:04d}.json").write_text(json.dumps(
+            {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "camera_to_world": pose.tolist()}))
+
+
+def turned(degrees: float) -> np.ndarray:
+    a = np.radians(degrees)
+    pose = np.eye(4)
+    pose[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+    return pose
+
+
+def test_a_real_sequence_gives_real_disocclusions_from_its_camera_motion(tmp_path):
+    """Each frame reprojected into the camera of the frames 1-3 later: outside the holes the
+    later frame itself; pairs the camera turns too far between are not made; a frame without
+    its depth is named and the rest is made."""
+    poses = [translation(0.02 * t) for t in range(5)] + [translation(0.1) @ turned(40)]
+    write_sequence(tmp_path / "sequences" / "desk", poses)
+    (tmp_path / "sequences" / "desk" / "0002_depth.npy").unlink()
+    made, failures = write_pair_samples(tmp_path / "out", motion_jobs(tmp_path / "sequences"), progress=False)
+    # pairs (t, t+k) for k = 1..3 among frames 0-4 (9, 4 of them with frame 2), none with the turned frame 5
+    assert made == 5 and len(failures) == 4 and all("0002_depth.npy" in f["error"] for f in failures), failures
+    records = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(r["name"] for r in records) == ["desk_0000_0001", "desk_0000_0003", "desk_0001_0003",
+                                                  "desk_0001_0004", "desk_0003_0004"]
+    for record in records:
+        assert record["kind"] == "real_motion" and record["split"] in ("train", "val")
+        with np.load(tmp_path / "out" / record["file"]) as s:
+            hole = s["hole_mask"].astype(bool)
+            assert 0.005 < hole.mean() < 0.2 and s["loss_mask"].all()
+            later = cv2.imread(str(tmp_path / "sequences" / "desk" / f"{record['name'][-4:]}.png"))[..., ::-1]
+            np.testing.assert_array_equal(s["org_left_image"], later)
+            assert np.abs(s["image_generated_left"].astype(float) - later)[~hole].mean() < 3
