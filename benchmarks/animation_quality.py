@@ -148,7 +148,7 @@ def truly_seen(frames: list, t: int, eye, window: int, target: int | None, hole:
 
     to_eye = world_to_camera(frames[t].pose @ eye.pose)
     total, count = np.zeros(hole.shape + (3,)), np.zeros(hole.shape)
-    for s in neighbour_indices(t, len(frames), window, target):
+    for s in neighbour_indices(frames, eye, t, window, target):
         other = frames[s]
         seen = reproject(other.image, other.depth, other.K, eye.K, to_eye @ other.pose, NEIGHBOUR_RULE,
                          interpolate=True)
@@ -183,12 +183,14 @@ def write_gif(path: Path, panels: list[list[np.ndarray]], window: tuple[slice, s
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, optimize=True)
 
 
-def neighbour_indices(t: int, count: int, window: int, leave_out: int | None = None) -> list[int]:
-    """Frame t's window as the sequence driver takes it (`window_frames`), without
-    `leave_out` (a real sequence's frame whose view is the truth)."""
-    from stereo_geometry.sequence import window_frames
+def neighbour_indices(frames: list, eye, t: int, window: int, leave_out: int | None = None) -> list[int]:
+    """Frame t's window for `eye` as the sequence driver takes it (`SequenceDriver.fill`),
+    without `leave_out` (a real sequence's frame whose view is the truth)."""
+    from stereo_geometry.sequence import nearest_cameras, pool_reach, window_frames
 
-    return [s for s in window_frames(t, count, window) if s != leave_out]
+    pool = [s for s in window_frames(t, len(frames), pool_reach(window)) if s != leave_out]
+    nearest = nearest_cameras([frames[s].pose for s in pool], (frames[t].pose @ eye.pose)[:3, 3], 2 * window)
+    return [pool[i] for i in nearest]
 
 
 def fill_scene(frames: list, eyes: list, network, window: int, targets: list[int | None]
@@ -207,7 +209,7 @@ def fill_scene(frames: list, eyes: list, network, window: int, targets: list[int
     holes, from_frames = [], []
     for t, (eye, target) in enumerate(zip(eyes, targets)):
         for name, (infill, reach) in methods.items():
-            neighbours = [frames[s] for s in neighbour_indices(t, len(frames), reach, target)]
+            neighbours = [frames[s] for s in neighbour_indices(frames, eye, t, reach, target)]
             result = infill.step(frames[t], neighbours, eye)
             outputs[name].append(result.image)
             if name == "multi-frame + network":

@@ -11,8 +11,8 @@ matrix in metres with OpenCV camera axes (x right, y down, z forward).
 For frame t and an eye (`SequenceInfill.step`):
 1. its own view is reprojected into the eye (the holes of the rule the network was trained
    on, `infill.hole_rule_of`; what it sees of the surfaces interpolated);
-2. the views of the frames of its window (`window_frames`) are reprojected into the same
-   camera with their depth and pose, colours interpolated over their faces; a hole pixel that
+2. the views of the frames of its window (of the frames near it in time, those taken nearest
+   the eye: `SequenceDriver`) are reprojected into the same camera with their depth and pose, colours interpolated over their faces; a hole pixel that
    some of them show as a surface (covered, none of their stretched faces in front:
    `NEIGHBOUR_RULE`; on a face whose corners lie on one surface: `SURFACE_SPREAD`) takes the
    mean of their colours and depths, their pixels beside a nearer surface (mixed colours in
@@ -253,6 +253,20 @@ def window_frames(index: int, count: int, window: int, ahead: bool = True) -> li
     return sorted((i for i in near if i != index), key=lambda i: (abs(i - index), i))
 
 
+def pool_reach(window: int) -> int:
+    """How far in time the frames a window is chosen from reach: half as far again."""
+    return window + window // 2
+
+
+def nearest_cameras(poses: list[np.ndarray], centre: np.ndarray, count: int) -> list[int]:
+    """The positions in `poses` (camera-to-world) of the `count` cameras nearest `centre`
+    (a point in the world: the eye's place), nearest first; of equally near ones, the earlier
+    in `poses`. The frames that saw most of an eye's holes are those taken nearest the eye:
+    for a camera moving away from the eye's side, further along the move."""
+    distances = [float(np.linalg.norm(pose[:3, 3] - centre)) for pose in poses]
+    return sorted(range(len(poses)), key=lambda i: distances[i])[:count]
+
+
 class FrameWindow:
     """The frames of the current one's window (`window_frames`): each read once (`read(index)`) while it is within the window, then dropped (a
     rolling cache). A frame that cannot be read (one of `errors`) is left out of its
@@ -384,27 +398,31 @@ Write = Callable[[int, Frame, dict[str, FilledFrame]], None]
 
 
 class SequenceDriver:
-    """Makes the eyes (`Frame.eyes`) of frames by index, each filled first from the frames
-    within `window` of it that `read` gives (with `ahead` False only the earlier ones), one
-    `SequenceInfill` per eye name carrying its previous fill. `errors` are what a frame that
-    cannot be read, made or written raises: named, and nothing is carried into the next frame."""
+    """Makes the eyes (`Frame.eyes`) of frames by index, each filled first from `window` frames
+    before and after it that `read` gives (with `ahead` False, `window` earlier ones): of the
+    frames within `pool_reach(window)` of it (`window_frames`), those taken nearest the eye
+    (`nearest_cameras`). One `SequenceInfill` per eye name carries its previous fill. `errors`
+    are what a frame that cannot be read, made or written raises: named, and nothing is
+    carried into the next frame."""
 
     def __init__(self, read: Callable[[int], Frame], count: int, network: Network, window: int = 4,
                  carry: float = 0.0, depth_network: Network | None = None, ahead: bool = True,
                  errors: tuple[type[Exception], ...] = (ValueError,)) -> None:
-        self.frames = FrameWindow(count, window, read, errors, ahead)
+        self.frames = FrameWindow(count, pool_reach(window), read, errors, ahead)
+        self.taken = 2 * window if ahead else window
         self.network, self.carry, self.depth_network, self.errors = network, carry, depth_network, errors
         self.infills: dict[str, SequenceInfill] = {}
 
     def fill(self, index: int, write: Write) -> str | None:
         """Make and write frame `index`'s eyes; None, or the problem in one line."""
         try:
-            own, neighbours = self.frames.frame_and_neighbours(index)
+            own, pool = self.frames.frame_and_neighbours(index)
             results = {}
             for name, eye in own.eyes.items():
                 if name not in self.infills:
                     self.infills[name] = SequenceInfill(self.network, self.carry, self.depth_network)
-                results[name] = self.infills[name].step(own, neighbours, eye)
+                nearest = nearest_cameras([f.pose for f in pool], (own.pose @ eye.pose)[:3, 3], self.taken)
+                results[name] = self.infills[name].step(own, [pool[i] for i in nearest], eye)
             write(index, own, results)
         except self.errors as exc:
             self.forget()

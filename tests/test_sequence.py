@@ -13,7 +13,7 @@ from stereo_geometry.camera import Eye
 from stereo_geometry.infill import DEFAULT_MODEL, SHIPPED_MODELS, hole_rule_of, load_onnx_network
 import stereo_geometry.sequence as sequence_module
 from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_images, read_frame,
-                                       occluding_edge_depth, other_eye, window_frames)
+                                       nearest_cameras, occluding_edge_depth, other_eye, window_frames)
 
 B = 0.063
 K = Intrinsics.from_fov(96, 64, 60)
@@ -279,6 +279,36 @@ def test_every_frame_of_a_range_gets_a_full_window_nearest_in_time_first():
     assert window_frames(5, 24, 0) == []
     assert window_frames(5, 24, 2, ahead=False) == [4, 3]              # while rendering: the frames before
     assert window_frames(0, 24, 2, ahead=False) == []
+
+
+def test_a_window_is_the_frames_taken_nearest_the_eye():
+    """A camera sliding 1.5 cm a frame, the eye 6.3 cm to its right: of the frames near in
+    time, those nearest the eye are the ones further along the move; equally near ones in the
+    order given."""
+    poses = [translation(STEP * t) for t in range(7)]
+    assert nearest_cameras(poses, np.array([B, 0.0, 0.0]), 3) == [4, 5, 3]
+    assert nearest_cameras(poses, np.array([STEP * 2.5, 0.0, 0.0]), 2) == [2, 3]
+    assert nearest_cameras(poses, np.array([B, 0.0, 0.0]), 0) == []
+
+
+def test_the_driver_fills_from_the_frames_nearest_the_eye():
+    """Frame 0 of a shot whose camera slides right fills its right eye from the frames taken
+    nearest that eye, a left eye from those nearest it: each eye gets its own window."""
+    frames = _frames([translation(STEP * t) for t in range(-8, 9)])
+    used: dict[str, list[int]] = {}
+
+    class Recording(SequenceInfill):
+        def step(self, frame, neighbours, eye):
+            used[f"{eye.baseline:+.3f}"] = sorted(round(f.pose[0, 3] / STEP) for f in neighbours)
+            return super().step(frame, neighbours, eye)
+
+    frames[8].eyes = {"right": RIGHT_EYE, "left": Eye.shifted(K, -B)}
+    driver = sequence_module.SequenceDriver(frames.__getitem__, len(frames), load_onnx_network(str(SHIPPED_MODELS["fast"])),
+                                            window=2)
+    driver.infills = {name: Recording(driver.network) for name in ("right", "left")}
+    assert driver.fill(8, lambda *_: None) is None
+    # window 2: of the frames within 3 of it, the 4 nearest each eye (in time: -2, -1, 1, 2)
+    assert used == {"+0.063": [-1, 1, 2, 3], "-0.063": [-3, -2, -1, 1]}, used
 
 
 def test_far_side_depth_fills_each_hole_from_the_farther_side():
