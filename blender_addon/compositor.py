@@ -8,9 +8,10 @@ settings say, and writes it to the node's output folder with the scene's output 
 (NNNN_L.png and NNNN_R.png for individual PNGs). The node passes its Image through.
 
 In an animation the holes are filled first from the frames rendered before (`reuse_frames`
-of them, held in memory, through the camera's motion) and the previous fill is carried
-(`carry`): the sequence driver of `Infill Frame Range` (`stereo_geometry.sequence`), with
-the earlier frames only, as the later ones are not rendered yet.
+of them, those taken nearest the eye among the last one and a half times as many, held in
+memory, through the camera's motion) and, with `carry`, the previous fill is carried: the
+sequence driver of `Infill Frame Range` (`stereo_geometry.sequence`), with the earlier frames
+only, as the later ones are not rendered yet.
 """
 from __future__ import annotations
 
