@@ -250,15 +250,15 @@ def real_sequence(folder: Path, offset: int, count: int | None):
     t + `offset`, whose photograph and depth (0: unknown) are the truth and which is left out of
     frame t's window; the first `count` frames (all: None)."""
     from stereo_geometry.camera import Eye, world_to_camera
-    from stereo_geometry.readers import read_depth, read_image
-    from stereo_geometry.sequence import frame_images, read_frame
+    from stereo_geometry.readers import read_depth
+    from stereo_geometry.sequence import depth_file, frame_images, read_frame
 
     paths = list(frame_images(folder).values())[:count]
     frames = [read_frame(path) for path in paths]
     made = range(len(frames) - offset)
     eyes = [Eye(frames[t].K, world_to_camera(frames[t].pose) @ frames[t + offset].pose) for t in made]
-    truths = [read_image(paths[t + offset]) for t in made]
-    truth_depths = [read_depth(paths[t + offset].with_name(f"{paths[t + offset].stem}_depth.npy")) for t in made]
+    truths = [frames[t + offset].image for t in made]
+    truth_depths = [read_depth(depth_file(paths[t + offset])) for t in made]  # as stored: 0 where unknown
     yield folder.name, frames, eyes, [t + offset for t in made], truths, truth_depths
 
 

@@ -194,11 +194,11 @@ def motion_jobs(sequences_root: Path, steps: tuple[int, ...] = MOTION_STEPS,
 
 def _motion_sample(source: Path, target: Path, rule: HoleRule, split: str, sequence: str):
     from stereo_geometry.readers import read_depth
-    from stereo_geometry.sequence import read_frame
+    from stereo_geometry.sequence import depth_file, read_frame
 
     try:
         view, seen = read_frame(source), read_frame(target)
-        target_depth = read_depth(target.with_name(f"{target.stem}_depth.npy"))
+        target_depth = read_depth(depth_file(target))  # as stored: 0 or NaN where unknown
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if view.K != seen.K:

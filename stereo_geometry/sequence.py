@@ -12,11 +12,12 @@ For frame t and an eye (`SequenceInfill.step`):
 1. its own view is reprojected into the eye (the holes of the rule the network was trained
    on, `infill.hole_rule_of`; what it sees of the surfaces interpolated);
 2. the views of the frames of its window (of the frames near it in time, those taken nearest
-   the eye: `SequenceDriver`) are reprojected into the same camera with their depth and pose, colours interpolated over their faces; a hole pixel that
-   some of them show as a surface (covered, none of their stretched faces in front:
-   `NEIGHBOUR_RULE`; on a face whose corners lie on one surface: `SURFACE_SPREAD`) takes the
-   mean of their colours and depths, their pixels beside a nearer surface (mixed colours in
-   an antialiased render) counting `MIXED_WEIGHT` as much;
+   the eye: `SequenceDriver`) are reprojected into the same camera with their depth and pose,
+   colours interpolated over their faces; a hole pixel that some of them show as a surface
+   (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
+   corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths,
+   their pixels beside a nearer surface (mixed colours in an antialiased render) counting
+   `MIXED_WEIGHT` as much;
 3. with `carry` > 0, the previous frame's result (its eye, the filled holes' depth taken from
    the far side) is reprojected too: where it covers a hole that no frame saw, it is blended
    with the network's fill (off by default: on every measured sequence it cost hole PSNR and
@@ -135,6 +136,16 @@ def checked_intrinsics(K: Intrinsics, where: str) -> Intrinsics:
     return K
 
 
+def depth_file(image_path: Path) -> Path:
+    """The depth beside a frame's image (NNNN.png): NNNN_depth.npy, else NNNN_depth.exr;
+    ValueError naming both where neither is there."""
+    stem = image_path.with_suffix("")
+    found = next((p for p in (Path(f"{stem}_depth.npy"), Path(f"{stem}_depth.exr")) if p.is_file()), None)
+    if found is None:
+        raise ValueError(f"{stem}_depth.npy: missing (nor {stem.name}_depth.exr)")
+    return found
+
+
 def read_frame(image_path: Path) -> Frame:
     """The frame of `image_path` (NNNN.png) with NNNN_depth.npy (or .exr) and NNNN.json beside
     it, without eyes; ValueError naming the file for anything missing or malformed."""
@@ -143,9 +154,7 @@ def read_frame(image_path: Path) -> Frame:
     stem = image_path.with_suffix("")
     try:
         image = read_image(image_path)
-        depth_path = next((p for p in (Path(f"{stem}_depth.npy"), Path(f"{stem}_depth.exr")) if p.is_file()), None)
-        if depth_path is None:
-            raise ValueError(f"{stem}_depth.npy: missing (nor {stem.name}_depth.exr)")
+        depth_path = depth_file(image_path)
         depth = read_depth(depth_path)
     except InputError as exc:
         raise ValueError(str(exc)) from None
@@ -268,9 +277,10 @@ def nearest_cameras(poses: list[np.ndarray], centre: np.ndarray, count: int) -> 
 
 
 class FrameWindow:
-    """The frames of the current one's window (`window_frames`): each read once (`read(index)`) while it is within the window, then dropped (a
-    rolling cache). A frame that cannot be read (one of `errors`) is left out of its
-    neighbours' windows and raises on its own turn."""
+    """The frames of the current one's window (`window_frames`): each read once
+    (`read(index)`) while it is within the window, then dropped (a rolling cache). A frame
+    that cannot be read (one of `errors`) is left out of its neighbours' windows and raises
+    on its own turn."""
 
     def __init__(self, count: int, window: int, read: Callable[[int], Frame],
                  errors: tuple[type[Exception], ...] = (ValueError,), ahead: bool = True) -> None:
@@ -311,8 +321,9 @@ class SequenceInfill:
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
         (P,)), or None: the mean over the neighbours that show a surface there
         (`NEIGHBOUR_RULE`: covered, no stretched face in front; its face on one surface, the
-        spread of its corners' depths within `SURFACE_SPREAD`) behind the hole's occluding edge (`near_side`,
-        `occluding_edge_depth`; 0: no edge; a moving object's old place is not behind it).
+        spread of its corners' depths within `SURFACE_SPREAD`) behind the hole's occluding
+        edge (`near_side`, `occluding_edge_depth`; 0: no edge; a moving object's old place is
+        not behind it).
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
         neighbour's pixel centres, and the mean of several such estimates is closer to it
