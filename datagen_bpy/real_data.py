@@ -78,7 +78,7 @@ def write_pair_samples(out: Path, jobs: Iterable[PairJob], progress: bool = True
     for stale in filter(stale_temporary, temporary_files(samples)):
         stale.unlink(missing_ok=True)  # a killed run's, never a running one's
     made, failures, names = 0, [], []
-    for name, source, make in tqdm(list(jobs), disable=not progress, unit="sample"):
+    for name, source, make in tqdm(jobs, disable=not progress, unit="sample"):  # lazily: one source read at a time
         names.append(name)
         path = samples / f"{name}.npz"
         if path.exists():
@@ -126,9 +126,10 @@ def disocclusion_jobs(stereo_root: Path, scales: tuple[float, ...] = DEFAULT_SCA
             yield folder.name, str(folder), partial(_raise, exc)
             continue
         for scale in scales:
+            scene = full.resized(scale)
             for eye in ["left"] + (["right"] if full.disp_right is not None else []):
                 name = f"{full.name}_{'lr' if eye == 'left' else 'rl'}_s{round(scale * 100):03d}"
-                yield name, str(folder), partial(_disocclusion_sample, full, scale, eye, rule,
+                yield name, str(folder), partial(_disocclusion_sample, full, scene, scale, eye, rule,
                                                  "val" if scene_group(full.name) in val else "train")
 
 
@@ -136,8 +137,7 @@ def _raise(exc: Exception):
     raise exc
 
 
-def _disocclusion_sample(full, scale: float, eye: str, rule: HoleRule, split: str):
-    scene = full.resized(scale)
+def _disocclusion_sample(full, scene, scale: float, eye: str, rule: HoleRule, split: str):
     arrays, known = reprojected_pair(scene, eye, rule)
     h, w = known.shape
     return arrays, known, {"source": full.name, "kind": "real_disocclusion", "source_eye": eye, "scale": scale,
@@ -154,15 +154,20 @@ MAX_MOTION_TURN = 25.0
 MOTION_GROUP_FRAMES = 30
 
 
-def camera_turn(a: Path, b: Path) -> float:
-    """Degrees the camera turns from frame `a` to frame `b` (their NNNN.json poses); 0 where
-    a pose cannot be read (making the pair then names the problem)."""
+def camera_rotation(image_path: Path) -> np.ndarray | None:
+    """The rotation of a frame's camera (its NNNN.json pose), or None where it cannot be read
+    (making a pair with the frame then names the problem)."""
     try:
-        ra, rb = (np.array(json.loads(p.with_suffix(".json").read_text())["camera_to_world"], float)[:3, :3]
-                  for p in (a, b))
+        return np.array(json.loads(image_path.with_suffix(".json").read_text())["camera_to_world"], float)[:3, :3]
     except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def camera_turn(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    """Degrees a camera turns from rotation `a` to `b` (`camera_rotation`); 0 where one is unknown."""
+    if a is None or b is None:
         return 0.0
-    return math.degrees(math.acos(float(np.clip((np.trace(ra.T @ rb) - 1) / 2, -1, 1))))
+    return math.degrees(math.acos(float(np.clip((np.trace(a.T @ b) - 1) / 2, -1, 1))))
 
 
 def motion_jobs(sequences_root: Path, steps: tuple[int, ...] = MOTION_STEPS,
@@ -184,9 +189,10 @@ def motion_jobs(sequences_root: Path, steps: tuple[int, ...] = MOTION_STEPS,
     groups = {(f, t): f"{f.name}/{t // MOTION_GROUP_FRAMES}" for f, paths in frames.items() for t in range(len(paths))}
     val = validation_groups(list(groups.values()))
     for folder, paths in frames.items():
+        rotations = [camera_rotation(path) for path in paths]
         for t in range(len(paths)):
             for k in steps:
-                if t + k < len(paths) and camera_turn(paths[t], paths[t + k]) <= MAX_MOTION_TURN:
+                if t + k < len(paths) and camera_turn(rotations[t], rotations[t + k]) <= MAX_MOTION_TURN:
                     split = "val" if groups[folder, t] in val else "train"
                     yield (f"{folder.name}_{paths[t].stem}_{paths[t + k].stem}", str(paths[t]),
                            partial(_motion_sample, paths[t], paths[t + k], rule, split, folder.name))
