@@ -27,8 +27,9 @@ Methods, each on every frame:
 Reported per scene and method, and the mean over the scenes: hole PSNR against the true other
 eye (mean over frames; the holes of the frame's own reprojection), whole-frame PSNR and the
 temporal error, the mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)|
-inside frame t's holes (RGB in [0, 1]). Per scene also: the share of hole pixels that some frame
-in the window truly saw (its reprojected surface within `TRUE_DEPTH_TOLERANCE` of the true
+over the pixels that are holes in both frames (RGB in [0, 1]; a pixel that the warp showed in
+frame t-1 would measure the warp there as much as the fill). Per scene also: the share of hole
+pixels that some frame in the window truly saw (its reprojected surface within `TRUE_DEPTH_TOLERANCE` of the true
 other eye's depth) and, on those pixels, what the mean of the truly seeing frames' colours
 reaches (a fill with the true visibility) against the multi-frame fill.
 """
@@ -131,8 +132,9 @@ def scores(outputs: list[np.ndarray], truths: list[np.ndarray], holes: list[np.n
     true = [t.astype(np.float32) / 255 for t in truths]
     psnrs = [psnr(o, t, h) for o, t, h in zip(out, true, holes) if h.any()]
     whole = [psnr(o, t, np.ones(h.shape, bool)) for o, t, h in zip(out, true, holes)]
-    temporal = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[holes[t]].mean()
-                for t in range(1, len(out)) if holes[t].any()]
+    both = [holes[t] & holes[t - 1] for t in range(len(out))]  # both[0] is unused
+    temporal = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[both[t]].mean()
+                for t in range(1, len(out)) if both[t].any()]
     return float(np.mean(psnrs)), float(np.mean(whole)), float(np.mean(temporal))
 
 
