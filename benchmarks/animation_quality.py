@@ -29,9 +29,10 @@ eye (mean over frames; the holes of the frame's own reprojection), whole-frame P
 temporal error, the mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)|
 over the pixels that are holes in both frames (RGB in [0, 1]; a pixel that the warp showed in
 frame t-1 would measure the warp there as much as the fill). Per scene also: the share of hole
-pixels that some frame in the window truly saw (its reprojected surface within `TRUE_DEPTH_TOLERANCE` of the true
-other eye's depth) and, on those pixels, what the mean of the truly seeing frames' colours
-reaches (a fill with the true visibility) against the multi-frame fill.
+pixels that some frame in the window truly saw (its reprojected surface within
+`TRUE_DEPTH_TOLERANCE` of the true other eye's depth) and, on those pixels, what the mean of
+the truly seeing frames' colours reaches (a fill with the true visibility) against the
+multi-frame fill.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ For frame t and an eye (`SequenceInfill.step`):
    (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths,
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
-   `MIXED_WEIGHT` as much;
+   less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
 3. with `carry` > 0, the previous frame's result (its eye, the filled holes' depth taken from
    the far side) is reprojected too: where it covers a hole that no frame saw, it is blended
    with the network's fill (off by default: on every measured sequence it cost hole PSNR and
@@ -70,9 +70,9 @@ class Frame:
     margins: tuple[int, int] = (0, 0)  # columns rendered beyond the frame's left and right edges
 
     @cached_property
-    def beside_nearer(self) -> np.ndarray:
-        """`beside_nearer_surface` of the frame's depth, computed once."""
-        return beside_nearer_surface(self.depth)
+    def nearer_gap(self) -> np.ndarray:
+        """`nearer_surface_gap` of the frame's depth, computed once."""
+        return nearer_surface_gap(self.depth)
 
     def in_frame(self, array: np.ndarray) -> np.ndarray:
         """An (H, W, ...) array of the render without its margins: the camera's own view."""
@@ -189,19 +189,21 @@ NEIGHBOUR_RULE = HOLE_RULES["stretched"]
 #: are equal; the face between a thin structure and the sky: tens), at most this. Faces across a
 #: depth edge that a neighbour near the eye does not stretch (little parallax) are left out so.
 SURFACE_SPREAD = 1.5
-#: A neighbour's pixels within this many pixels of a nearer surface (`beside_nearer_surface`)...
+#: A neighbour's pixels within this many pixels of a nearer surface (`nearer_surface_gap`)
+#: may mix its colour (an antialiased render; its depth pass, one sample a pixel, gives them the
+#: far depth). Where the neighbour sees the nearer surface displaced against the far one by
+#: `MIXED_PARALLAX` pixels or more from where the eye sees them, they count `MIXED_WEIGHT` as
+#: much in the mean over the neighbours; with less parallax more, fully at none: a neighbour at
+#: the eye's place mixes the two surfaces as the eye's own render does.
 MIXED_RADIUS = 2
-#: ... count this much in the mean over the neighbours: an antialiased render mixes the nearer
-#: surface's colour into them while its depth pass (one sample a pixel) gives them the far one.
 MIXED_WEIGHT = 0.1
+MIXED_PARALLAX = 1.0
 
 
-def beside_nearer_surface(depth: np.ndarray, radius: int = MIXED_RADIUS,
-                          margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
-    """True where a pixel within `radius` (a square window) is nearer by more than `margin`
-    (relative): the far side of a depth edge, whose colour may mix in the near one."""
+def nearest_within(depth: np.ndarray, radius: int) -> np.ndarray:
+    """The least depth within `radius` of each pixel (a square window; a separable minimum filter)."""
     nearest = depth
-    for axis in (0, 1):  # a separable minimum filter
+    for axis in (0, 1):
         padded = np.pad(nearest, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
         size = depth.shape[axis]
 
@@ -211,7 +213,25 @@ def beside_nearer_surface(depth: np.ndarray, radius: int = MIXED_RADIUS,
         nearest = shifted(0).copy()
         for k in range(1, 2 * radius + 1):
             np.minimum(nearest, shifted(k), out=nearest)
-    return nearest * (1 + margin) < depth
+    return nearest
+
+
+def nearer_surface_gap(depth: np.ndarray, radius: int = MIXED_RADIUS,
+                       margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
+    """Per pixel beside a nearer surface (a pixel within `radius`, a square window, nearer by
+    more than `margin`, relative: the far side of a depth edge, whose colour may mix in the
+    near one), the inverse depth of the nearest such pixel less its own (1/m); 0 elsewhere.
+    A camera moved sideways by b metres sees the two displaced against each other by
+    f * b * gap pixels."""
+    nearest = nearest_within(depth, radius)
+    return np.where(nearest * (1 + margin) < depth, 1 / nearest - 1 / depth, 0).astype(np.float32)
+
+
+def mixed_weight(parallax: np.ndarray) -> np.ndarray:
+    """A neighbour pixel's weight in the mean over the neighbours, from the parallax (pixels)
+    between the nearer surface beside it and itself, seen from the neighbour against the eye
+    (0 where it is beside none): 1 at none, falling to `MIXED_WEIGHT` at `MIXED_PARALLAX`."""
+    return MIXED_WEIGHT + (1 - MIXED_WEIGHT) * np.clip(1 - parallax / MIXED_PARALLAX, 0, 1)
 
 
 def _row_sides(depth: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,22 +347,26 @@ class SequenceInfill:
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
         neighbour's pixel centres, and the mean of several such estimates is closer to it
-        than any one. A neighbour's pixels beside a nearer surface (`beside_nearer_surface`)
-        count `MIXED_WEIGHT` as much: they may show the nearer surface's colour."""
+        than any one. A neighbour's pixels beside a nearer surface (`nearer_surface_gap`)
+        may show its colour mixed in: they count less (`mixed_weight`) the more the neighbour
+        sees that surface displaced against the eye, whose own render mixes them only where
+        it sees the two as the neighbour does."""
         index = np.flatnonzero(hole)
         behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
         colour_sum = np.zeros((index.size, 3))
         depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
         for other in neighbours:
-            texels = np.empty(other.image.shape[:2] + (6,), np.float32)  # colours, the mask, depth and its inverse
-            texels[..., :3], texels[..., 3] = other.image, other.beside_nearer
+            to_this_eye = to_eye @ other.pose
+            offset = np.hypot(eye_K.fx * to_this_eye[0, 3], eye_K.fy * to_this_eye[1, 3])  # pixels per 1/m
+            texels = np.empty(other.image.shape[:2] + (6,), np.float32)  # colours, weight, depth and its inverse
+            texels[..., :3], texels[..., 3] = other.image, mixed_weight(offset * other.nearer_gap)
             texels[..., 4], texels[..., 5] = other.depth, 1 / other.depth
-            seen = reproject(texels, other.depth, other.K, eye_K, to_eye @ other.pose, NEIGHBOUR_RULE, interpolate=True)
+            seen = reproject(texels, other.depth, other.K, eye_K, to_this_eye, NEIGHBOUR_RULE, interpolate=True)
             depths = seen.depth.ravel()[index]
             values = seen.image.reshape(-1, 6)[index]
             valid = ((seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
                      & (values[:, 4] * values[:, 5] <= SURFACE_SPREAD))
-            weight = np.where(valid, 1 - (1 - MIXED_WEIGHT) * values[:, 3], 0.0)
+            weight = np.where(valid, values[:, 3], 0.0)
             colour_sum += weight[:, None] * values[:, :3]
             depth_sum += weight * depths
             weight_sum += weight

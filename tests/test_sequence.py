@@ -12,7 +12,7 @@ from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_
 from stereo_geometry.camera import Eye
 from stereo_geometry.infill import DEFAULT_MODEL, SHIPPED_MODELS, hole_rule_of, load_onnx_network
 import stereo_geometry.sequence as sequence_module
-from stereo_geometry.sequence import (Frame, SequenceInfill, beside_nearer_surface, far_side_depth, frame_images, read_frame,
+from stereo_geometry.sequence import (Frame, SequenceInfill, far_side_depth, frame_images, nearer_surface_gap, read_frame,
                                        nearest_cameras, occluding_edge_depth, other_eye, window_frames)
 
 B = 0.063
@@ -212,10 +212,11 @@ def test_a_neighbours_face_across_a_depth_edge_gives_no_sample(monkeypatch):
     assert taken_all >= taken + K.height and (off_all > 20).sum() >= K.height // 2, (taken_all, (off_all > 20).sum())
 
 
-def _box_before_wall_view(eye: float, mixed_red: float) -> Frame:
+def _box_before_wall_view(eye: float, mixed_red: float, reach: int = 1) -> Frame:
     """A camera at `eye` along x sees a red square 0.8 m away before a wall 4 m away with
-    smooth colour waves; the wall's pixels beside the square (`beside_nearer_surface`) mix in
-    `mixed_red` of its red, as an antialiased render shows them."""
+    smooth colour waves; the wall's pixels within `reach` of the square (`nearer_surface_gap`)
+    mix in `mixed_red` of its red, as an antialiased render shows them. From the eye B to the right
+    the square moves 5.2 px against the wall, uncovering the wall at its right edge."""
     rows, cols = np.mgrid[:K.height, :K.width].astype(float)
     x, y = (cols - K.cx) / K.fx, (rows - K.cy) / K.fy  # ray directions
     wall_x, wall_y = 4.0 * x + eye, 4.0 * y
@@ -223,40 +224,68 @@ def _box_before_wall_view(eye: float, mixed_red: float) -> Frame:
     square = (np.abs(0.8 * x + eye + 0.05) < 0.12) & (np.abs(0.8 * y) < 0.12)
     depth = np.where(square, 0.8, 4.0).astype(np.float32)
     image[square] = RED
-    mixed = beside_nearer_surface(depth, radius=1).astype(bool)
+    mixed = nearer_surface_gap(depth, radius=reach) > 0
     image[mixed] = (1 - mixed_red) * image[mixed] + mixed_red * np.array(RED)
     return Frame(np.rint(image).astype(np.uint8), depth, K, translation(eye))
 
 
+def _reddening(neighbours: list[Frame], truth: np.ndarray) -> tuple[int, np.ndarray]:
+    """The pixels the neighbours fill in the right eye of the view at 0 (its red square before
+    the wall, mixed in half), and how much redder than `truth` each is (levels)."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    result = SequenceInfill(network, carry=0.0).step(_box_before_wall_view(0.0, 0.5), neighbours, RIGHT_EYE)
+    taken = result.from_frames.astype(bool)
+    shift = result.image[taken].astype(float) - truth[taken]
+    return taken.sum(), shift[:, 0] - shift[:, 1:].mean(axis=1)
+
+
 def test_neighbours_pixels_beside_a_nearer_surface_count_less(monkeypatch):
     """An antialiased render mixes a near object's colour into the far surface's pixels
-    beside it (the depth pass, one sample a pixel, gives them the far depth). A frame at the
-    other eye shows the wall in the hole beside the square as such pixels, a frame farther on
-    shows it away from the square: the fill takes mostly the latter, still from the frames."""
-    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    frames = [_box_before_wall_view(x, 0.5) for x in (0.0, B, 2 * B)]
-    truth = _box_before_wall_view(B, 0.0).image
-
-    def filled_and_reddened():
-        result = SequenceInfill(network, carry=0.0).step(frames[0], frames[1:], RIGHT_EYE)
-        taken = result.from_frames.astype(bool)
-        shift = result.image[taken].astype(float) - truth[taken]
-        return taken.sum(), shift[:, 0] - shift[:, 1:].mean(axis=1)
-
-    taken, reddened = filled_and_reddened()
+    beside it (the depth pass, one sample a pixel, gives them the far depth). A frame halfway
+    to the other eye shows the wall in the middle of the eye's hole as such pixels (the
+    square 2.6 px from where the eye sees it), a frame past the eye shows it away from the
+    square: the fill takes mostly the latter, still from the frames."""
+    frames = [_box_before_wall_view(x, 0.5) for x in (0.5 * B, 1.5 * B)]
+    truth = _box_before_wall_view(B, 0.5).image
+    taken, reddened = _reddening(frames, truth)
     monkeypatch.setattr(sequence_module, "MIXED_WEIGHT", 1.0)
-    taken_plain, reddened_plain = filled_and_reddened()
+    taken_plain, reddened_plain = _reddening(frames, truth)
     assert taken == taken_plain > 100
-    assert (reddened > 20).sum() < 0.5 * (reddened_plain > 20).sum() and (reddened_plain > 20).sum() > 20
+    assert (reddened > 10).sum() < 0.5 * (reddened_plain > 10).sum() and (reddened_plain > 10).sum() > 20
+
+
+def test_a_neighbour_at_the_eyes_place_gives_its_mixed_pixels_as_the_eye_sees_them(monkeypatch):
+    """A frame taken 2 mm beside the eye sees the square a sixth of a pixel from where the eye
+    does: the wall's pixels beside it mix in its red as the eye's own render does, so they count
+    (almost) fully beside those of a frame a baseline farther on, which shows that wall clean;
+    at the eye's mixed pixels the fill comes nearer the eye's render than with every mixed
+    pixel a tenth."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    source = _box_before_wall_view(0.0, 0.5, reach=2)
+    frames = [_box_before_wall_view(x, 0.5, reach=2) for x in (B - 0.002, 2 * B)]
+    truth = _box_before_wall_view(B, 0.5, reach=2).image.astype(float)
+    mixed = np.abs(truth - _box_before_wall_view(B, 0.0, reach=2).image).max(axis=-1) > 10
+
+    def error_at_mixed_pixels():
+        result = SequenceInfill(network).step(source, frames, RIGHT_EYE)
+        there = result.from_frames.astype(bool) & mixed
+        return there.sum(), np.abs(result.image[there] - truth[there]).mean()
+
+    taken, error = error_at_mixed_pixels()
+    monkeypatch.setattr(sequence_module, "mixed_weight", lambda parallax: np.where(parallax > 0, 0.1, 1.0))
+    taken_tenth, error_tenth = error_at_mixed_pixels()
+    assert taken == taken_tenth > 40
+    assert error < 0.75 * error_tenth, (error, error_tenth)
 
 
 def test_the_far_side_of_a_depth_edge_is_beside_a_nearer_surface():
     depth = np.full((5, 9), 4.0, np.float32)
     depth[:, 3] = 1.0
-    np.testing.assert_array_equal(beside_nearer_surface(depth, radius=2)[2], [0, 1, 1, 0, 1, 1, 0, 0, 0])
-    np.testing.assert_array_equal(beside_nearer_surface(depth, radius=1)[0], [0, 0, 1, 0, 1, 0, 0, 0, 0])
+    gap = nearer_surface_gap(depth, radius=2)
+    np.testing.assert_allclose(gap[2], [0, 0.75, 0.75, 0, 0.75, 0.75, 0, 0, 0])
+    np.testing.assert_array_equal(nearer_surface_gap(depth, radius=1)[0] > 0, [0, 0, 1, 0, 1, 0, 0, 0, 0])
     depth[:, 3] = 3.95  # a step within the margin is no edge
-    assert not beside_nearer_surface(depth).any()
+    assert not nearer_surface_gap(depth).any()
 
 
 def test_a_holes_occluding_edge_is_its_nearer_side_where_its_sides_differ():
