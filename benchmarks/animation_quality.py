@@ -2,16 +2,17 @@
 with Cycles, so the true other eye of every frame is known.
 
     python benchmarks/animation_quality.py [--frames 24] [--size 320x240] [--model quality]
-        [--window 4] [--seeds 3 5 7] [--samples 16] [--lit | --scene-folder DIR] [--gif docs/examples/animation.gif]
-        [--keep DIR]
+        [--window 4] [--seeds 3 5 7] [--samples 16] [--lit | --scene-folder DIR] [--step 0.015] [--pan 0.15]
+        [--gif docs/examples/animation.gif] [--keep DIR]
     python benchmarks/animation_quality.py --sequence-folder ../shared/data/train/sequences/tum_fr1_desk_clip
         [--offset 1] [--frames 9]
 
 The scene is `datagen_bpy.procedural.build_scene` (Blender's procedural textures, no photos)
 or, with `--lit`, `datagen_bpy.lit_scene.build_lit_scene` (lit and layered: shadows, foliage
 cards, wires, railings, sky), or with `--scene-folder`, a textured 3D scene; one sequence per
-seed (scene). The camera slides right by 1.5 cm and turns 0.15 degrees per frame; the other
-eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender renders by default;
+seed (scene). The camera slides right by 1.5 cm (`--step`) and turns 0.15 degrees (`--pan`)
+per frame; the other eye is 63 mm to the camera's right. `--samples 16` antialiases as Blender
+renders by default;
 `--samples 1` renders pixel-exact (one ray through each pixel centre: fine texture aliases,
 the worst case for any resampling). The left views go into a sequence folder
 as `python -m training infill --sequence` reads it (NNNN.png, NNNN_depth.npy, NNNN.json).
@@ -50,14 +51,14 @@ sys.path.insert(0, str(REPO))
 from stereo_geometry.arguments import resolution  # noqa: E402
 
 
-def camera_path(frames: int) -> list[np.ndarray]:
-    """Camera-to-world poses (OpenCV axes): 1.5 cm right and 0.15 degrees of pan per frame."""
+def camera_path(frames: int, step: float = 0.015, pan: float = 0.15) -> list[np.ndarray]:
+    """Camera-to-world poses (OpenCV axes): `step` metres right and `pan` degrees of pan per frame."""
     poses = []
     for t in range(frames):
-        a = np.radians(0.15 * t)
+        a = np.radians(pan * t)
         pose = np.eye(4)
         pose[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
-        pose[:3, 3] = (0.015 * t, 0.0, 0.0)
+        pose[:3, 3] = (step * t, 0.0, 0.0)
         poses.append(pose)
     return poses
 
@@ -68,8 +69,8 @@ TRUE_DEPTH_TOLERANCE = 0.02
 
 
 def render_sequence(folder: Path, frames: int, width: int, height: int, baseline: float,
-                    seed: int, samples: int = 1, lit: bool = False,
-                    scene_folder: Path | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                    seed: int, samples: int = 1, lit: bool = False, scene_folder: Path | None = None,
+                    step: float = 0.015, pan: float = 0.15) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Render the left views into `folder` as a sequence; returns the true other eyes and their
     planar depths.
     `samples` 1: pixel-exact (one ray through each pixel centre); more: antialiased as
@@ -105,7 +106,7 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
         if lit:
             settings.enter_context(overridden(renderer.scene.cycles, max_bounces=4, use_denoising=True))
             settings.enter_context(overridden(renderer.scene.render, film_transparent=False))
-        for t, pose in enumerate(start @ move for move in camera_path(frames)):
+        for t, pose in enumerate(start @ move for move in camera_path(frames, step, pan)):
             renderer.set_camera(K, pose)
             left = renderer.render()
             renderer.set_camera(K, pose @ translation(baseline))
@@ -239,7 +240,7 @@ def rendered_scenes(args, baseline: float):
                 truths, truth_depths = (list(np.load(p)) for p in kept)
             else:
                 truths, truth_depths = render_sequence(folder, args.frames, *args.size, baseline, seed, args.samples,
-                                                       args.lit, args.scene_folder)
+                                                       args.lit, args.scene_folder, args.step, args.pan)
             frames = [read_frame(path) for path in frame_images(folder).values()]
             if args.keep:
                 for path, arrays in zip(kept, (truths, truth_depths)):
@@ -272,6 +273,8 @@ def main() -> None:
     parser.add_argument("--model", default="quality", help="shipped model name or a .onnx/.pt file")
     parser.add_argument("--window", type=int, default=4, help="frames before and after that fill holes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[3, 5, 7], help="procedural scenes")
+    parser.add_argument("--step", type=float, default=0.015, help="metres the camera moves right a frame")
+    parser.add_argument("--pan", type=float, default=0.15, help="degrees the camera turns right a frame")
     parser.add_argument("--samples", type=int, default=16,
                         help="rays per pixel: more than 1 antialiases as Blender renders by default (1.5 px "
                              "Blackman-Harris filter); 1 renders pixel-exact")
@@ -288,7 +291,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="render the sequences into this folder (one folder per "
                         "seed) and keep them, the true other eyes as truths.npy and their depths as "
                         "truth_depths.npy; sequences kept there already are read instead of rendered "
-                        "(--frames, --size, --samples must match)")
+                        "(--frames, --size, --samples, --step, --pan must match)")
     args = parser.parse_args()
     from stereo_geometry.infill import SHIPPED_MODELS
     from training import load_network

@@ -18,6 +18,8 @@ For frame t and an eye (`SequenceInfill.step`):
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths,
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
+   where most of the frames that show anything there give a point sample of a structure too
+   thin for faces (a rope, a wire: `THIN_AGREEMENT`), the mean of those points instead;
 3. with `carry` > 0, the previous frame's result (its eye, the filled holes' depth taken from
    the far side) is reprojected too: where it covers a hole that no frame saw, it is blended
    with the network's fill (off by default: on every measured sequence it cost hole PSNR and
@@ -50,10 +52,10 @@ import numpy as np
 
 from .camera import Eye, Intrinsics, world_to_camera
 from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
-from .warp import Reprojection, reproject
+from .warp import Reprojection, point_samples, reproject
 
 from .infill import Network, fill_depth, hole_rule_of
-from .mesh import HOLE_RULES
+from .mesh import HOLE_RULES, POINT_LAG
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
 
@@ -73,6 +75,11 @@ class Frame:
     def nearer_gap(self) -> np.ndarray:
         """`nearer_surface_gap` of the frame's depth, computed once."""
         return nearer_surface_gap(self.depth)
+
+    @cached_property
+    def thin_pixels(self) -> np.ndarray:
+        """`thin_structure_pixels` of the frame's depth, computed once."""
+        return thin_structure_pixels(self.depth)
 
     def in_frame(self, array: np.ndarray) -> np.ndarray:
         """An (H, W, ...) array of the render without its margins: the camera's own view."""
@@ -200,20 +207,21 @@ MIXED_WEIGHT = 0.1
 MIXED_PARALLAX = 1.0
 
 
-def nearest_within(depth: np.ndarray, radius: int) -> np.ndarray:
-    """The least depth within `radius` of each pixel (a square window; a separable minimum filter)."""
-    nearest = depth
+def window_extreme(depth: np.ndarray, radius: int, reduce=np.minimum) -> np.ndarray:
+    """The least (`reduce` np.minimum) or greatest (np.maximum) depth within `radius` of each
+    pixel (a square window; a separable filter)."""
+    extreme = depth
     for axis in (0, 1):
-        padded = np.pad(nearest, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
+        padded = np.pad(extreme, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)], mode="edge")
         size = depth.shape[axis]
 
         def shifted(k: int) -> np.ndarray:
             return padded[k:k + size] if axis == 0 else padded[:, k:k + size]
 
-        nearest = shifted(0).copy()
+        extreme = shifted(0).copy()
         for k in range(1, 2 * radius + 1):
-            np.minimum(nearest, shifted(k), out=nearest)
-    return nearest
+            reduce(extreme, shifted(k), out=extreme)
+    return extreme
 
 
 def nearer_surface_gap(depth: np.ndarray, radius: int = MIXED_RADIUS,
@@ -223,7 +231,7 @@ def nearer_surface_gap(depth: np.ndarray, radius: int = MIXED_RADIUS,
     near one), the inverse depth of the nearest such pixel less its own (1/m); 0 elsewhere.
     A camera moved sideways by b metres sees the two displaced against each other by
     f * b * gap pixels."""
-    nearest = nearest_within(depth, radius)
+    nearest = window_extreme(depth, radius)
     return np.where(nearest * (1 + margin) < depth, 1 / nearest - 1 / depth, 0).astype(np.float32)
 
 
@@ -232,6 +240,45 @@ def mixed_weight(parallax: np.ndarray) -> np.ndarray:
     between the nearer surface beside it and itself, seen from the neighbour against the eye
     (0 where it is beside none): 1 at none, falling to `MIXED_WEIGHT` at `MIXED_PARALLAX`."""
     return MIXED_WEIGHT + (1 - MIXED_WEIGHT) * np.clip(1 - parallax / MIXED_PARALLAX, 0, 1)
+
+
+#: A structure too thin for faces of its own (a rope, a wire: one pixel wide in the depth pass,
+#: every face touching it stretched or spanning two surfaces) shows only as point samples: a
+#: neighbour's pixels of such structures (`thin_structure_pixels`) placed as the `visible` rule
+#: places them (`warp.point_samples`), nearer than any face of a surface it shows there. A hole
+#: pixel takes such points where at least `THIN_MIN_FRAMES` neighbours give one and they are
+#: at least `THIN_AGREEMENT` of the neighbours that show anything there: what one view alone
+#: or a moving object (each view's at another place) puts there is left out.
+THIN_POINTS = HOLE_RULES["visible"]
+THIN_MIN_FRAMES = 2
+THIN_AGREEMENT = 0.75
+
+
+def thin_structure_pixels(depth: np.ndarray, margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
+    """Flat indices of the pixels more than `margin` (relative) nearer than both their left and
+    right neighbours or both those above and below: a structure one pixel wide (a wire, a
+    rope), not the edge of a wider surface."""
+    padded = np.pad(depth, 1, mode="edge")
+    nearer = padded[1:-1, 1:-1] * (1 + margin)
+    across_row = (padded[1:-1, :-2] > nearer) & (padded[1:-1, 2:] > nearer)
+    across_column = (padded[:-2, 1:-1] > nearer) & (padded[2:, 1:-1] > nearer)
+    return np.flatnonzero(across_row | across_column)
+
+
+def points_in_holes(frame: Frame, eye_K: Intrinsics, frame_to_eye: np.ndarray,
+                    slot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A frame's pixels of structures one pixel wide (`Frame.thin_pixels`) as point samples in
+    the eye (`THIN_POINTS`, `warp.point_samples`) that land on hole pixels (`slot`: per flat
+    pixel of the eye its position among the hole pixels, -1 elsewhere), the nearest of several:
+    (their positions among the hole pixels, each once; their colours (N, 3); their planar
+    depths)."""
+    source, pixel, _, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.thin_pixels,
+                                             THIN_POINTS)
+    _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel
+    at = slot[pixel[first]]
+    in_hole = (at >= 0) & np.isin(source[first], frame.thin_pixels)  # not the frame's border, which it adds
+    colours = frame.image.reshape(-1, 3)[source[first][in_hole]].astype(np.float64)
+    return at[in_hole], colours, lagged[first][in_hole] / (1 + POINT_LAG)
 
 
 def _row_sides(depth: np.ndarray, hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -350,11 +397,17 @@ class SequenceInfill:
         than any one. A neighbour's pixels beside a nearer surface (`nearer_surface_gap`)
         may show its colour mixed in: they count less (`mixed_weight`) the more the neighbour
         sees that surface displaced against the eye, whose own render mixes them only where
-        it sees the two as the neighbour does."""
+        it sees the two as the neighbour does. Where enough of them agree on a structure too
+        thin for faces (`THIN_MIN_FRAMES`, `THIN_AGREEMENT`), a pixel takes the mean of their
+        point samples of it (`points_in_holes`) instead."""
         index = np.flatnonzero(hole)
+        slot = np.full(hole.size, -1)
+        slot[index] = np.arange(index.size)
         behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
         colour_sum = np.zeros((index.size, 3))
         depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
+        point_colours, point_depths = np.zeros((index.size, 3)), np.zeros(index.size)
+        points, showing = np.zeros(index.size), np.zeros(index.size)  # neighbours giving a point / anything
         for other in neighbours:
             to_this_eye = to_eye @ other.pose
             offset = np.hypot(eye_K.fx * to_this_eye[0, 3], eye_K.fy * to_this_eye[1, 3])  # pixels per 1/m
@@ -364,20 +417,30 @@ class SequenceInfill:
             seen = reproject(texels, other.depth, other.K, eye_K, to_this_eye, NEIGHBOUR_RULE, interpolate=True)
             depths = seen.depth.ravel()[index]
             values = seen.image.reshape(-1, 6)[index]
-            valid = ((seen.covered & ~seen.stretched).ravel()[index] & (depths > behind)
-                     & (values[:, 4] * values[:, 5] <= SURFACE_SPREAD))
+            surface = (seen.covered & ~seen.stretched).ravel()[index]
+            valid = surface & (depths > behind) & (values[:, 4] * values[:, 5] <= SURFACE_SPREAD)
             weight = np.where(valid, values[:, 3], 0.0)
             colour_sum += weight[:, None] * values[:, :3]
             depth_sum += weight * depths
             weight_sum += weight
-        any_seen = weight_sum > 0
+            at, colours, point_depth = points_in_holes(other, eye_K, to_this_eye, slot)
+            showing += surface
+            showing[at] += ~surface[at]
+            front = ~surface[at] | (point_depth * (1 + POINT_LAG) < depths[at])  # nearer than its surface there
+            point_colours[at[front]] += colours[front]
+            point_depths[at[front]] += point_depth[front]
+            points[at[front]] += 1
+        thin = (points >= THIN_MIN_FRAMES) & (points >= THIN_AGREEMENT * showing)
+        count = np.maximum(points, 1)
+        colours = np.where(thin[:, None], point_colours / count[:, None],
+                           colour_sum / np.maximum(weight_sum, 1e-12)[:, None])
+        depths = np.where(thin, point_depths / count, depth_sum / np.maximum(weight_sum, 1e-12))
+        any_seen = thin | (weight_sum > 0)
         if not any_seen.any():
             return None
         taken = np.zeros(hole.size, bool)
         taken[index[any_seen]] = True
-        weight_sum = weight_sum[any_seen]
-        return (taken.reshape(hole.shape), to_uint8(colour_sum[any_seen] / weight_sum[:, None] / 255.0),
-                (depth_sum[any_seen] / weight_sum).astype(np.float32))
+        return taken.reshape(hole.shape), to_uint8(colours[any_seen] / 255.0), depths[any_seen].astype(np.float32)
 
     def step(self, frame: Frame, neighbours: list[Frame], eye: Eye) -> FilledFrame:
         """The `eye` of `frame` (its intrinsics and its pose in the camera's frame), its holes

@@ -278,6 +278,66 @@ def test_a_neighbour_at_the_eyes_place_gives_its_mixed_pixels_as_the_eye_sees_th
     assert error < 0.75 * error_tenth, (error, error_tenth)
 
 
+GREEN = (0, 255, 0)
+
+
+def _wire_behind_box_view(x: float, wire_x: float = 0.13) -> Frame:
+    """A camera at `x` along x sees, one ray through each pixel centre, a red box 0.8 m away
+    and a green wire one pixel wide 2 m away (at `wire_x`) before a wall 10 m away: from 0 the
+    box hides the wire, the other eye (B) sees it in the hole beside the box."""
+    rows, cols = np.mgrid[:K.height, :K.width].astype(float)
+    ray_x, ray_y = (cols - K.cx) / K.fx, (rows - K.cy) / K.fy
+    wall_x, wall_y = x + 10 * ray_x, 10 * ray_y
+    image = np.stack([128 + 40 * np.sin(wall_x * 2 + k) * np.cos(wall_y * 2 - k) for k in range(3)], -1)
+    depth = np.full(ray_x.shape, 10.0)
+    wire = np.abs(x + 2 * ray_x - wire_x) < 1 / K.fx
+    image[wire], depth[wire] = GREEN, 2.0
+    box = (np.abs(0.8 * ray_x + x + 0.05) < 0.12) & (np.abs(0.8 * ray_y) < 0.12)
+    image[box], depth[box] = RED, 0.8
+    return Frame(np.rint(image).astype(np.uint8), depth.astype(np.float32), K, translation(x))
+
+
+def _green_in_holes(neighbours: list[Frame]) -> tuple[int, int, int]:
+    """(hole pixels of the right eye of the view at 0 where that eye sees the wire, how many
+    of them the fill makes green, green hole pixels elsewhere)."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    result = SequenceInfill(network).step(_wire_behind_box_view(0.0), neighbours, RIGHT_EYE)
+    hole = result.hole_mask.astype(bool)
+    on_wire = hole & (_wire_behind_box_view(B).depth == 2.0)
+    green = (result.image[..., 1] > 200) & (result.image[..., 0] < 60)
+    return on_wire.sum(), (green & on_wire).sum(), (green & hole & ~on_wire).sum()
+
+
+def test_a_wire_the_neighbours_agree_on_comes_from_their_point_samples(monkeypatch):
+    """A wire one pixel wide has no faces of its own (each touching it is stretched or spans
+    two surfaces): the neighbours show it as point samples only. Where the eye sees it in a
+    hole and the neighbours that show anything there agree, the fill draws it."""
+    frames = [_wire_behind_box_view(k * B) for k in (1.5, 2.0, 2.5)]
+    on_wire, green, stray = _green_in_holes(frames)
+    assert on_wire >= 20 and green == on_wire and stray == 0, (on_wire, green, stray)
+    monkeypatch.setattr(sequence_module, "THIN_MIN_FRAMES", 99)  # no point samples
+    assert _green_in_holes(frames)[1] == 0
+
+
+def test_a_wire_one_view_alone_shows_or_each_view_shows_elsewhere_is_left_out():
+    """One neighbour's point samples are no agreement, nor are a moving wire's (each view
+    sees it at another place)."""
+    on_wire, green, stray = _green_in_holes([_wire_behind_box_view(2.5 * B)])
+    assert on_wire >= 20 and green == 0 and stray == 0, (on_wire, green, stray)
+    moving = [_wire_behind_box_view(k * B, wire_x=0.13 + 0.02 * i) for i, k in enumerate((1.5, 2.0, 2.5))]
+    on_wire, green, stray = _green_in_holes(moving)
+    assert green <= 2 and stray == 0, (green, stray)
+
+
+def test_a_wire_half_the_views_show_is_left_out():
+    """Two neighbours show the wire, two others (taken while it was elsewhere) the wall
+    there: no agreement (`THIN_AGREEMENT`), so the fill keeps the wall."""
+    frames = [_wire_behind_box_view(1.5 * B), _wire_behind_box_view(2.5 * B),
+              _wire_behind_box_view(2.0 * B, wire_x=1.0), _wire_behind_box_view(1.75 * B, wire_x=1.0)]
+    on_wire, green, stray = _green_in_holes(frames)
+    assert on_wire >= 20 and green == 0 and stray == 0, (on_wire, green, stray)
+
+
 def test_the_far_side_of_a_depth_edge_is_beside_a_nearer_surface():
     depth = np.full((5, 9), 4.0, np.float32)
     depth[:, 3] = 1.0
