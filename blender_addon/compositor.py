@@ -11,7 +11,10 @@ In an animation the holes are filled first from the frames rendered before (`reu
 of them, those taken nearest the eye among the last one and a half times as many, held in
 memory, through the camera's motion) and, with `carry`, the previous fill is carried: the
 sequence driver of `Infill Frame Range` (`stereo_geometry.sequence`), with the earlier frames
-only, as the later ones are not rendered yet.
+only, as the later ones are not rendered yet. Each frame's camera pose is the one the render
+evaluated for it (a frame-change handler notes it: while an animation renders, the camera
+object itself stays at the frame the render started from); the lens and the Stereoscopy
+settings are read as they are.
 """
 from __future__ import annotations
 
@@ -20,13 +23,14 @@ import tempfile
 from dataclasses import dataclass, field
 
 import bpy
+import numpy as np
 from bpy.app.handlers import persistent
 from bpy.props import StringProperty
 
 from . import models
 from .errors import InfillError
 from .frames import frame_from_view, view_from_exr
-from .scene_camera import camera_stereo
+from .scene_camera import camera_pose, camera_stereo
 from .settings import carry_property, model_path_property, model_property, reuse_frames_property, write_depth_property
 from .stereo_geometry.sequence import Frame, SequenceDriver
 from .stereo_images import pair_writer
@@ -46,6 +50,10 @@ class NodeRender:
 
 #: Per node ((tree, node) names), during a render.
 _renders: dict[tuple[str, str], NodeRender] = {}
+#: The scene camera's pose at each frame of the animation render under way, as the
+#: frame-change handler sees it evaluated: the camera object itself keeps the frame the render
+#: started from while an animation renders. None while no render runs.
+_camera_poses: dict[int, np.ndarray] | None = None
 
 
 def _passes_dir(node) -> str:
@@ -116,14 +124,25 @@ def infill_nodes(scene: bpy.types.Scene) -> list[DisocclusionInfillNode]:
 
 @persistent
 def _before_render(scene, _depsgraph=None) -> None:
+    global _camera_poses
     _renders.clear()
+    _camera_poses = {}
     for node in infill_nodes(scene):
         node.sync_save_path()
 
 
 @persistent
+def _frame_changed(scene, depsgraph=None) -> None:
+    """Note the scene camera's pose at the frame an animation render moved to."""
+    if _camera_poses is not None and depsgraph is not None and scene.camera is not None and infill_nodes(scene):
+        _camera_poses[scene.frame_current] = camera_pose(scene, scene.camera.evaluated_get(depsgraph))
+
+
+@persistent
 def _after_render(scene, _depsgraph=None) -> None:
+    global _camera_poses
     _renders.clear()  # the frames held for the next one
+    _camera_poses = None
 
 
 def _render_state(node, scene) -> NodeRender:
@@ -162,7 +181,8 @@ def _after_frame(scene, _depsgraph=None) -> None:
                 raise InfillError(f"the node saved no passes for frame {number} (is it wired "
                                   "to Render Layers Image and Depth?)")
             state = _render_state(node, scene)
-            state.frames[number] = frame_from_view(scene, view_from_exr(passes, scene, image_pass="Image"))
+            pose = (_camera_poses or {}).get(number)  # None for a still render: the camera is at its frame
+            state.frames[number] = frame_from_view(scene, view_from_exr(passes, scene, image_pass="Image"), pose)
             for old in [n for n in state.frames if n < number - node.reuse_frames]:
                 del state.frames[old]
             os.remove(passes)
@@ -207,6 +227,7 @@ class NODE_OT_add_disocclusion_infill(bpy.types.Operator):
 
 CLASSES = (DisocclusionInfillNode, NODE_OT_add_disocclusion_infill)
 HANDLERS = ((bpy.app.handlers.render_init, _before_render),
+            (bpy.app.handlers.frame_change_post, _frame_changed),
             (bpy.app.handlers.render_write, _after_frame),
             (bpy.app.handlers.render_complete, _after_render),
             (bpy.app.handlers.render_cancel, _after_render))

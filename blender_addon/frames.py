@@ -33,12 +33,13 @@ def made_eyes(scene: bpy.types.Scene, width: int, height: int) -> dict[str, Eye]
     return {name: eyes[name] for name in camera_stereo(scene).made_eyes}
 
 
-def frame_from_view(scene: bpy.types.Scene, view: View) -> Frame:
-    """A view of the current frame with the camera's pose and the eyes to make from it."""
+def frame_from_view(scene: bpy.types.Scene, view: View, pose: np.ndarray | None = None) -> Frame:
+    """A view of the current frame with the camera's pose (`pose`, else the scene camera's:
+    `camera_pose`) and the eyes to make from it."""
     left, right = view.margins
     h, w = view.image.shape[:2]
-    return Frame(view.image, view.depth, view.K, camera_pose(scene), made_eyes(scene, w - left - right, h),
-                 view.margins)
+    return Frame(view.image, view.depth, view.K, camera_pose(scene) if pose is None else pose,
+                 made_eyes(scene, w - left - right, h), view.margins)
 
 
 def frame_parallax(scene: bpy.types.Scene, frame: Frame) -> np.ndarray:

@@ -59,8 +59,11 @@ def stereo_eyes(scene: bpy.types.Scene, width: int, height: int) -> dict[str, Ey
     return {eye: stereo_eye(camera, stereo, eye) for eye in ("LEFT", "RIGHT")}
 
 
-def camera_pose(scene: bpy.types.Scene) -> np.ndarray:
-    """The scene camera's camera-to-world pose (OpenCV axes, metres) at the current frame."""
-    pose = blender_matrix_world(np.array(scene_camera(scene).matrix_world.normalized()))
+def camera_pose(scene: bpy.types.Scene, camera: bpy.types.Object | None = None) -> np.ndarray:
+    """The camera-to-world pose (OpenCV axes, metres) of `camera`, by default the scene camera
+    as the scene holds it: at the current frame, except during an animation render, where the
+    camera object keeps the frame the render started from (pass the camera evaluated at the
+    frame: `camera.evaluated_get(depsgraph)` in a frame-change handler)."""
+    pose = blender_matrix_world(np.array((camera or scene_camera(scene)).matrix_world.normalized()))
     pose[:3, 3] *= metres_per_unit(scene)
     return pose

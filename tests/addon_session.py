@@ -124,6 +124,12 @@ def render_passes(bpy, scene, path, camera_x=0.0):
     return passes["Combined"][..., :3], passes["Depth"]
 
 
+def read_multilayer_exr_depth(path) -> np.ndarray:
+    from stereo_geometry.exr import read_multilayer_exr
+
+    return read_multilayer_exr(path)["Depth"]
+
+
 def render_png(bpy, scene, path) -> np.ndarray:
     """The scene camera's view as Blender saves it (8-bit PNG, the scene's view transform)."""
     set_png_output(scene, path)
@@ -732,12 +738,19 @@ def compositor(bpy, model, work, result):
 def compositor_reuse(bpy, model, work, result):
     """The node during an animation render, a camera moving left past a still scene (so the
     frames rendered before stood nearer the right eye): the mean hole PSNR against Blender's
-    right eye of frames 2-5 for each (reuse_frames, carry), and each frame's largest
-    difference from the single-view fill."""
+    right eye of frames 2-5 for each (reuse_frames, carry), each frame's largest difference
+    from the single-view fill, and, with 2 frames reused, from the repository's sequence
+    driver given the same renders (the earlier frames only)."""
+    from stereo_geometry import translation
+    from stereo_geometry.colour import finite_depth
+    from stereo_geometry.sequence import Frame, SequenceDriver
+    from training import load_network
+
     count = 5
     scene = build_scene(bpy, frames=count, camera_step=-0.02)
     node = add_node(bpy, scene, model, os.path.join(work, "node_out"))
     truths = blender_right_eyes(bpy, scene, work, count)
+    made = {}
     for reuse, carry in ((0, 0.0), (2, 0.0), (2, 0.75)):
         node.reuse_frames, node.carry = reuse, carry
         name = f"{reuse}_{carry}"
@@ -746,11 +759,24 @@ def compositor_reuse(bpy, model, work, result):
         bpy.ops.render.render(animation=True)
         scores = []
         for frame in range(1, count + 1):
-            got = image_file(os.path.join(work, f"node_{name}", f"{frame:04d}_R.png"))
-            score, diff = hole_psnr(bpy, scene, work, frame, model, got, truths[frame])
+            made[name, frame] = got = image_file(os.path.join(work, f"node_{name}", f"{frame:04d}_R.png"))
+            score, diff = hole_psnr(bpy, scene, work, frame, model, got, truths[frame])  # renders source_{frame}
             scores.append(score)
             result[f"max_diff_single_{name}_{frame}"] = diff
         result[f"psnr_{name}"] = float(np.mean(scores[1:]))
+    eye = camera_eyes(scene)[0]["RIGHT"]
+
+    def read(index: int) -> Frame:
+        stem = os.path.join(work, f"source_{index + 1}")
+        image, depth = image_file(stem + ".png"), read_multilayer_exr_depth(stem + ".exr")
+        return Frame(image, finite_depth(depth), closed_form_K(), translation(-0.02 * index), {"RIGHT": eye})
+
+    def compare(index, _frame, results) -> None:
+        got = made["2_0.0", index + 1].astype(int)
+        result[f"max_diff_driver_{index + 1}"] = int(np.abs(got - results["RIGHT"].image).max())
+
+    driver = SequenceDriver(read, count, load_network(model.removeprefix(BUNDLED)), window=2, ahead=False)
+    result["driver_problems"] = driver.run(range(count), compare)
 
 
 def warm_kernels(bpy, model, work, result):

@@ -237,6 +237,9 @@ def test_compositor_node_reuses_the_frames_rendered_before(built, tmp_path):
     outcome = scenario(built, "compositor_reuse", tmp_path, size="192x128")
     assert outcome["max_diff_single_2_0.75_1"] <= 1
     assert all(outcome[f"max_diff_single_0_0.0_{frame}"] <= 1 for frame in range(1, 6)), outcome
+    # the sequence driver of the frame range and the headless command, given the same renders
+    assert outcome["driver_problems"] == []
+    assert all(outcome[f"max_diff_driver_{frame}"] <= 1 for frame in range(1, 6)), outcome
     single, reuse, carried = outcome["psnr_0_0.0"], outcome["psnr_2_0.0"], outcome["psnr_2_0.75"]
     assert reuse > single + 0.5, (single, reuse)  # measured: +1.5 dB
     assert carried > single, (single, carried)    # carrying the previous fill (0.75) as well: +0.8 dB
