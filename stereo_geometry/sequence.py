@@ -18,8 +18,9 @@ For frame t and an eye (`SequenceInfill.step`):
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths,
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
-   where most of the frames that show anything there give a point sample of a structure too
-   thin for faces (a rope, a wire: `THIN_AGREEMENT`), the mean of those points instead;
+   where most of the frames that show anything there give a point sample of a depth edge's
+   pixel in front of it (a rope, a wire, a silhouette's rim: no face of theirs is kept,
+   `THIN_AGREEMENT`), the mean of those points instead;
 3. with `carry` > 0, the previous frame's result (its eye, the filled holes' depth taken from
    the far side) is reprojected too: where it covers a hole that no frame saw, it is blended
    with the network's fill (off by default: on every measured sequence it cost hole PSNR and
@@ -77,9 +78,9 @@ class Frame:
         return nearer_surface_gap(self.depth)
 
     @cached_property
-    def thin_pixels(self) -> np.ndarray:
-        """`thin_structure_pixels` of the frame's depth, computed once."""
-        return thin_structure_pixels(self.depth)
+    def edge_pixels(self) -> np.ndarray:
+        """`depth_edge_pixels` of the frame's depth, computed once."""
+        return depth_edge_pixels(self.depth)
 
     def in_frame(self, array: np.ndarray) -> np.ndarray:
         """An (H, W, ...) array of the render without its margins: the camera's own view."""
@@ -242,41 +243,42 @@ def mixed_weight(parallax: np.ndarray) -> np.ndarray:
     return MIXED_WEIGHT + (1 - MIXED_WEIGHT) * np.clip(1 - parallax / MIXED_PARALLAX, 0, 1)
 
 
-#: A structure too thin for faces of its own (a rope, a wire: one pixel wide in the depth pass,
-#: every face touching it stretched or spanning two surfaces) shows only as point samples: a
-#: neighbour's pixels of such structures (`thin_structure_pixels`) placed as the `visible` rule
-#: places them (`warp.point_samples`), nearer than any face of a surface it shows there. A hole
-#: pixel takes such points where at least `THIN_MIN_FRAMES` neighbours give one and they are
-#: at least `THIN_AGREEMENT` of the neighbours that show anything there: what one view alone
-#: or a moving object (each view's at another place) puts there is left out.
+#: A neighbour's pixels at a depth edge (`depth_edge_pixels`: a rope or a wire one pixel wide,
+#: a silhouette's rim) have no face the surface test keeps: each face touching them is
+#: stretched or spans two surfaces. They show only as point samples, placed as the `visible`
+#: rule places them (`warp.point_samples`), where nearer than any face of a surface their
+#: neighbour shows there. A hole pixel takes such points where at least `THIN_MIN_FRAMES`
+#: neighbours give one and they are at least `THIN_AGREEMENT` of the neighbours that show
+#: anything there: what one view alone or a moving object (each view's at another place) puts
+#: there is left out.
 THIN_POINTS = HOLE_RULES["visible"]
 THIN_MIN_FRAMES = 2
 THIN_AGREEMENT = 0.75
 
 
-def thin_structure_pixels(depth: np.ndarray, margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
-    """Flat indices of the pixels more than `margin` (relative) nearer than both their left and
-    right neighbours or both those above and below: a structure one pixel wide (a wire, a
-    rope), not the edge of a wider surface."""
+def depth_edge_pixels(depth: np.ndarray, margin: float = NEAR_SIDE_MARGIN) -> np.ndarray:
+    """Flat indices of the pixels whose depth differs by more than `margin` (relative) from
+    that of a pixel beside them (left, right, above or below): both sides of every depth edge."""
     padded = np.pad(depth, 1, mode="edge")
-    nearer = padded[1:-1, 1:-1] * (1 + margin)
-    across_row = (padded[1:-1, :-2] > nearer) & (padded[1:-1, 2:] > nearer)
-    across_column = (padded[:-2, 1:-1] > nearer) & (padded[2:, 1:-1] > nearer)
-    return np.flatnonzero(across_row | across_column)
+    centre = padded[1:-1, 1:-1]
+    edge = np.zeros(depth.shape, bool)
+    for beside in (padded[1:-1, :-2], padded[1:-1, 2:], padded[:-2, 1:-1], padded[2:, 1:-1]):
+        edge |= (beside > centre * (1 + margin)) | (centre > beside * (1 + margin))
+    return np.flatnonzero(edge)
 
 
 def points_in_holes(frame: Frame, eye_K: Intrinsics, frame_to_eye: np.ndarray,
                     slot: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A frame's pixels of structures one pixel wide (`Frame.thin_pixels`) as point samples in
+    """A frame's depth-edge pixels (`Frame.edge_pixels`) as point samples in
     the eye (`THIN_POINTS`, `warp.point_samples`) that land on hole pixels (`slot`: per flat
     pixel of the eye its position among the hole pixels, -1 elsewhere), the nearest of several:
     (their positions among the hole pixels, each once; their colours (N, 3); their planar
     depths)."""
-    source, pixel, _, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.thin_pixels,
+    source, pixel, _, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.edge_pixels,
                                              THIN_POINTS)
     _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel
     at = slot[pixel[first]]
-    in_hole = (at >= 0) & np.isin(source[first], frame.thin_pixels)  # not the frame's border, which it adds
+    in_hole = (at >= 0) & np.isin(source[first], frame.edge_pixels)  # not the frame's border, which it adds
     colours = frame.image.reshape(-1, 3)[source[first][in_hole]].astype(np.float64)
     return at[in_hole], colours, lagged[first][in_hole] / (1 + POINT_LAG)
 
@@ -397,9 +399,9 @@ class SequenceInfill:
         than any one. A neighbour's pixels beside a nearer surface (`nearer_surface_gap`)
         may show its colour mixed in: they count less (`mixed_weight`) the more the neighbour
         sees that surface displaced against the eye, whose own render mixes them only where
-        it sees the two as the neighbour does. Where enough of them agree on a structure too
-        thin for faces (`THIN_MIN_FRAMES`, `THIN_AGREEMENT`), a pixel takes the mean of their
-        point samples of it (`points_in_holes`) instead."""
+        it sees the two as the neighbour does. Where enough of them agree on a depth edge's
+        pixel in front of what they show (`THIN_MIN_FRAMES`, `THIN_AGREEMENT`), a pixel takes
+        the mean of their point samples of it (`points_in_holes`) instead."""
         index = np.flatnonzero(hole)
         slot = np.full(hole.size, -1)
         slot[index] = np.arange(index.size)

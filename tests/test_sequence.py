@@ -12,7 +12,7 @@ from stereo_geometry import Intrinsics, reproject, to_uint8, translation, world_
 from stereo_geometry.camera import Eye
 from stereo_geometry.infill import DEFAULT_MODEL, SHIPPED_MODELS, hole_rule_of, load_onnx_network
 import stereo_geometry.sequence as sequence_module
-from stereo_geometry.sequence import (Frame, SequenceInfill, far_side_depth, frame_images, nearer_surface_gap, read_frame,
+from stereo_geometry.sequence import (Frame, SequenceInfill, depth_edge_pixels, far_side_depth, frame_images, nearer_surface_gap, read_frame,
                                        nearest_cameras, occluding_edge_depth, other_eye, window_frames)
 
 B = 0.063
@@ -336,6 +336,18 @@ def test_a_wire_half_the_views_show_is_left_out():
               _wire_behind_box_view(2.0 * B, wire_x=1.0), _wire_behind_box_view(1.75 * B, wire_x=1.0)]
     on_wire, green, stray = _green_in_holes(frames)
     assert on_wire >= 20 and green == 0 and stray == 0, (on_wire, green, stray)
+
+
+def test_a_depth_edge_is_both_its_sides_and_a_wire_is_its_own_edge():
+    depth = np.full((3, 8), 4.0, np.float32)
+    depth[:, :3] = 1.0                     # a wall's edge between columns 2 and 3
+    depth[:, 6] = 2.0                      # a wire one pixel wide
+    edge = np.zeros(depth.size, bool)
+    edge[depth_edge_pixels(depth)] = True
+    np.testing.assert_array_equal(edge.reshape(depth.shape)[1], [0, 0, 1, 1, 0, 1, 1, 1])
+    depth[:, :3] = 3.9                     # a step within the margin is no edge
+    depth[:, 6] = 4.0
+    assert depth_edge_pixels(depth).size == 0
 
 
 def test_the_far_side_of_a_depth_edge_is_beside_a_nearer_surface():
