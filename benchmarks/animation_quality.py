@@ -33,7 +33,8 @@ frame t-1 would measure the warp there as much as the fill). Per scene also: the
 pixels that some frame in the window truly saw (its reprojected surface within
 `TRUE_DEPTH_TOLERANCE` of the true other eye's depth) and, on those pixels, what the mean of
 the truly seeing frames' colours reaches (a fill with the true visibility) against the
-multi-frame fill.
+multi-frame fill; and the temporal error by where the multi-frame fill came from in both
+frames (other frames, the network, one each), against the per-frame network's there.
 """
 from __future__ import annotations
 
@@ -126,18 +127,30 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
     return truths, truth_depths
 
 
+def temporal_error(outputs: list[np.ndarray], truths: list[np.ndarray], pairs: list[np.ndarray]) -> float:
+    """The mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)| (RGB in [0, 1])
+    over the pixels of `pairs[t - 1]` (frames without any left out); NaN if none has any."""
+    out = [o.astype(np.float32) / 255 for o in outputs]
+    true = [t.astype(np.float32) / 255 for t in truths]
+    errors = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[pairs[t - 1]].mean()
+              for t in range(1, len(out)) if pairs[t - 1].any()]
+    return float(np.mean(errors)) if errors else float("nan")
+
+
+def in_both(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Per frame t >= 1, the pixels of `masks` in frames t - 1 and t."""
+    return [now & before for before, now in zip(masks, masks[1:])]
+
+
 def scores(outputs: list[np.ndarray], truths: list[np.ndarray], holes: list[np.ndarray]) -> tuple[float, float, float]:
-    """(mean hole PSNR dB, mean whole-frame PSNR dB, temporal error) of a method's outputs."""
+    """(mean hole PSNR dB, mean whole-frame PSNR dB, temporal error over the holes) of a method's outputs."""
     from training.metrics import psnr
 
     out = [o.astype(np.float32) / 255 for o in outputs]
     true = [t.astype(np.float32) / 255 for t in truths]
     psnrs = [psnr(o, t, h) for o, t, h in zip(out, true, holes) if h.any()]
     whole = [psnr(o, t, np.ones(h.shape, bool)) for o, t, h in zip(out, true, holes)]
-    both = [holes[t] & holes[t - 1] for t in range(len(out))]  # both[0] is unused
-    temporal = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[both[t]].mean()
-                for t in range(1, len(out)) if both[t].any()]
-    return float(np.mean(psnrs)), float(np.mean(whole)), float(np.mean(temporal))
+    return float(np.mean(psnrs)), float(np.mean(whole)), temporal_error(outputs, truths, in_both(holes))
 
 
 def truly_seen(frames: list, t: int, eye, window: int, target: int | None, hole: np.ndarray,
@@ -324,6 +337,16 @@ def main() -> None:
               f"{depth_known:.0%}); there, pooled: multi-frame "
               f"{psnr(made_there, truth_there, ...):.2f} dB, the true visibility's mean "
               f"{psnr(oracle_there, truth_there, ...):.2f} dB")
+        holes_both, frames_both = in_both(holes), in_both(from_frames)
+        network_both = in_both([h & ~f for h, f in zip(holes, from_frames)])
+        parts = {"frames": frames_both, "network": network_both,
+                 "one each": [h & ~f & ~n for h, f, n in zip(holes_both, frames_both, network_both)]}
+        print(f"{name}: temporal error by where the multi-frame fill came from in both frames (share of the "
+              "pixels that are holes in both; error there, the per-frame network's there): " + "; ".join(
+                  f"{part} {np.sum(p) / max(np.sum(holes_both), 1):.0%}, "
+                  f"{temporal_error(outputs['multi-frame + network'], truths, p):.4f} "
+                  f"({temporal_error(outputs['per-frame network'], truths, p):.4f})" if np.any(p) else f"{part} none"
+                  for part, p in parts.items()))
         for method, outs in outputs.items():
             p, w, e = scores(outs, truths, holes)
             table.setdefault(method, []).append((p, w, e))
