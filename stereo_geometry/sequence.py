@@ -15,7 +15,8 @@ For frame t and an eye (`SequenceInfill.step`):
    the eye: `SequenceDriver`) are reprojected into the same camera with their depth and pose,
    colours interpolated over their faces; a hole pixel that some of them show as a surface
    (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
-   corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths,
+   corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths
+   (of those no farther from the eye than the frame's own camera where one of them shows it),
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
    where most of the frames that show anything there give a point sample of a depth edge's
@@ -386,13 +387,14 @@ class SequenceInfill:
         self.previous: tuple[FilledFrame, Intrinsics, np.ndarray] | None = None  # result, its K, its pose
 
     def _seen_by_neighbours(self, eye_K: Intrinsics, neighbours: list[Frame], to_eye: np.ndarray,
-                            hole: np.ndarray, near_side: np.ndarray):
+                            hole: np.ndarray, near_side: np.ndarray, reach: float):
         """(hole pixels that some neighbour saw (H, W), their colours (P, 3), their depths
         (P,)), or None: the mean over the neighbours that show a surface there
         (`NEIGHBOUR_RULE`: covered, no stretched face in front; its face on one surface, the
         spread of its corners' depths within `SURFACE_SPREAD`) behind the hole's occluding
         edge (`near_side`, `occluding_edge_depth`; 0: no edge; a moving object's old place is
-        not behind it).
+        not behind it). The neighbours taken within `reach` (metres) of the eye come first:
+        a pixel takes the others' mean only where none of those shows a surface.
         Each neighbour's colours are interpolated over its faces (`reproject(...,
         interpolate=True)`): seen from another place, a surface point lies between the
         neighbour's pixel centres, and the mean of several such estimates is closer to it
@@ -406,8 +408,8 @@ class SequenceInfill:
         slot = np.full(hole.size, -1)
         slot[index] = np.arange(index.size)
         behind = near_side.ravel()[index] * (1 + NEAR_SIDE_MARGIN)
-        colour_sum = np.zeros((index.size, 3))
-        depth_sum, weight_sum = np.zeros(index.size), np.zeros(index.size)
+        colour_sum = np.zeros((2, index.size, 3))  # [0]: the neighbours within reach, [1]: the others
+        depth_sum, weight_sum = np.zeros((2, index.size)), np.zeros((2, index.size))
         point_colours, point_depths = np.zeros((index.size, 3)), np.zeros(index.size)
         points, showing = np.zeros(index.size), np.zeros(index.size)  # neighbours giving a point / anything
         for other in neighbours:
@@ -422,9 +424,10 @@ class SequenceInfill:
             surface = (seen.covered & ~seen.stretched).ravel()[index]
             valid = surface & (depths > behind) & (values[:, 4] * values[:, 5] <= SURFACE_SPREAD)
             weight = np.where(valid, values[:, 3], 0.0)
-            colour_sum += weight[:, None] * values[:, :3]
-            depth_sum += weight * depths
-            weight_sum += weight
+            tier = int(np.linalg.norm(to_this_eye[:3, 3]) > reach)
+            colour_sum[tier] += weight[:, None] * values[:, :3]
+            depth_sum[tier] += weight * depths
+            weight_sum[tier] += weight
             at, colours, point_depth = points_in_holes(other, eye_K, to_this_eye, slot)
             showing += surface
             showing[at] += ~surface[at]
@@ -432,6 +435,9 @@ class SequenceInfill:
             point_colours[at[front]] += colours[front]
             point_depths[at[front]] += point_depth[front]
             points[at[front]] += 1
+        tier = (weight_sum[0] == 0).astype(int)  # the neighbours within reach where one shows a surface
+        pick = (tier, np.arange(index.size))
+        colour_sum, depth_sum, weight_sum = colour_sum[pick], depth_sum[pick], weight_sum[pick]
         thin = (points >= THIN_MIN_FRAMES) & (points >= THIN_AGREEMENT * showing)
         count = np.maximum(points, 1)
         colours = np.where(thin[:, None], point_colours / count[:, None],
@@ -453,8 +459,10 @@ class SequenceInfill:
                         interpolate=True)
         hole = own.hole_mask.astype(bool)
         image, depth = own.image.copy(), own.depth.copy()
+        frame_to_eye = float(np.linalg.norm(eye.pose[:3, 3]))  # the frame's own camera is this far from the eye
         seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, hole,
-                                                    occluding_edge_depth(own.depth, hole))
+                                                    occluding_edge_depth(own.depth, hole),
+                                                    reach=frame_to_eye * (1 + 1e-6))
         if seen_from_frames is not None:
             taken, colours, depths = seen_from_frames
             image[taken], depth[taken] = colours, depths

@@ -278,6 +278,25 @@ def test_a_neighbour_at_the_eyes_place_gives_its_mixed_pixels_as_the_eye_sees_th
     assert error < 0.75 * error_tenth, (error, error_tenth)
 
 
+def test_the_frames_nearer_the_eye_than_its_own_camera_come_first():
+    """A frame a fifth of a baseline from the eye shows most of the eye's hole; a frame two
+    baselines beyond the eye, which sees the wall tinted, shows all of it. Where the near frame
+    shows a surface the fill is its alone; the far frame fills only the rest."""
+    network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
+    source, near = _box_before_wall_view(0.0, 0.0), _box_before_wall_view(0.8 * B, 0.0)
+    far = _box_before_wall_view(3 * B, 0.0)
+    far.image = np.clip(far.image.astype(int) + (0, 60, 0), 0, 255).astype(np.uint8)
+    near_only = SequenceInfill(network).step(source, [near], RIGHT_EYE)
+    both = SequenceInfill(network).step(source, [far, near], RIGHT_EYE)
+    by_near, by_both = near_only.from_frames.astype(bool), both.from_frames.astype(bool)
+    only_far = by_both & ~by_near
+    assert by_near.sum() >= 60 and only_far.sum() >= 60, (by_near.sum(), only_far.sum())
+    np.testing.assert_array_equal(both.image[by_near], near_only.image[by_near])
+    greener = both.image[only_far].astype(int)[:, 1] - both.image[only_far].astype(int)[:, [0, 2]].mean(axis=1)
+    truth = _box_before_wall_view(B, 0.0).image[only_far].astype(int)
+    assert np.median(greener - (truth[:, 1] - truth[:, [0, 2]].mean(axis=1))) > 40
+
+
 GREEN = (0, 255, 0)
 
 
