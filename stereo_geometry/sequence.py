@@ -16,7 +16,7 @@ For frame t and an eye (`SequenceInfill.step`):
    colours interpolated over their faces; a hole pixel that some of them show as a surface
    (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths
-   (of those no farther from the eye than the frame's own camera where one of them shows it),
+   (of those near the eye, `NEAR_FIRST`, where one of them shows it),
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
    where most of the frames that show anything there give a point sample of a depth edge's
@@ -207,6 +207,11 @@ SURFACE_SPREAD = 1.5
 MIXED_RADIUS = 2
 MIXED_WEIGHT = 0.1
 MIXED_PARALLAX = 1.0
+#: The neighbours within this many times the frame's own camera's distance of the eye come
+#: first: a hole pixel takes the mean of those that show a surface there, the others' only
+#: where none of them does. A view from farther away sees the holes from a wider angle, with
+#: more resampling, mixed-edge and visibility error.
+NEAR_FIRST = 1.5
 
 
 def window_extreme(depth: np.ndarray, radius: int, reduce=np.minimum) -> np.ndarray:
@@ -462,7 +467,7 @@ class SequenceInfill:
         frame_to_eye = float(np.linalg.norm(eye.pose[:3, 3]))  # the frame's own camera is this far from the eye
         seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, hole,
                                                     occluding_edge_depth(own.depth, hole),
-                                                    reach=frame_to_eye * (1 + 1e-6))
+                                                    reach=NEAR_FIRST * frame_to_eye)
         if seen_from_frames is not None:
             taken, colours, depths = seen_from_frames
             image[taken], depth[taken] = colours, depths

@@ -278,10 +278,11 @@ def test_a_neighbour_at_the_eyes_place_gives_its_mixed_pixels_as_the_eye_sees_th
     assert error < 0.75 * error_tenth, (error, error_tenth)
 
 
-def test_the_frames_nearer_the_eye_than_its_own_camera_come_first():
+def test_the_frames_near_the_eye_come_first():
     """A frame a fifth of a baseline from the eye shows most of the eye's hole; a frame two
-    baselines beyond the eye, which sees the wall tinted, shows all of it. Where the near frame
-    shows a surface the fill is its alone; the far frame fills only the rest."""
+    baselines beyond the eye (farther than `NEAR_FIRST` times the source camera's baseline),
+    which sees the wall tinted, shows all of it. Where the near frame shows a surface the fill
+    is its alone; the far frame fills only the rest."""
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     source, near = _box_before_wall_view(0.0, 0.0), _box_before_wall_view(0.8 * B, 0.0)
     far = _box_before_wall_view(3 * B, 0.0)
