@@ -130,10 +130,11 @@ def render_sequence(folder: Path, frames: int, width: int, height: int, baseline
 def temporal_error(outputs: list[np.ndarray], truths: list[np.ndarray], pairs: list[np.ndarray]) -> float:
     """The mean over frames t >= 1 of |(out_t - out_t-1) - (true_t - true_t-1)| (RGB in [0, 1])
     over the pixels of `pairs[t - 1]` (frames without any left out); NaN if none has any."""
-    out = [o.astype(np.float32) / 255 for o in outputs]
-    true = [t.astype(np.float32) / 255 for t in truths]
-    errors = [np.abs((out[t] - out[t - 1]) - (true[t] - true[t - 1]))[pairs[t - 1]].mean()
-              for t in range(1, len(out)) if pairs[t - 1].any()]
+    def change(frames: list[np.ndarray], t: int, where: np.ndarray) -> np.ndarray:
+        return (frames[t][where].astype(np.float32) - frames[t - 1][where]) / 255
+
+    errors = [np.abs(change(outputs, t, pairs[t - 1]) - change(truths, t, pairs[t - 1])).mean()
+              for t in range(1, len(outputs)) if pairs[t - 1].any()]
     return float(np.mean(errors)) if errors else float("nan")
 
 
