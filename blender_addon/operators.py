@@ -22,7 +22,8 @@ from .stereo_images import byte_image, pair_writer, save_stereo, store_stereo_im
 
 def strip_warning(results: dict, margins: tuple[int, int]) -> str | None:
     """A warning where a made eye still sees past the frame's edges in more than 1 % of the
-    rows (a strip the network fills), with what would cover it."""
+    rows (a strip no view recorded, guessed by `infill.fill_past_the_edges`), with what would
+    cover it."""
     widest, share = 0, 0.0
     for result in results.values():
         for strip in edge_strips(result.hole_mask):
@@ -31,8 +32,8 @@ def strip_warning(results: dict, margins: tuple[int, int]) -> str | None:
     if not widest:
         return None
     now = f"the overscan of {max(margins)} px" if any(margins) else "the frame"
-    return (f"A made eye sees up to {widest} px past {now} at {share:.0%} of the frame's edge rows (filled by "
-            "the network): use Source > Render Frame with Automatic Overscan, or raise Overscan")
+    return (f"A made eye sees up to {widest} px past {now} at {share:.0%} of the frame's edge rows (guessed: "
+            "nothing rendered it): use Source > Render Frame with Automatic Overscan, or raise Overscan")
 
 
 class IMAGE_OT_infill_disocclusion(bpy.types.Operator):

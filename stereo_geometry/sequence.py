@@ -56,7 +56,7 @@ from .camera import Eye, Intrinsics, world_to_camera
 from .sample import nearest_valid_along_rows, network_input, to_uint8, warped_inputs
 from .warp import Reprojection, point_samples, reproject
 
-from .infill import Network, fill_depth, hole_rule_of
+from .infill import Network, fill_depth, fill_past_the_edges, hole_rule_of
 from .mesh import HOLE_RULES, POINT_LAG
 
 FRAME_NAME = re.compile(r"^(\d+)\.png$", re.IGNORECASE)
@@ -486,6 +486,7 @@ class SequenceInfill:
             keep = (carried.covered & ~carried.stretched)[open_]
             fill[keep] = self.carry * (carried.image[open_][keep] / 255.0) + (1 - self.carry) * fill[keep]
         image[open_] = to_uint8(fill)
+        image = fill_past_the_edges(image, open_)
         filled_depth = (far_side_depth(depth, open_) if self.depth_network is None
                         else fill_depth(self.depth_network, x, inputs))
         result = FilledFrame(image=image, warped=own.image, hole_mask=hole.astype(np.uint8),

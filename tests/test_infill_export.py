@@ -226,6 +226,52 @@ def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline)
     assert np.abs(overscan.image[:, inside].astype(int) - frame.image[:, inside]).max() <= 1
 
 
+def test_the_strip_past_the_frames_edge_is_the_mean_of_the_network_the_rows_and_their_diffusion():
+    from stereo_geometry.infill import fill_past_the_edges
+
+    # Bands of 40 rows, one colour each; holes: 5 px at the left edge, 3 px at the right, a
+    # disocclusion inside the frame and a first row with no known pixel; the network filled
+    # them all with grey 60.
+    h, w = 120, 48
+    colours = np.array([[200, 100, 50], [20, 180, 240], [90, 90, 90]], np.uint8)
+    image = np.repeat(colours, 40, axis=0)[:, None, :].repeat(w, axis=1)
+    hole = np.zeros((h, w), np.uint8)
+    hole[:, :5] = hole[:, -3:] = hole[0] = 1
+    hole[60:66, 20:26] = 1
+    filled = np.where(hole[..., None].astype(bool), np.uint8(60), image)
+    out = fill_past_the_edges(filled, hole)
+    # Known pixels, the inner hole and the row with nothing known keep what they had.
+    inner = np.zeros_like(hole, bool)
+    inner[:, 5:-3] = True
+    inner[0] = False
+    assert (out[inner] == filled[inner]).all() and (out[0] == 60).all()
+    # Where a band's colour reaches farther than the diffusion (3 px a column, 15 rows at
+    # 5 px in), the row continues it and the diffusion gives it: the mean is (60 + 2 c) / 3.
+    for band, colour in enumerate(colours.astype(float)):
+        rows = slice(40 * band + 16, 40 * band + 24)
+        for columns in (slice(0, 5), slice(w - 3, w)):
+            assert np.abs(out[rows, columns] - np.round((60 + 2 * colour) / 3)).max() <= 1
+    # Across a band's edge the diffusion mixes both colours; the continuation keeps its row's.
+    first_of_band_1 = out[40, 4, 0].astype(float)
+    assert (60 + 2 * 20) / 3 + 2 < first_of_band_1 < (60 + 20 + 200) / 3 - 2
+
+
+def test_the_made_eye_fills_the_strip_past_the_frame_with_that_mean():
+    from stereo_geometry.camera import Eye
+    from stereo_geometry.infill import edge_strips
+    from stereo_geometry.sequence import other_eye
+
+    # A wall 0.5 m away, f = 100 px: the right eye sees d = f B / Z = 12.6 px past the frame.
+    f, z, (h, w) = 100.0, 0.5, (48, 64)
+    colour = np.array([180, 120, 60], np.uint8)
+    eye = Eye.shifted(Intrinsics(f, f, 31.5, 23.5, w, h), 0.063)
+    made = other_eye(np.broadcast_to(colour, (h, w, 3)).copy(), np.full((h, w), z), eye.K, eye, no_network)
+    strip = edge_strips(made.hole_mask)[1]
+    assert 12 <= strip.min() <= strip.max() <= 13
+    # The (black) network's fill, the wall's colour continued and diffused: (0 + 2 c) / 3.
+    assert np.abs(made.image[:, -12:].astype(int) - np.round(2 * colour.astype(float) / 3)).max() <= 1
+
+
 def test_infill_command_takes_a_source_with_overscan(checkpoint, tmp_path):
     Image.fromarray(textured(96, 136)).save(tmp_path / "left.png")
     np.save(tmp_path / "depth.npy", np.full((96, 136), 2.0))

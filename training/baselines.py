@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from stereo_geometry.infill import fill_past_the_edges
 from stereo_geometry.mesh import DEFAULT_HOLE_RULE, HoleRule
 from stereo_geometry.sample import nearest_valid_along_rows, network_input
 
@@ -71,13 +72,15 @@ def pull_push_fill(sample: Sample) -> np.ndarray:
 def network_fill(checkpoint: str | Path, device: str = "cpu") -> Method:
     """The trained Gated-UNet of a checkpoint (`checkpoint.torch_network`: its `inputs`
     setting is honoured, so an RGB+mask ablation checkpoint sees what it was trained on; so
-    are its test-time flips; a depth-infill checkpoint is refused)."""
+    are its test-time flips; a depth-infill checkpoint is refused), as the runtime fills with
+    it: the strips past the frame's edges by `infill.fill_past_the_edges`."""
     from .checkpoint import torch_network
 
     network = torch_network(checkpoint, device)
 
     def fill(sample: Sample) -> np.ndarray:
-        return np.clip(network(sample_input(sample).numpy())[0], 0, 1).transpose(1, 2, 0)
+        out = np.clip(network(sample_input(sample).numpy())[0], 0, 1).transpose(1, 2, 0)
+        return fill_past_the_edges(out, sample["hole_mask"])
     fill.hole_rule = network.hole_rule
     return fill
 
