@@ -8,7 +8,7 @@ Each scene's left view is reprojected to the right eye (`training.benchmark.scen
 scenes wider than 800 px at half size). Scored: the hole pixels that run in from the frame's
 left or right edge (`infill.edge_strips`) where the right photograph's disparity is known.
 Per scene, PSNR of: the network alone; the row continuation and the diffusion
-(`infill.fill_past_the_edges`' other two guesses, from the network-filled frame); the
+(`infill.strip_guesses`: `fill_past_the_edges`' other two, from the network-filled frame); the
 runtime's fill, their mean; Telea and the background fill over the whole sample, and the
 better of those two. Then the mean over scenes, the runtime's worst margin over the better
 classical fill and on how many scenes it is behind it.
@@ -25,8 +25,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stereo_geometry.infill import (DEFAULT_MODEL, diffused_into_left_strip, edge_strips,  # noqa: E402
-                                    fill_past_the_edges, load_onnx_network)
+from stereo_geometry.infill import (DEFAULT_MODEL, edge_strips, fill_past_the_edges,  # noqa: E402
+                                    load_onnx_network, strip_guesses)
 from stereo_geometry.sample import network_input  # noqa: E402
 from stereo_geometry.stereo_pairs import find_scenes, load_scene  # noqa: E402
 from training.baselines import background_fill, opencv_fill  # noqa: E402
@@ -35,21 +35,6 @@ from training.metrics import psnr  # noqa: E402
 
 MAX_WIDTH = 800
 COLUMNS = ("network", "continuation", "diffusion", "runtime", "telea", "background", "better classical")
-
-
-def guesses(filled: np.ndarray, hole: np.ndarray) -> dict[str, np.ndarray]:
-    """The row continuation and the diffusion of `filled`'s strips alone (float32 in [0, 1])."""
-    left, right = edge_strips(hole)
-    width = filled.shape[1]
-    left[left >= width], right[right >= width] = 0, 0
-    continued, diffused = filled.copy(), filled.copy()
-    rows = np.arange(len(left))
-    for widths, mirror in ((left, slice(None)), (right, slice(None, None, -1))):
-        strip = np.arange(width)[None, :] < widths[:, None]
-        view_c, view_d = continued[:, mirror], diffused[:, mirror]
-        view_c[strip] = np.broadcast_to(filled[:, mirror][rows, widths][:, None], filled.shape)[strip]
-        view_d[strip] = diffused_into_left_strip(filled[:, mirror], widths)[strip]
-    return {"continuation": continued, "diffusion": diffused}
 
 
 def main() -> None:
@@ -81,7 +66,7 @@ def main() -> None:
         x = network_input(sample["image_generated_left"], sample["hole_mask"], sample["normals_left_masked"],
                           sample["depth_masked"])[None]
         alone = np.clip(network(x)[0], 0, 1).transpose(1, 2, 0)
-        outputs = {"network": alone, **guesses(alone, hole), "runtime": fill_past_the_edges(alone, hole),
+        outputs = {"network": alone, **strip_guesses(alone, hole), "runtime": fill_past_the_edges(alone, hole),
                    "telea": telea(sample), "background": background_fill(sample)}
         target = scene.right.astype(np.float32) / 255
         row = {name: psnr(output, target, strip) for name, output in outputs.items()}

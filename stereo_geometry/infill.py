@@ -84,6 +84,40 @@ def diffused_into_left_strip(image: np.ndarray, widths: np.ndarray) -> np.ndarra
     return out
 
 
+def _strips(hole_mask: np.ndarray) -> tuple[tuple[np.ndarray, bool], ...]:
+    """(per-row widths, mirrored) of the strips at the frame's left and right edge
+    (`edge_strips`; a row with no known pixel has none: nothing to continue)."""
+    left, right = edge_strips(hole_mask)
+    width = hole_mask.shape[1]
+    left[left >= width], right[right >= width] = 0, 0
+    return (left, False), (right, True)
+
+
+def _left_strip_guesses(band: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of the strip running in from float32 `band`'s left edge (`widths[y]` pixels of row y):
+    its pixels (H, W) bool, `band` with each strip row continued (the first pixel past the
+    strip repeated) and `band` with the strip diffused into (`diffused_into_left_strip`)."""
+    strip = np.arange(band.shape[1])[None, :] < widths[:, None]
+    continued = band.copy()
+    first_past = band[np.arange(len(widths)), widths]
+    continued[strip] = np.broadcast_to(first_past[:, None], band.shape)[strip]
+    return strip, continued, diffused_into_left_strip(band, widths)
+
+
+def strip_guesses(image: np.ndarray, hole_mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The two guesses `fill_past_the_edges` adds to the network's in the strips past the
+    frame's edges, each as a whole float32 image (`image` elsewhere): 'continuation' and
+    'diffusion'."""
+    out = {"continuation": image.astype(np.float32), "diffusion": image.astype(np.float32)}
+    for widths, mirrored in _strips(hole_mask):
+        if widths.any():
+            view = (lambda a: a[:, ::-1]) if mirrored else (lambda a: a)
+            strip, continued, diffused = _left_strip_guesses(view(image.astype(np.float32)), widths)
+            view(out["continuation"])[strip] = continued[strip]
+            view(out["diffusion"])[strip] = diffused[strip]
+    return out
+
+
 def fill_past_the_edges(image: np.ndarray, hole_mask: np.ndarray) -> np.ndarray:
     """`image` (H, W, 3; uint8 or float) filled by the network, with its strips past the
     frame's edges (`edge_strips` of `hole_mask`), which no view recorded, replaced by the mean
@@ -92,22 +126,18 @@ def fill_past_the_edges(image: np.ndarray, hole_mask: np.ndarray) -> np.ndarray:
     (`diffused_into_left_strip`). Each alone is far behind the best on some scenes (the network
     where a surface continues flat, the continuation across texture); their mean falls far
     less behind (docs/benchmarks.md, "The strip past the frame's edge"). A row with no known
-    pixel keeps the network's fill."""
-    left, right = edge_strips(hole_mask)
-    width = image.shape[1]
-    left[left >= width], right[right >= width] = 0, 0
+    pixel keeps the network's fill. Computed on a band of columns at each edge only."""
     out = image.copy()
-    for widths, mirrored in ((left, False), (right, True)):
+    width = image.shape[1]
+    for widths, mirrored in _strips(hole_mask):
         if not widths.any():
             continue
         band_width = min(width, int(widths.max()) + DIFFUSION_RADIUS + 1)  # the strip and what the diffusion reads
         columns = slice(width - band_width, None) if mirrored else slice(0, band_width)
         band = out[:, columns].astype(np.float32)
         band = band[:, ::-1] if mirrored else band
-        diffused = diffused_into_left_strip(band, widths)
-        continued = band[np.arange(len(widths)), widths]          # the first pixel past each row's strip
-        strip = np.arange(band_width)[None, :] < widths[:, None]
-        band[strip] = ((band + diffused + continued[:, None]) / np.float32(3))[strip]
+        strip, continued, diffused = _left_strip_guesses(band, widths)
+        band[strip] = ((band + continued + diffused) / np.float32(3))[strip]
         band = band[:, ::-1] if mirrored else band
         out[:, columns] = np.clip(np.round(band), 0, 255) if image.dtype == np.uint8 else band
     return out
