@@ -227,7 +227,7 @@ def test_overscan_columns_are_what_the_other_eye_sees_beyond_the_frame(baseline)
 
 
 def test_the_strip_past_the_frames_edge_is_the_mean_of_the_network_the_rows_and_their_diffusion():
-    from stereo_geometry.infill import fill_past_the_edges
+    from stereo_geometry.infill import fill_past_the_edges, strip_guesses
 
     # Bands of 40 rows, one colour each; holes: 5 px at the left edge, 3 px at the right, a
     # disocclusion inside the frame and a first row with no known pixel; the network filled
@@ -254,6 +254,10 @@ def test_the_strip_past_the_frames_edge_is_the_mean_of_the_network_the_rows_and_
     # Across a band's edge the diffusion mixes both colours; the continuation keeps its row's.
     first_of_band_1 = out[40, 4, 0].astype(float)
     assert (60 + 2 * 20) / 3 + 2 < first_of_band_1 < (60 + 20 + 200) / 3 - 2
+    # The two guesses beside the network's, as `strip_guesses` gives them, are what was averaged.
+    guesses = strip_guesses(filled, hole)
+    assert (guesses["continuation"][40:80, :5] == colours[1]).all()
+    assert np.abs(out - np.round((filled + guesses["continuation"] + guesses["diffusion"]) / 3)).max() <= 1
 
 
 def test_the_made_eye_fills_the_strip_past_the_frame_with_that_mean():
