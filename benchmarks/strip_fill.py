@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from stereo_geometry.infill import (DEFAULT_MODEL, edge_strips, fill_past_the_edges,  # noqa: E402
                                     load_onnx_network, strip_guesses)
 from stereo_geometry.sample import network_input  # noqa: E402
-from stereo_geometry.stereo_pairs import find_scenes, load_scene  # noqa: E402
+from stereo_geometry.stereo_pairs import InputError, find_scenes, load_scene  # noqa: E402
 from training.baselines import background_fill, opencv_fill  # noqa: E402
 from training.benchmark import scene_sample  # noqa: E402
 from training.metrics import psnr  # noqa: E402
@@ -53,7 +53,11 @@ def main() -> None:
     print("| scene | strip pixels | " + " | ".join(COLUMNS) + " |")
     print("|---|---|" + "---|" * len(COLUMNS))
     for folder in folders:
-        scene = load_scene(folder)
+        try:
+            scene = load_scene(folder)
+        except InputError as exc:
+            print(f"left out: {exc}", file=sys.stderr)
+            continue
         if scene.left.shape[1] > MAX_WIDTH:
             scene = scene.resized(0.5)
         sample, scored = scene_sample(scene, network.hole_rule)
@@ -73,6 +77,8 @@ def main() -> None:
         row["better classical"] = max(row["telea"], row["background"])
         rows[scene.name] = row
         print(f"| {scene.name} | {strip.sum()} | " + " | ".join(f"{row[c]:.2f}" for c in COLUMNS) + " |", flush=True)
+    if not rows:
+        sys.exit("no scene with a strip past the frame's edge of 100 scored pixels or more")
     print(f"| mean over {len(rows)} | | " + " | ".join(f"{np.mean([r[c] for r in rows.values()]):.2f}" for c in COLUMNS) + " |")
     for name in ("network", "runtime"):
         margins = {scene: r[name] - r["better classical"] for scene, r in rows.items()}

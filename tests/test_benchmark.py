@@ -107,6 +107,22 @@ def test_the_hole_regions_command_bounds_the_gain_outside_the_border_strips(tmp_
     assert bound[3] == np.inf and bound[0] > fast[0]  # the truth in the wide holes
 
 
+def test_the_strip_command_scores_the_runtime_as_the_mean_of_its_three_guesses(tmp_path):
+    write_scene(tmp_path / "scenes" / "a", "a")
+    result = subprocess.run([sys.executable, "benchmarks/strip_fill.py", "--real", str(tmp_path / "scenes"),
+                             "--model", "models/fast.onnx"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if line.startswith("| scene |"))
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| a | "))
+    names = [cell.strip() for cell in header.split("|")[3:-1]]
+    psnr = dict(zip(names, (float(cell) for cell in row.split("|")[3:-1])))
+    # The mean of three guesses errs no more than their errors' mean (squared error is convex).
+    mse = {name: 10 ** (-value / 10) for name, value in psnr.items()}
+    assert mse["runtime"] <= (mse["network"] + mse["continuation"] + mse["diffusion"]) / 3 * (1 + 1e-3)
+    assert psnr["better classical"] == max(psnr["telea"], psnr["background"])
+    assert "runtime: against the better classical fill" in result.stdout
+
+
 def test_scenes_are_named_by_their_folder_and_a_broken_one_is_named_and_left_out(tmp_path):
     """A copied folder keeping another scene's name in scene.json, a path-like name, a
     scene.json that is not usable, a disparity of another size and one that is all zero: the
