@@ -6,7 +6,7 @@ import numpy as np
 
 from stereo_geometry import HoleRule, Intrinsics, grid_mesh, grid_uv, tag_stretched_faces, to_uint8, world_to_camera
 from stereo_geometry.camera import transform, unproject_pixels
-from stereo_geometry.warp import Reprojection, point_samples
+from stereo_geometry.warp import Reprojection, point_samples, with_bridged_layer
 
 from .renderer import Renderer
 from .timing import stage
@@ -25,6 +25,9 @@ class CyclesWarp:
 
     def __call__(self, image: np.ndarray, depth: np.ndarray, K: Intrinsics, source_pose: np.ndarray,
                  target_pose: np.ndarray, rule: HoleRule) -> Reprojection:
+        if rule.bridge_px:
+            return with_bridged_layer(lambda im, de, plain: self(im, de, K, source_pose, target_pose, plain),
+                                      image, depth, rule)
         src_to_dst = world_to_camera(target_pose) @ source_pose
         with stage("mesh build"):
             vertices, tris = grid_mesh(depth, K)

@@ -23,24 +23,30 @@ class HoleRule:
     edge, the whole of a one-pixel wire) and the frame's outermost pixels are point samples
     too (`warp.point_samples`): each covers the target pixel
     whose centre lies within that many pixels of where it lands in both axes, unless a real
-    face there is nearer than `POINT_LAG` behind it. A model records the rule it was trained
-    on (its `hole_rule`); whatever makes its input makes these holes."""
+    face there is nearer than `POINT_LAG` behind it. With `bridge_px` > 0, the surface behind
+    structures at most that many pixels wide (a wire, a rope: `bridged_background`) is warped
+    as a second layer behind the view, and a hole that it covers is not one (warp
+    `with_bridged_layer`). A model records the rule it was trained on (its `hole_rule`);
+    whatever makes its input makes these holes."""
 
     name: str
     max_angle_deg: float = 80.0
     min_growth_px: float = 0.5
     real_faces_first: bool = False
     point_radius_px: float = 0.0
+    bridge_px: int = 0
 
 
 #: A point sample counts as this much (relative) behind its own depth: against a real face of
 #: its own surface, the face wins.
 POINT_LAG = 0.01
 #: `stretched`: every stretched face nearest at a pixel is a hole; `visible` (the shipped
-#: models'): holes only where no real surface of the source lands.
+#: models'): holes only where no real surface of the source lands; `bridged`: `visible`, and
+#: no hole where the surface behind a wire or a rope one or two pixels wide continues.
 HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
+    HoleRule("bridged", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35, bridge_px=2),
 )}
 #: The rule of a model or sample that records none (made before rules were recorded), and
 #: of `warp.reproject` unless it is given one.
@@ -226,3 +232,39 @@ def grid_uv(height: int, width: int) -> np.ndarray:
     """Texture coordinates (H*W, 2) in [0, 1] of each pixel centre, v up (Blender's convention)."""
     u, v = pixel_grid(height, width)
     return np.stack([(u + 0.5) / width, 1.0 - (v + 0.5) / height], axis=-1).reshape(-1, 2)
+
+
+#: A run of pixels is a structure in front of a surface when both its sides are this much
+#: (relative) farther than its farthest pixel.
+BRIDGE_MARGIN = 0.05
+
+
+def bridged_background(image: np.ndarray, depth: np.ndarray, width: int,
+                       margin: float = BRIDGE_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """(image, planar depth) with every run of at most `width` pixels along a row, then along
+    a column, whose two sides both lie `margin` farther than the run (a wire, a rope, a thin
+    branch) replaced by the straight line between its sides in colour and depth: the
+    surface behind it, as the pixels on both sides of it show that surface. Depth 0 (no
+    surface) is never a side."""
+    colours, depths = image.astype(np.float32), depth.astype(np.float32)
+    for axis in (1, 0):
+        if axis == 0:
+            colours, depths = colours.swapaxes(0, 1), depths.T
+        for run in range(1, width + 1):
+            n = depths.shape[1] - run - 1
+            if n <= 0:
+                continue
+            before, after = depths[:, :n], depths[:, run + 1:]
+            inside = np.stack([depths[:, 1 + j:1 + j + n] for j in range(run)])
+            bridged = (inside.min(axis=0) > 0) & (inside.max(axis=0) * (1 + margin) < np.minimum(before, after))
+            new_colours, new_depths = colours.copy(), depths.copy()
+            for j in range(run):
+                t = np.float32((j + 1) / (run + 1))
+                at = (slice(None), slice(1 + j, 1 + j + n))
+                new_depths[at][bridged] = ((1 - t) * before + t * after)[bridged]
+                new_colours[at][bridged] = ((1 - t) * colours[:, :n] + t * colours[:, run + 1:])[bridged]
+            colours, depths = new_colours, new_depths
+        if axis == 0:
+            colours, depths = colours.swapaxes(0, 1), depths.T
+    out = np.clip(np.round(colours), 0, 255).astype(image.dtype) if image.dtype == np.uint8 else colours
+    return out, depths

@@ -7,7 +7,8 @@ and the add-on and `training infill` make the holes the network was trained on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from .camera import Intrinsics, project, stereo_pose, transform, translation, wo
 from .compiled import grid_grown_faces, grid_moved_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
-from .mesh import (BORDER_PAD_PX, DEFAULT_HOLE_RULE, POINT_LAG, HoleRule, cell_triangles, footprint_growth,
+from .mesh import (BORDER_PAD_PX, DEFAULT_HOLE_RULE, POINT_LAG, HoleRule, bridged_background, cell_triangles, footprint_growth,
                    grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
 
 _NEAR = 1e-6
@@ -170,6 +171,9 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     builds a vertex array where numba is installed, and both give the numpy reference's
     result, bit for bit.
     """
+    if rule.bridge_px:
+        return with_bridged_layer(lambda im, de, plain: reproject(im, de, K_src, K_dst, src_to_dst, plain, interpolate),
+                                  image, depth, rule)
     shift = _pure_shift(src_to_dst) if K_src == K_dst and scanline_reproject is not None else None
     if shift is not None and shift[1:] == (0.0, 0.0):
         along_rows = _scanline_reprojection(image, depth, K_src, src_to_dst, shift, rule, interpolate)
@@ -185,6 +189,21 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     depth_out[~covered] = 0.0
     return with_point_samples(Reprojection(image=warped, depth=depth_out, stretched=stretched, covered=covered),
                               image, depth, K_src, K_dst, src_to_dst, tris[stretched_face], rule)
+
+
+def with_bridged_layer(warp_layer: Callable[[np.ndarray, np.ndarray, HoleRule], Reprojection],
+                       image: np.ndarray, depth: np.ndarray, rule: HoleRule) -> Reprojection:
+    """A view warped under a rule with `bridge_px` (any renderer: `warp_layer(image, depth,
+    rule without bridges)`): warped as it is, and the surface behind its thin structures
+    (`mesh.bridged_background`) warped as a second layer; a hole of the first that the second
+    covers takes the second's colour and depth and is no hole."""
+    plain = replace(rule, bridge_px=0)
+    front = warp_layer(image, depth, plain)
+    behind = warp_layer(*bridged_background(image, depth, rule.bridge_px), plain)
+    take = front.hole_mask.astype(bool) & ~behind.hole_mask.astype(bool)
+    return Reprojection(image=np.where(take.reshape(take.shape + (1,) * (front.image.ndim - 2)), behind.image, front.image),
+                        depth=np.where(take, behind.depth, front.depth).astype(np.float32),
+                        stretched=front.stretched & ~take, covered=front.covered | take)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:

@@ -151,6 +151,27 @@ def test_cycles_warp_makes_the_holes_of_the_visible_rule(renderer, K_small, base
     assert wire.sum(axis=1).min() >= 1  # every row shows the wire, as a point sample
 
 
+def test_cycles_warp_makes_the_holes_of_the_bridged_rule(renderer, K_small):
+    """The `bridged` rule rendered by Cycles (the view and the surface behind its thin
+    structures, two renders) as the numpy reference makes it: the wall behind the wire is no
+    hole, the box's disocclusion is."""
+    from datagen_bpy.pipeline import CyclesWarp
+
+    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
+    image = textured(K_small.height, K_small.width, seed=9)
+    depth = box_depth(K_small.height, K_small.width, 3.0, 1.25, (40, 100, 80, 120))
+    depth[:, 150] = K_small.fx * B / 12.0
+    pose = stereo_pose(B)
+    blender = CyclesWarp(renderer)(image, depth, K_small, np.eye(4), pose, HOLE_RULES["bridged"])
+    ref = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["bridged"])
+    visible = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["visible"])
+    behind_wire = visible.hole_mask.astype(bool) & ~ref.hole_mask.astype(bool)
+    assert behind_wire.sum() >= K_small.height  # the rules differ behind the wire
+    assert (blender.hole_mask == ref.hole_mask).mean() >= 0.995
+    assert (blender.hole_mask[behind_wire] == 0).mean() >= 0.99
+    assert (blender.image == ref.image).all(-1).mean() >= 0.99
+
+
 def test_holes_among_clutter_show_the_nearest_stretched_face(renderer, K_small):
     """Boxes of random sizes at random depths before a wall: where a hole's camera ray passes
     through several stretched faces and meets no real one, Cycles shows the nearest face's

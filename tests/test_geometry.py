@@ -124,6 +124,40 @@ def test_the_stretched_rule_loses_the_wire_under_its_faces():
     assert hole_columns.tolist() == [25, 26, 27, 28, 29, 63]
 
 
+def test_the_bridged_rule_shows_the_wall_a_wire_hid_as_its_two_sides_show_it():
+    """Under `bridged` the wall behind the one-pixel wire is a second layer, its colour and
+    depth the line between the wire's two sides: column 29, which the wire hid, shows the
+    wall's colour gradient continued (exactly, as it is linear) at the wall's depth, and only
+    the strip past the frame (column 63) stays a hole; the wire itself still shows."""
+    image, depth, K = _wire_before_a_wall()
+    image[..., 1] = 20 + 3 * np.arange(64)       # a linear gradient along the rows
+    image[:, 30] = (255, 0, 0)
+    warp = reproject(image, depth, K, K, world_to_camera(translation(0.1)), HOLE_RULES["bridged"])
+    assert np.nonzero(warp.hole_mask.astype(bool).any(axis=0))[0].tolist() == [63]
+    assert (warp.image[:, 29] == (100, 20 + 3 * 30, 100)).all()
+    np.testing.assert_allclose(warp.depth[:, 29], 10.0, rtol=1e-5)
+    assert (warp.image[:, 25] == (255, 0, 0)).all()
+
+
+def test_bridged_background_spans_structures_one_or_two_pixels_wide_only():
+    from stereo_geometry.mesh import bridged_background
+
+    row = np.array([4, 4, 1, 4, 4, 1, 1, 4, 4, 1, 1, 1, 4, 4, 0, 1, 4, 6, 4], np.float32)
+    depth = np.tile(row, (8, 1))
+    image = np.zeros((8, len(row), 3), np.uint8)
+    image[..., 0] = np.where(row > 1, 10 * np.arange(len(row)), 255)
+    colours, bridged = bridged_background(image, depth, 2)
+    expected = row.copy()
+    expected[[2, 5, 6]] = 4                     # one and two pixels before the wall: bridged
+    np.testing.assert_allclose(bridged[3], expected)  # three pixels, or a side without depth: kept
+    assert colours[3, 2, 0] == 20 and colours[3, 5, 0] == 50 and colours[3, 6, 0] == 60
+    assert colours[3, 10, 0] == 255 and colours[3, 15, 0] == 255
+    # Along columns too: a horizontal wire, bridged; a farther pixel (6 m) is no structure.
+    depth = np.full((9, 5), 4.0, np.float32)
+    depth[4] = 1.0
+    assert (bridged_background(np.zeros((9, 5, 3), np.uint8), depth, 2)[1] == 4.0).all()
+
+
 def test_round_trip_without_depth_edges_reproduces_the_image(K_small):
     # A slanted plane: depth varies but has no discontinuity.
     cols = np.arange(K_small.width)
