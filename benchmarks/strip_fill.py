@@ -6,7 +6,7 @@ network alone, each of its other two guesses and the classical fills.
 
 Each scene's left view is reprojected to the right eye (`training.benchmark.scene_sample`;
 scenes wider than 800 px at half size). Scored: the hole pixels that run in from the frame's
-left or right edge (`infill.edge_strips`) where the right photograph's disparity is known.
+left or right edge (`training.metrics.past_the_edges`) where the right photograph's disparity is known.
 Per scene, PSNR of: the network alone; the row continuation and the diffusion
 (`infill.strip_guesses`: `fill_past_the_edges`' other two, from the network-filled frame); the
 runtime's fill, their mean; Telea and the background fill over the whole sample, and the
@@ -25,13 +25,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from stereo_geometry.infill import (DEFAULT_MODEL, edge_strips, fill_past_the_edges,  # noqa: E402
-                                    load_onnx_network, strip_guesses)
+from stereo_geometry.infill import DEFAULT_MODEL, fill_past_the_edges, load_onnx_network, strip_guesses  # noqa: E402
 from stereo_geometry.sample import network_input  # noqa: E402
 from stereo_geometry.stereo_pairs import InputError, find_scenes, load_scene  # noqa: E402
 from training.baselines import background_fill, opencv_fill  # noqa: E402
 from training.benchmark import scene_sample  # noqa: E402
-from training.metrics import psnr  # noqa: E402
+from training.metrics import past_the_edges, psnr  # noqa: E402
 
 MAX_WIDTH = 800
 COLUMNS = ("network", "continuation", "diffusion", "runtime", "telea", "background", "better classical")
@@ -62,9 +61,7 @@ def main() -> None:
             scene = scene.resized(0.5)
         sample, scored = scene_sample(scene, network.hole_rule)
         hole = sample["hole_mask"].astype(bool)
-        left, right = edge_strips(hole)
-        columns = np.arange(hole.shape[1])[None, :]
-        strip = scored & ((columns < left[:, None]) | (columns >= hole.shape[1] - right[:, None]))
+        strip = scored & past_the_edges(hole)
         if strip.sum() < 100:
             continue
         x = network_input(sample["image_generated_left"], sample["hole_mask"], sample["normals_left_masked"],

@@ -108,11 +108,12 @@ def strip_guesses(image: np.ndarray, hole_mask: np.ndarray) -> dict[str, np.ndar
     """The two guesses `fill_past_the_edges` adds to the network's in the strips past the
     frame's edges, each as a whole float32 image (`image` elsewhere): 'continuation' and
     'diffusion'."""
-    out = {"continuation": image.astype(np.float32), "diffusion": image.astype(np.float32)}
+    whole = image.astype(np.float32)
+    out = {"continuation": whole.copy(), "diffusion": whole.copy()}
     for widths, mirrored in _strips(hole_mask):
         if widths.any():
             view = (lambda a: a[:, ::-1]) if mirrored else (lambda a: a)
-            strip, continued, diffused = _left_strip_guesses(view(image.astype(np.float32)), widths)
+            strip, continued, diffused = _left_strip_guesses(view(whole), widths)
             view(out["continuation"])[strip] = continued[strip]
             view(out["diffusion"])[strip] = diffused[strip]
     return out
