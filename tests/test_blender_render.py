@@ -126,6 +126,16 @@ def test_blender_pipeline_agrees_with_the_numpy_pipeline(renderer, K_small, base
     assert step <= row[edge].sum() <= step + 2
 
 
+def box_and_wire(renderer, K):
+    """A box before a wall and a one-pixel wire (column 150, 12 px of disparity, landing on
+    pixel centres); the renderer set to K's size."""
+    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K.width, K.height
+    image = textured(K.height, K.width, seed=9)
+    depth = box_depth(K.height, K.width, 3.0, 1.25, (40, 100, 80, 120))
+    depth[:, 150] = K.fx * B / 12.0
+    return image, depth
+
+
 @pytest.mark.parametrize("baseline", [B, -B])
 def test_cycles_warp_makes_the_holes_of_the_visible_rule(renderer, K_small, baseline):
     """The `visible` rule rendered by Cycles (camera rays pass through stretched faces to the
@@ -133,10 +143,7 @@ def test_cycles_warp_makes_the_holes_of_the_visible_rule(renderer, K_small, base
     never hide the wall, and a one-pixel wire before it stays visible."""
     from datagen_bpy.pipeline import CyclesWarp
 
-    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
-    image = textured(K_small.height, K_small.width, seed=9)
-    depth = box_depth(K_small.height, K_small.width, 3.0, 1.25, (40, 100, 80, 120))
-    depth[:, 150] = K_small.fx * B / 12.0  # the wire: 12 px of disparity, landing on pixel centres
+    image, depth = box_and_wire(renderer, K_small)
     rule, pose = HOLE_RULES["visible"], stereo_pose(baseline)
     blender = CyclesWarp(renderer)(image, depth, K_small, np.eye(4), pose, rule)
     ref = reproject(image, depth, K_small, K_small, world_to_camera(pose), rule)
@@ -157,10 +164,7 @@ def test_cycles_warp_makes_the_holes_of_the_bridged_rule(renderer, K_small):
     hole, the box's disocclusion is."""
     from datagen_bpy.pipeline import CyclesWarp
 
-    renderer.scene.render.resolution_x, renderer.scene.render.resolution_y = K_small.width, K_small.height
-    image = textured(K_small.height, K_small.width, seed=9)
-    depth = box_depth(K_small.height, K_small.width, 3.0, 1.25, (40, 100, 80, 120))
-    depth[:, 150] = K_small.fx * B / 12.0
+    image, depth = box_and_wire(renderer, K_small)
     pose = stereo_pose(B)
     blender = CyclesWarp(renderer)(image, depth, K_small, np.eye(4), pose, HOLE_RULES["bridged"])
     ref = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["bridged"])
