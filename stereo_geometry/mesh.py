@@ -247,24 +247,27 @@ def bridged_background(image: np.ndarray, depth: np.ndarray, width: int,
     surface behind it, as the pixels on both sides of it show that surface. Depth 0 (no
     surface) is never a side."""
     colours, depths = image.astype(np.float32), depth.astype(np.float32)
-    for axis in (1, 0):
-        if axis == 0:
-            colours, depths = colours.swapaxes(0, 1), depths.T
+    for along_columns in (False, True):
+        # Views: a column is a row of the transposed arrays, and writes reach the copies above.
+        view_colours, view_depths = (colours.swapaxes(0, 1), depths.T) if along_columns else (colours, depths)
         for run in range(1, width + 1):
-            n = depths.shape[1] - run - 1
+            n = view_depths.shape[1] - run - 1
             if n <= 0:
                 continue
-            before, after = depths[:, :n], depths[:, run + 1:]
-            inside = np.stack([depths[:, 1 + j:1 + j + n] for j in range(run)])
-            bridged = (inside.min(axis=0) > 0) & (inside.max(axis=0) * (1 + margin) < np.minimum(before, after))
-            new_colours, new_depths = colours.copy(), depths.copy()
+            nearest, farthest = view_depths[:, 1:1 + n].copy(), view_depths[:, 1:1 + n].copy()
+            for j in range(1, run):
+                np.minimum(nearest, view_depths[:, 1 + j:1 + j + n], out=nearest)
+                np.maximum(farthest, view_depths[:, 1 + j:1 + j + n], out=farthest)
+            sides = np.minimum(view_depths[:, :n], view_depths[:, run + 1:])
+            rows, starts = np.nonzero((nearest > 0) & (farthest * (1 + margin) < sides))
+            # A run's sides lie behind it, so they are inside no run of this length: what is
+            # read below is never written in this pass.
+            ends = starts + run + 1
+            depth_before, depth_after = view_depths[rows, starts], view_depths[rows, ends]
+            colour_before, colour_after = view_colours[rows, starts], view_colours[rows, ends]
             for j in range(run):
                 t = np.float32((j + 1) / (run + 1))
-                at = (slice(None), slice(1 + j, 1 + j + n))
-                new_depths[at][bridged] = ((1 - t) * before + t * after)[bridged]
-                new_colours[at][bridged] = ((1 - t) * colours[:, :n] + t * colours[:, run + 1:])[bridged]
-            colours, depths = new_colours, new_depths
-        if axis == 0:
-            colours, depths = colours.swapaxes(0, 1), depths.T
+                view_depths[rows, starts + 1 + j] = (1 - t) * depth_before + t * depth_after
+                view_colours[rows, starts + 1 + j] = (1 - t) * colour_before + t * colour_after
     out = np.clip(np.round(colours), 0, 255).astype(image.dtype) if image.dtype == np.uint8 else colours
     return out, depths

@@ -199,7 +199,10 @@ def with_bridged_layer(warp_layer: Callable[[np.ndarray, np.ndarray, HoleRule], 
     covers takes the second's colour and depth and is no hole."""
     plain = replace(rule, bridge_px=0)
     front = warp_layer(image, depth, plain)
-    behind = warp_layer(*bridged_background(image, depth, rule.bridge_px), plain)
+    behind_image, behind_depth = bridged_background(image, depth, rule.bridge_px)
+    if np.array_equal(behind_depth, depth):  # no thin structure: the second layer is the first
+        return front
+    behind = warp_layer(behind_image, behind_depth, plain)
     take = front.hole_mask.astype(bool) & ~behind.hole_mask.astype(bool)
     return Reprojection(image=np.where(take.reshape(take.shape + (1,) * (front.image.ndim - 2)), behind.image, front.image),
                         depth=np.where(take, behind.depth, front.depth).astype(np.float32),
