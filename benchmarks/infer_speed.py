@@ -3,9 +3,10 @@ the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole
 its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
     python benchmarks/infer_speed.py [--width 8 --levels 4 --detail-channels 4] [--repeats 10] [--profile]
-        [--hole-rule stretched|visible]
+        [--hole-rule stretched|visible|bridged] [--wires N]
 
-The frame is a synthetic scene (a wall with boxes) warped to the other eye with the project's
+The frame is a synthetic scene (a wall with boxes, and with `--wires` that many cables one or
+two pixels thick before it, which `bridged` warps a second layer for) warped to the other eye with the project's
 geometry, so the holes are typical disocclusions; the reprojection (`stereo_geometry.reproject`
 of that frame, holes by `--hole-rule`) is timed too. Weights are random: speed does not depend on them.
 """
@@ -29,8 +30,9 @@ from stereo_geometry import (DEFAULT_HOLE_RULE, Intrinsics, hole_rule, network_i
 from training.model import GatedUNet, ModelConfig, conv_flops, count_parameters, first_guess  # noqa: E402
 
 
-def typical_view(width: int, height: int, seed: int = 0):
-    """Image, depth and intrinsics of a wall with a dozen boxes."""
+def typical_view(width: int, height: int, seed: int = 0, wires: int = 0):
+    """Image, depth and intrinsics of a wall with a dozen boxes and `wires` straight cables
+    (horizontal and vertical in turn, one or two pixels thick, 2 m away)."""
     rng = np.random.default_rng(seed)
     K = Intrinsics.from_fov(width, height, 60.0)
     depth = np.full((height, width), 6.0)
@@ -39,6 +41,14 @@ def typical_view(width: int, height: int, seed: int = 0):
         x, y = rng.integers(0, width - width // 8), rng.integers(0, height - height // 6)
         w, h = rng.integers(width // 25, width // 5), rng.integers(height // 15, height // 3)
         depth[y:y + h, x:x + w] = rng.uniform(0.8, 4.0)
+    for i in range(wires):
+        thickness = 1 + i % 2
+        if i % 2:
+            x = rng.integers(0, width - thickness)
+            depth[:, x:x + thickness] = 2.0
+        else:
+            y = rng.integers(0, height - thickness)
+            depth[y:y + thickness, :] = 2.0
     return image, depth, K
 
 
@@ -46,9 +56,9 @@ def warp_view(image, depth, K, rule=DEFAULT_HOLE_RULE):
     return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)), rule, interpolate=True)  # as other_eye
 
 
-def typical_frame(width: int, height: int, seed: int = 0, rule=DEFAULT_HOLE_RULE):
-    """Warped image, hole mask and network input of a wall with a dozen boxes."""
-    image, depth, K = typical_view(width, height, seed)
+def typical_frame(width: int, height: int, seed: int = 0, rule=DEFAULT_HOLE_RULE, wires: int = 0):
+    """Warped image, hole mask and network input of `typical_view`."""
+    image, depth, K = typical_view(width, height, seed, wires)
     inputs = warped_inputs(warp_view(image, depth, K, rule), K)
     return inputs["image_generated_left"], inputs["hole_mask"], network_input(**inputs)[None]
 
@@ -93,6 +103,7 @@ def main() -> None:
     parser.add_argument("--detail-channels", type=int, default=ModelConfig.detail_channels)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE)
+    parser.add_argument("--wires", type=int, default=0, help="cables before the wall (`typical_view`)")
     parser.add_argument("--profile", action="store_true",
                         help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
@@ -116,9 +127,9 @@ def main() -> None:
         print(f"{'frame':>9} {'holes':>6} {'GFLOPs':>7} {'guess ms':>9} {'torch ms':>9} {'onnx ms':>8} "
               f"{'telea ms':>9} {'onnx/telea':>10} {'reproject ms':>12} {'reproj/telea':>12}")
         for width, height in ((512, 512), (1280, 720)):
-            view = typical_view(width, height)
+            view = typical_view(width, height, wires=args.wires)
             t_warp = best_of(lambda: warp_view(*view, args.hole_rule), max(1, args.repeats // 3))
-            warped, hole, x = typical_frame(width, height, rule=args.hole_rule)
+            warped, hole, x = typical_frame(width, height, rule=args.hole_rule, wires=args.wires)
             xt = torch.from_numpy(x)
             with torch.no_grad():
                 t_guess = best_of(lambda: first_guess(xt), args.repeats)
