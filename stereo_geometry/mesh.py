@@ -40,9 +40,9 @@ class HoleRule:
 #: A point sample counts as this much (relative) behind its own depth: against a real face of
 #: its own surface, the face wins.
 POINT_LAG = 0.01
-#: `stretched`: every stretched face nearest at a pixel is a hole; `visible` (the shipped
-#: models'): holes only where no real surface of the source lands; `bridged`: `visible`, and
-#: no hole where the surface behind a wire or a rope one or two pixels wide continues.
+#: `stretched`: every stretched face nearest at a pixel is a hole; `visible`: holes only where
+#: no real surface of the source lands; `bridged` (the shipped models'): `visible`, and no
+#: hole where the surface behind a wire or a rope one or two pixels wide continues.
 HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
@@ -52,7 +52,7 @@ HOLE_RULES = {rule.name: rule for rule in (
 #: of `warp.reproject` unless it is given one.
 DEFAULT_HOLE_RULE = HOLE_RULES["stretched"]
 #: The rule the shipped models learned: what new training data is made with unless told.
-SHIPPED_HOLE_RULE = HOLE_RULES["visible"]
+SHIPPED_HOLE_RULE = HOLE_RULES["bridged"]
 
 
 def hole_rule(name: str) -> HoleRule:
