@@ -150,7 +150,6 @@ def _render_state(node, scene) -> NodeRender:
     key = _key(node)
     if key not in _renders:
         net = models.network(models.model_path(bpy.path.abspath(node.model_path), node.model))
-        depth_net = models.depth_network() if node.write_depth else None
         state = NodeRender(None)
 
         def read(number: int) -> Frame:
@@ -158,7 +157,7 @@ def _render_state(node, scene) -> NodeRender:
                 raise InfillError(f"frame {number} was not rendered before")
             return state.frames[number]
 
-        state.driver = SequenceDriver(read, 2 ** 31, net, node.reuse_frames, node.carry, depth_net, ahead=False,
+        state.driver = SequenceDriver(read, 2 ** 31, net, node.reuse_frames, node.carry, ahead=False,
                                       errors=(InfillError,))
         _renders[key] = state
     return _renders[key]

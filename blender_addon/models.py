@@ -8,7 +8,6 @@ from .errors import InfillError
 from .stereo_geometry.infill import MODELS_DIR as MODELS
 from .stereo_geometry.onnx_runner import OnnxInfill
 BUNDLED_MODELS = {"QUALITY": MODELS / "quality.onnx", "FAST": MODELS / "fast.onnx"}
-BUNDLED_DEPTH_MODEL = MODELS / "depth.onnx"
 MODEL_CHOICES = [("QUALITY", "Quality", "The bundled quality model (the larger network)"),
                  ("FAST", "Fast", "The bundled fast model (about 2x Telea's time on a CPU)")]
 
@@ -33,9 +32,9 @@ def model_path(own_file: str, choice: str) -> Path:
     return path
 
 
-def network(path: Path, channels: int = 3) -> OnnxInfill:
-    """The network of an .onnx file, loaded once: an RGB infill model (`channels` 3) or a
-    depth-infill model (1); InfillError naming the file for anything else."""
+def network(path: Path) -> OnnxInfill:
+    """The RGB infill network of an .onnx file, loaded once; InfillError naming the file for
+    anything else (a depth-infill model included)."""
     key = str(path)
     if key not in _networks:
         try:
@@ -43,15 +42,7 @@ def network(path: Path, channels: int = 3) -> OnnxInfill:
         except Exception as exc:  # onnxruntime raises its own types
             raise InfillError(f"Cannot load model {path}: {exc}") from exc
     net = _networks[key]
-    if net.channels != channels:
+    if net.channels != 3:
         kind = "a depth-infill model" if net.channels == 1 else f"a model of {net.channels} output channels"
-        raise InfillError(f"{path} is {kind}; the eyes' {'depth' if channels == 1 else 'colour'} needs "
-                          f"{'a depth-infill model' if channels == 1 else 'an RGB infill model'}")
+        raise InfillError(f"{path} is {kind}; the eyes' colour needs an RGB infill model")
     return net
-
-
-def depth_network() -> OnnxInfill:
-    """The bundled depth-infill model (the eyes' depth)."""
-    if not BUNDLED_DEPTH_MODEL.is_file():
-        raise InfillError("No bundled depth model in this build: turn Write Depth off")
-    return network(BUNDLED_DEPTH_MODEL, channels=1)

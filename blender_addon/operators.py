@@ -136,11 +136,10 @@ class IMAGE_OT_infill_disocclusion_frames(bpy.types.Operator):
                     raise InfillError("The rendered frames lie at the scene's output path: the stereo frames would "
                                       "overwrite them; change Output > Output Path")
                 read = frame_files(scene, layer, files)
-            depth_net = models.depth_network() if settings.write_depth else None
         except InfillError as exc:
             self.report({"ERROR"}, str(exc))
             return False
-        self._driver = SequenceDriver(read, len(self._frames), net, settings.reuse_frames, settings.carry, depth_net,
+        self._driver = SequenceDriver(read, len(self._frames), net, settings.reuse_frames, settings.carry,
                                       errors=(InfillError,))
         self._write = pair_writer(scene, lambda index: scene.render.frame_path(frame=self._frames[index]),
                                   self._rendered, settings.write_depth)

@@ -41,8 +41,8 @@ def carry_property():
 
 def write_depth_property():
     return BoolProperty(name="Write Depth", default=False,
-                        description="Also write each made eye's depth (scene units, holes filled by the "
-                                    "bundled depth model) as an EXR beside its image (NAME_R_depth.exr)")
+                        description="Also write each made eye's depth (scene units; a hole takes the depth "
+                                    "behind its edge) as an EXR beside its image (NAME_R_depth.exr)")
 
 
 class DisocclusionSettings(bpy.types.PropertyGroup):

@@ -33,11 +33,11 @@ BPY = "5.0.1"
 WHEELS = {"onnxruntime": "1.32.0", "OpenEXR": "3.5.3", "numba": "0.68.1", "llvmlite": "0.50.0"}
 TOOL = Path("bpy", "5.0", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")
 VENDORED = "stereo_geometry"  # the one package the add-on imports: the runtime, its imports all relative
-SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality", "depth")}
+SHIPPED_MODELS = {name: REPO / "models" / f"{name}.onnx" for name in ("fast", "quality")}
 
 
 def shipped_models() -> dict[str, Path]:
-    """The models/{fast,quality,depth}.onnx that exist: the extension bundles them."""
+    """The models/{fast,quality}.onnx that exist: the extension bundles them."""
     return {name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
 
 
@@ -119,7 +119,7 @@ def stage(staging: Path, wheels: dict[str, list[Path]], models: dict[str, Path])
 def build(out: Path, models: dict[str, Path] | None = None,
           platforms: list[str] | None = None) -> dict[str, Path]:
     """Stage, build one zip per platform (default: linux-x64) and validate each, bundling
-    `models` ({"fast"|"quality"|"depth": .onnx}); returns platform -> zip."""
+    `models` ({"fast"|"quality": .onnx}); returns platform -> zip."""
     platforms = platforms or ["linux-x64"]
     wheels = download_wheels(REPO / "build" / "wheels", platforms)
     staging = REPO / "build" / "extension"

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .arguments import field_of_view, fraction, nonzero_float, positive_float
-from .infill import SHIPPED_DEPTH_MODEL, SHIPPED_MODELS, Network, default_model_name, load_onnx_network
+from .infill import SHIPPED_MODELS, Network, default_model_name, load_onnx_network
 
 DEFAULT_FOV_DEG = 60.0
 
@@ -58,9 +58,11 @@ def add_infill_arguments(p: argparse.ArgumentParser) -> None:
                         "(--sequence: each frame's JSON gives the wider frame's intrinsics)")
     p.add_argument("--depth-png-scale", type=positive_float, default=0.001, help="metres per unit of 16-bit PNG depth")
     p.add_argument("--depth-out", metavar="PATH",
-                   help="also write the other eye's planar depth (float32 metres, .npy), holes filled by the "
-                        "depth-infill model (--sequence: a folder, one NNNN_depth.npy per frame)")
-    p.add_argument("--depth-checkpoint", help="the depth-infill model (.onnx; default models/depth.onnx)")
+                   help="also write the other eye's planar depth (float32 metres, .npy), each hole pixel given "
+                        "the farther of the known depths beside it on its row (--sequence: a folder, one "
+                        "NNNN_depth.npy per frame)")
+    p.add_argument("--depth-checkpoint", help="fill the depth's holes with this depth-infill model instead (.onnx, "
+                                              "e.g. models/depth.onnx)")
     p.add_argument("--save-intermediates", action="store_true",
                    help="also write OUT_warped.png and OUT_hole_mask.png (--sequence: NNNN_warped.png and "
                         "NNNN_hole_mask.png)")
@@ -104,12 +106,12 @@ def run(args: argparse.Namespace, load_network: Callable[[str], Network] = load_
         return fail(f"--overscan {args.overscan}: must be 0 or more")
     if args.depth_out and not args.sequence and Path(args.depth_out).suffix != ".npy":
         return fail(f"--depth-out {args.depth_out}: the depth is written as .npy (float32 metres)")
-    depth_model = args.depth_checkpoint or str(SHIPPED_DEPTH_MODEL)
-    if args.depth_out and not Path(depth_model).is_file():
-        return fail(f"no depth-infill model at {depth_model}; pass --depth-checkpoint (an .onnx file)")
+    depth_model = args.depth_checkpoint if args.depth_out else None
+    if depth_model and not Path(depth_model).is_file():
+        return fail(f"no depth-infill model at {depth_model}; pass --depth-checkpoint an .onnx file")
     try:
         network = load_network(args.checkpoint)
-        depth_network = load_onnx_network(depth_model, channels=1) if args.depth_out else None
+        depth_network = load_onnx_network(depth_model, channels=1) if depth_model else None
     except ValueError as exc:
         return fail(str(exc))
     if args.sequence:

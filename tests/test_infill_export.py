@@ -412,6 +412,15 @@ def test_infill_writes_the_other_eyes_depth_with_its_holes_filled(checkpoint, de
     assert other.dtype == np.float32 and other.shape == (96, 128) and hole.sum() > 50
     np.testing.assert_array_equal(other[~hole], warp.depth[~hole])
     assert np.isfinite(other[hole]).all() and (other[hole] > 0).all()
+    by_default = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
+                                 "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
+                                 "--out", str(tmp_path / "right1.png"), "--focal", "100",
+                                 "--depth-out", str(tmp_path / "right1_depth.npy")], cwd=REPO, capture_output=True,
+                                text=True)
+    assert by_default.returncode == 0, by_default.stderr
+    default_depth = np.load(tmp_path / "right1_depth.npy")  # no model: what a hole reveals lies behind its edge
+    np.testing.assert_array_equal(default_depth[~hole], warp.depth[~hole])
+    np.testing.assert_array_equal(default_depth[hole], np.float32(3.0))
     wrong = subprocess.run([sys.executable, "-m", "training", "infill", "--checkpoint", str(checkpoint),
                             "--image", str(tmp_path / "left.png"), "--depth", str(tmp_path / "depth.npy"),
                             "--out", str(tmp_path / "right2.png"), "--depth-out", str(tmp_path / "d2.npy"),
