@@ -3,12 +3,14 @@ the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole
 its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
     python benchmarks/infer_speed.py [--width 8 --levels 4 --detail-channels 4] [--repeats 10] [--profile]
-        [--hole-rule stretched|visible|bridged] [--wires N]
+        [--hole-rule stretched|visible|bridged] [--wires N] [--eye parallel|off-axis]
 
 The frame is a synthetic scene (a wall with boxes, and with `--wires` that many cables one or
 two pixels thick before it, which `bridged` warps a second layer for) warped to the other eye with the project's
 geometry, so the holes are typical disocclusions; the reprojection (`stereo_geometry.reproject`
-of that frame, holes by `--hole-rule`) is timed too. Weights are random: speed does not depend on them.
+of that frame, holes by `--hole-rule`, into the eye of a parallel rig or, with `--eye off-axis`, Blender's
+default Off-Axis eye: principal point moved for zero parallax at 1.95 m) is timed too. Weights are random:
+speed does not depend on them.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -52,14 +55,25 @@ def typical_view(width: int, height: int, seed: int = 0, wires: int = 0):
     return image, depth, K
 
 
-def warp_view(image, depth, K, rule=DEFAULT_HOLE_RULE):
-    return reproject(image, depth, K, K, world_to_camera(stereo_pose(0.063)), rule, interpolate=True)  # as other_eye
+BASELINE, CONVERGENCE = 0.063, 1.95  # metres: Blender's default stereo camera (65 mm is its interocular)
 
 
-def typical_frame(width: int, height: int, seed: int = 0, rule=DEFAULT_HOLE_RULE, wires: int = 0):
+def eye_camera(K: Intrinsics, eye: str) -> Intrinsics:
+    """The other eye's intrinsics: K (a parallel rig), or K with the principal point moved so
+    that the convergence distance has zero parallax (Off-Axis)."""
+    return K if eye == "parallel" else replace(K, cx=K.cx + K.fx * BASELINE / CONVERGENCE)
+
+
+def warp_view(image, depth, K, rule=DEFAULT_HOLE_RULE, eye="parallel"):
+    return reproject(image, depth, K, eye_camera(K, eye), world_to_camera(stereo_pose(BASELINE)), rule,
+                     interpolate=True)  # as other_eye
+
+
+def typical_frame(width: int, height: int, seed: int = 0, rule=DEFAULT_HOLE_RULE, wires: int = 0,
+                  eye: str = "parallel"):
     """Warped image, hole mask and network input of `typical_view`."""
     image, depth, K = typical_view(width, height, seed, wires)
-    inputs = warped_inputs(warp_view(image, depth, K, rule), K)
+    inputs = warped_inputs(warp_view(image, depth, K, rule, eye), eye_camera(K, eye))
     return inputs["image_generated_left"], inputs["hole_mask"], network_input(**inputs)[None]
 
 
@@ -104,6 +118,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--hole-rule", type=hole_rule, default=DEFAULT_HOLE_RULE)
     parser.add_argument("--wires", type=int, default=0, help="cables before the wall (`typical_view`)")
+    parser.add_argument("--eye", choices=("parallel", "off-axis"), default="parallel",
+                        help="the other eye: a parallel rig's or Blender's Off-Axis one")
     parser.add_argument("--profile", action="store_true",
                         help="also print ONNX Runtime's time per operator type at 1280x720")
     args = parser.parse_args()
@@ -128,8 +144,8 @@ def main() -> None:
               f"{'telea ms':>9} {'onnx/telea':>10} {'reproject ms':>12} {'reproj/telea':>12}")
         for width, height in ((512, 512), (1280, 720)):
             view = typical_view(width, height, wires=args.wires)
-            t_warp = best_of(lambda: warp_view(*view, args.hole_rule), max(1, args.repeats // 3))
-            warped, hole, x = typical_frame(width, height, rule=args.hole_rule, wires=args.wires)
+            t_warp = best_of(lambda: warp_view(*view, args.hole_rule, args.eye), max(1, args.repeats // 3))
+            warped, hole, x = typical_frame(width, height, rule=args.hole_rule, wires=args.wires, eye=args.eye)
             xt = torch.from_numpy(x)
             with torch.no_grad():
                 t_guess = best_of(lambda: first_guess(xt), args.repeats)

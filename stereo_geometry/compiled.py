@@ -224,15 +224,17 @@ def _grid_triangles(valid: np.ndarray) -> np.ndarray:
     return tris
 
 
-def _grid_vertex(depth: np.ndarray, r: int, c: int, pad: float, camera: tuple, shift: tuple):
+def _grid_vertex(depth: np.ndarray, r: int, c: int, pad: float, camera: tuple, shift: tuple, target_x: tuple):
     """Vertex (r, c) of a grid mesh (`mesh.grid_vertices`) projected (`camera.project`) into
-    the source camera (u, v) and into the source camera shifted by `shift` (u, v, z), and
+    the source camera (u, v), into the source camera shifted by `shift` (u, v, z) and into
+    the target camera's columns (u; `target_x` is its (fx, cx), its rows the source's), and
     whether its depth is known. `camera` is (fx, fy, cx, cy)."""
     fx, fy, cx, cy = camera
     tx, ty, tz = shift
+    gx, gcx = target_x
     u_src, v_src, x, y, z, known = _grid_vertex_at(depth, r, c, pad, fx, fy, cx, cy)
     x, y, zt = x + tx, y + ty, z + tz
-    return u_src, v_src, fx * x / zt + cx, fy * y / zt + cy, zt, known
+    return u_src, v_src, fx * x / zt + cx, fy * y / zt + cy, zt, gx * x / zt + gcx, known
 
 
 def _grid_moved_projection(depth: np.ndarray, pad: float, camera: tuple, matrix: np.ndarray,
@@ -276,14 +278,14 @@ def _grid_vertex_at(depth: np.ndarray, r: int, c: int, pad: float, fx: float, fy
     return fx * x / z + cx, fy * y / z + cy, x, y, z, known
 
 
-def _project_grid_row(depth: np.ndarray, r: int, pad: float, camera: tuple, shift: tuple,
+def _project_grid_row(depth: np.ndarray, r: int, pad: float, camera: tuple, shift: tuple, target_x: tuple,
                       out: np.ndarray, known: np.ndarray) -> bool:
-    """Row r of the vertices' projections (`_grid_vertex`) into `out` (5, W) and its known depths into `known` (W,);
+    """Row r of the vertices' projections (`_grid_vertex`) into `out` (6, W) and its known depths into `known` (W,);
     False if a known vertex's target row is off its own by half a pixel or more."""
     kept = True
     for c in range(depth.shape[1]):
-        out[0, c], out[1, c], out[2, c], out[3, c], out[4, c], known[c] = _grid_vertex(
-            depth, r, c, pad, camera, shift)
+        out[0, c], out[1, c], out[2, c], out[3, c], out[4, c], out[5, c], known[c] = _grid_vertex(
+            depth, r, c, pad, camera, shift, target_x)
         if known[c] and not abs(out[3, c] - r) < 0.5:
             kept = False
     return kept
@@ -307,6 +309,7 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
     The rows of cells are split into `bands` that threads walk top to bottom, each grid row
     projected once per band (a two-row ring)."""
     h, w = depth.shape
+    own_x = (camera[0], camera[2])
     grown = np.zeros((2, max(h - 1, 0), max(w - 1, 0)), dtype=np.bool_)
     kept = np.ones(h, dtype=np.bool_)
     band_rows = (h - 1 + bands - 1) // bands
@@ -314,13 +317,14 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
         top, bottom = band * band_rows, min(h - 1, (band + 1) * band_rows)  # cell rows [top, bottom)
         if top >= bottom:
             continue
-        rows = np.empty((2, 5, w))  # grid rows r and r + 1 of cell row r, at [row % 2]
+        rows = np.empty((2, 6, w))  # grid rows r and r + 1 of cell row r, at [row % 2]
         known = np.empty((2, w), dtype=np.bool_)
-        top_kept = _project_grid_row(depth, top, pad, camera, shift, rows[top % 2], known[top % 2])
+        top_kept = _project_grid_row(depth, top, pad, camera, shift, own_x, rows[top % 2], known[top % 2])
         if band == 0:
             kept[0] = top_kept  # the other bands' first rows are their upper neighbours' last
         for r in range(top, bottom):
-            kept[r + 1] = _project_grid_row(depth, r + 1, pad, camera, shift, rows[(r + 1) % 2], known[(r + 1) % 2])
+            kept[r + 1] = _project_grid_row(depth, r + 1, pad, camera, shift, own_x, rows[(r + 1) % 2],
+                                            known[(r + 1) % 2])
             for half in range(2):
                 for c in range(w - 1):
                     ra, ca, rb, cb, rc, cc = _grid_cell_corners(half, r, c)
@@ -335,11 +339,13 @@ def _grid_grown_faces(depth: np.ndarray, pad: float, camera: tuple, shift: tuple
 
 
 def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: np.ndarray,
-                        real_faces_first: bool, pad: float, camera: tuple, shift: tuple, near: float,
-                        eps: float, interpolate: bool, integer: bool, bands: int):
+                        real_faces_first: bool, pad: float, camera: tuple, shift: tuple, target: tuple,
+                        near: float, eps: float, interpolate: bool, integer: bool, bands: int):
     """`warp.reproject` of a grid mesh into the source camera shifted along its rows (no
-    vertex leaves its row by half a pixel: see `_grid_grown_faces`), one target row at a
-    time: each pixel row sees only the triangles of the two rows of cells that touch it.
+    vertex leaves its row by half a pixel: see `_grid_grown_faces`), seen by the camera
+    `target` (fx, cx, width: its rows are the source's; an off-axis eye, a frame without the
+    source's overscan), one target row at a time: each pixel row sees only the triangles of
+    the two rows of cells that touch it.
     Per pixel: the colour (`colours` (H*W, C), nearest texel; with `interpolate`, on faces
     that are not stretched, its triangle's corners blended as `_interpolated_lookup` does,
     rounded where `integer`: integer colours), planar depth (float32, 0: uncovered), whether
@@ -350,25 +356,26 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
     `mesh.grid_triangles`' order wins, so the result is the general path's bit for bit; but
     no triangle array, vertex projections or per-pixel weights are stored."""
     h, w = depth.shape
+    target_x, wt = (target[0], target[1]), int(target[2])
     cells = (h - 1) * (w - 1)
-    image = np.empty((h * w, colours.shape[1]), dtype=colours.dtype)
-    depth_out = np.empty(h * w, dtype=np.float32)
-    stretched = np.empty(h * w, dtype=np.bool_)
-    covered = np.empty(h * w, dtype=np.bool_)
+    image = np.empty((h * wt, colours.shape[1]), dtype=colours.dtype)
+    depth_out = np.empty(h * wt, dtype=np.float32)
+    stretched = np.empty(h * wt, dtype=np.bool_)
+    covered = np.empty(h * wt, dtype=np.bool_)
     band_rows = (h + bands - 1) // bands
     for band in numba.prange(bands):
         top, bottom = band * band_rows, min(h, (band + 1) * band_rows) - 1
-        rows = np.empty((3, 5, w))  # grid rows y-1, y, y+1 of target row y, at [row % 3]
+        rows = np.empty((3, 6, w))  # grid rows y-1, y, y+1 of target row y, at [row % 3]
         known = np.zeros((3, w), dtype=np.bool_)
-        best_rank = np.empty(w, dtype=np.uint8)
-        best_z = np.empty(w)
-        best_key = np.empty(w, dtype=np.int64)
-        best_bary = np.empty((w, 3))
+        best_rank = np.empty(wt, dtype=np.uint8)
+        best_z = np.empty(wt)
+        best_key = np.empty(wt, dtype=np.int64)
+        best_bary = np.empty((wt, 3))
         for k in range(max(top - 1, 0), min(top + 1, h - 1) + 1):
-            _project_grid_row(depth, k, pad, camera, shift, rows[k % 3], known[k % 3])
+            _project_grid_row(depth, k, pad, camera, shift, target_x, rows[k % 3], known[k % 3])
         for y in range(top, bottom + 1):
             if y > top and y + 1 < h:
-                _project_grid_row(depth, y + 1, pad, camera, shift, rows[(y + 1) % 3], known[(y + 1) % 3])
+                _project_grid_row(depth, y + 1, pad, camera, shift, target_x, rows[(y + 1) % 3], known[(y + 1) % 3])
             best_rank[:] = 255
             best_z[:] = np.inf
             best_key[:] = -1
@@ -390,11 +397,11 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                         if not (y0 <= py and py <= y1):
                             continue
                         drawn, x0, x1, sign, clearly_out, inv_area, inv_za, inv_zb, inv_zc = _triangle_setup(
-                            upper[2, cell], b_row[2, cb], c_row[2, cc], va, vb, vc,
-                            upper[4, cell], b_row[4, cb], c_row[4, cc], near, w, eps)
+                            upper[5, cell], b_row[5, cb], c_row[5, cc], va, vb, vc,
+                            upper[4, cell], b_row[4, cb], c_row[4, cc], near, wt, eps)
                         if not drawn:
                             continue
-                        ua, ub, uc = upper[2, cell], b_row[2, cb], c_row[2, cc]
+                        ua, ub, uc = upper[5, cell], b_row[5, cb], c_row[5, cc]
                         key = half * cells + r * (w - 1) + cell
                         rank = 1 if real_faces_first and stretched_cell[half, r, cell] else 0
                         for x in range(x0, x1 + 1):
@@ -402,8 +409,8 @@ def _scanline_reproject(depth: np.ndarray, colours: np.ndarray, stretched_cell: 
                                                                    clearly_out, inv_area, inv_za, inv_zb, inv_zc, eps)
                             if inside:
                                 _keep_nearer(best_rank, best_z, best_key, best_bary, x, rank, d, key, wa, wb, wc)
-            for x in range(w):
-                pix = y * w + x
+            for x in range(wt):
+                pix = y * wt + x
                 key = best_key[x]
                 if key < 0:
                     image[pix] = 0
@@ -459,10 +466,11 @@ def _grown_faces_in_bands(depth, pad, camera, shift, min_growth):
     return _compiled_grown_faces(depth, pad, camera, shift, min_growth, numba.get_num_threads())
 
 
-def _scanline_in_bands(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, near, eps, interpolate):
+def _scanline_in_bands(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, target, near, eps,
+                       interpolate):
     """`_scanline_reproject` over as many bands of rows as numba has threads."""
-    return _compiled_scanline(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, near, eps,
-                              interpolate,
+    return _compiled_scanline(depth, colours, stretched_cell, real_faces_first, pad, camera, shift, target, near,
+                              eps, interpolate,
                               bool(np.issubdtype(colours.dtype, np.integer)), numba.get_num_threads())
 
 

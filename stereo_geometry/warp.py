@@ -166,17 +166,18 @@ def reproject(image: np.ndarray, depth: np.ndarray, K_src: Intrinsics, K_dst: In
     (`interpolated_colours`: a closer estimate of a surface seen from elsewhere; the holes
     keep the nearest texels the network was trained on; within a pixel of the source's
     border the padded border vertices blend in up to 1 % of the next texel). A target
-    camera that is the source camera shifted along its rows (a parallel rig) takes the
-    compiled scanline path, any other the general path (`_general_grid_raster`); neither
-    builds a vertex array where numba is installed, and both give the numpy reference's
-    result, bit for bit.
+    camera shifted along the source's rows, with the source's rows (a parallel rig, an
+    off-axis eye, a frame narrower than its overscan render), takes the compiled scanline
+    path, any other the general path (`_general_grid_raster`); neither builds a vertex
+    array where numba is installed, and both give the numpy reference's result, bit for bit.
     """
     if rule.bridge_px:
         return with_bridged_layer(lambda im, de, plain: reproject(im, de, K_src, K_dst, src_to_dst, plain, interpolate),
                                   image, depth, rule)
-    shift = _pure_shift(src_to_dst) if K_src == K_dst and scanline_reproject is not None else None
+    same_rows = (K_src.fy, K_src.cy, K_src.height) == (K_dst.fy, K_dst.cy, K_dst.height)
+    shift = _pure_shift(src_to_dst) if same_rows and scanline_reproject is not None else None
     if shift is not None and shift[1:] == (0.0, 0.0):
-        along_rows = _scanline_reprojection(image, depth, K_src, src_to_dst, shift, rule, interpolate)
+        along_rows = _scanline_reprojection(image, depth, K_src, K_dst, src_to_dst, shift, rule, interpolate)
         if along_rows is not None:
             return along_rows
     tris, stretched_face, raster = _general_grid_raster(depth, K_src, K_dst, src_to_dst, rule)
@@ -216,14 +217,14 @@ def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
     return None
 
 
-def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics, src_to_dst: np.ndarray,
-                           shift: tuple[float, float, float], rule: HoleRule,
+def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics, K_dst: Intrinsics,
+                           src_to_dst: np.ndarray, shift: tuple[float, float, float], rule: HoleRule,
                            interpolate: bool) -> Reprojection | None:
-    """`reproject` into the camera K shifted along its rows (a parallel rig) by the compiled
-    scanline kernel (`compiled.scanline_reproject`): the same result, bit for bit, without
-    storing triangles, projections or weights. None where a vertex would leave its row (only
-    for depths so extreme that rounding moves it): the general path takes those. `shift` is
-    `src_to_dst`'s translation (`_pure_shift`)."""
+    """`reproject` into the camera K_dst (K's rows, its own columns) shifted along K's rows
+    by the compiled scanline kernel (`compiled.scanline_reproject`): the same result, bit for
+    bit, without storing triangles, projections or weights. None where a vertex would leave
+    its row (only for depths so extreme that rounding moves it): the general path takes
+    those. `shift` is `src_to_dst`'s translation (`_pure_shift`)."""
     h, w = depth.shape
     depth = np.ascontiguousarray(depth)
     camera = (K.fx, K.fy, K.cx, K.cy)
@@ -236,11 +237,12 @@ def _scanline_reprojection(image: np.ndarray, depth: np.ndarray, K: Intrinsics, 
     stretched_cell[half, row, col] = edge_on
     colours = np.ascontiguousarray(image.reshape(h * w, -1))
     warped, depth_out, stretched, covered = scanline_reproject(
-        depth, colours, stretched_cell, rule.real_faces_first, BORDER_PAD_PX, camera, shift, _NEAR, _EPS,
-        interpolate)
-    warp = Reprojection(image=warped.reshape((h, w) + image.shape[2:]), depth=depth_out.reshape(h, w),
-                        stretched=stretched.reshape(h, w), covered=covered.reshape(h, w))
-    return with_point_samples(warp, image, depth, K, K, src_to_dst, grown[edge_on], rule)
+        depth, colours, stretched_cell, rule.real_faces_first, BORDER_PAD_PX, camera, shift,
+        (K_dst.fx, K_dst.cx, K_dst.width), _NEAR, _EPS, interpolate)
+    wt = K_dst.width
+    warp = Reprojection(image=warped.reshape((h, wt) + image.shape[2:]), depth=depth_out.reshape(h, wt),
+                        stretched=stretched.reshape(h, wt), covered=covered.reshape(h, wt))
+    return with_point_samples(warp, image, depth, K, K_dst, src_to_dst, grown[edge_on], rule)
 
 
 def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,

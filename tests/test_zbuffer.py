@@ -123,6 +123,27 @@ def test_the_parallel_rig_takes_the_scanline_kernel(monkeypatch, baseline):
     assert calls == [True, True]
 
 
+@pytest.mark.parametrize("baseline", [B, -B])
+@pytest.mark.parametrize("rule", ["visible", "bridged"])
+def test_an_off_axis_eye_of_an_overscan_render_takes_the_scanline_kernel(monkeypatch, baseline, rule):
+    """Blender's Off-Axis eye: the camera shifted along its rows with its principal point moved,
+    seen from a render with overscan columns on one side (a wider frame, another cx). Its
+    rows are the source's, so the scanline kernel draws it, and gives the reference's result."""
+    K_src = Intrinsics(150.0, 150.0, 79.5, 47.5, 148, 96)  # 12 overscan columns on the left
+    K_dst = Intrinsics(150.0, 150.0, 67.5 - 150.0 * baseline / 2.0, 47.5, 136, 96)
+    image, depth = textured(K_src.height, K_src.width), _scene(K_src)
+    to_eye = world_to_camera(stereo_pose(baseline))
+    calls = _scanline_calls(monkeypatch)
+    for interpolate in (False, True):
+        fast = reproject(image, depth, K_src, K_dst, to_eye, HOLE_RULES[rule], interpolate=interpolate)
+        reference = _reference(lambda: reproject(image, depth, K_src, K_dst, to_eye, HOLE_RULES[rule],
+                                                 interpolate=interpolate))
+        assert fast.image.shape[:2] == (96, 136) and fast.covered.mean() > 0.5 and fast.stretched.sum() > 20
+        for field in ("image", "depth", "stretched", "covered"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(reference, field), err_msg=field)
+    assert calls and all(calls)
+
+
 @pytest.mark.filterwarnings("ignore:overflow encountered")
 def test_a_vertex_that_rounding_moves_off_its_row_sends_the_frame_to_the_general_path(monkeypatch):
     """Depth so small that y = (v - cy) / fy * z underflows: the projected row is wrong."""
