@@ -16,6 +16,7 @@ For frame t and an eye (`SequenceInfill.step`):
    colours interpolated over their faces; a hole pixel that some of them show as a surface
    (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths
+   (so does a pixel of the surface that a `bridged` rule interpolated behind a thin structure)
    (of those near the eye, `NEAR_FIRST`, where one of them shows it),
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
@@ -463,19 +464,20 @@ class SequenceInfill:
         own = reproject(frame.image, frame.depth, frame.K, eye.K, world_to_camera(eye.pose), self.rule,
                         interpolate=True)
         hole = own.hole_mask.astype(bool)
+        # what the frames saw may also replace the surface bridged behind thin structures (a guess)
+        offered = hole if own.bridged is None else hole | own.bridged
         image, depth = own.image.copy(), own.depth.copy()
         frame_to_eye = float(np.linalg.norm(eye.pose[:3, 3]))  # the frame's own camera is this far from the eye
-        seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, hole,
-                                                    occluding_edge_depth(own.depth, hole),
+        seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, offered,
+                                                    occluding_edge_depth(own.depth, offered),
                                                     reach=NEAR_FIRST * frame_to_eye)
+        taken = np.zeros_like(hole)
         if seen_from_frames is not None:
             taken, colours, depths = seen_from_frames
             image[taken], depth[taken] = colours, depths
-            open_ = hole & ~taken
-        else:
-            open_ = hole.copy()
+        open_ = hole & ~taken
         merged = Reprojection(image=image, depth=depth, stretched=open_ & own.covered,
-                              covered=own.covered | (hole & ~open_))
+                              covered=own.covered | taken)
         inputs = warped_inputs(merged, eye.K)
         x = network_input(**inputs)[None]
         out = self.network(x)[0]
@@ -490,7 +492,7 @@ class SequenceInfill:
         filled_depth = (far_side_depth(depth, open_) if self.depth_network is None
                         else fill_depth(self.depth_network, x, inputs))
         result = FilledFrame(image=image, warped=own.image, hole_mask=hole.astype(np.uint8),
-                             from_frames=(hole & ~open_).astype(np.uint8), depth=filled_depth)
+                             from_frames=(taken & hole).astype(np.uint8), depth=filled_depth)
         self.previous = (result, eye.K, eye_pose)
         return result
 

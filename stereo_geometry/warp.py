@@ -139,13 +139,16 @@ class Reprojection:
 
     `image` holds the nearest source texel of whatever face is visible (stretched faces give
     the smeared colours a real re-render shows; uncovered pixels are 0), `depth` the planar
-    depth in the target camera (0: uncovered), `stretched` the pixels showing a stretched face.
+    depth in the target camera (0: uncovered), `stretched` the pixels showing a stretched face;
+    `bridged` (a rule with `bridge_px`) the holes of the first layer that the surface bridged
+    behind thin structures covers (`with_bridged_layer`), None where nothing was bridged.
     """
 
     image: np.ndarray
     depth: np.ndarray
     stretched: np.ndarray
     covered: np.ndarray
+    bridged: np.ndarray | None = None
 
     @property
     def hole_mask(self) -> np.ndarray:
@@ -207,7 +210,7 @@ def with_bridged_layer(warp_layer: Callable[[np.ndarray, np.ndarray, HoleRule], 
     take = front.hole_mask.astype(bool) & ~behind.hole_mask.astype(bool)
     return Reprojection(image=np.where(take.reshape(take.shape + (1,) * (front.image.ndim - 2)), behind.image, front.image),
                         depth=np.where(take, behind.depth, front.depth).astype(np.float32),
-                        stretched=front.stretched & ~take, covered=front.covered | take)
+                        stretched=front.stretched & ~take, covered=front.covered | take, bridged=take)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
