@@ -307,6 +307,9 @@ def main() -> None:
                         "truth_depths.npy; sequences kept there already are read instead of rendered "
                         "(--frames, --size, --samples, --step, --pan must match)")
     args = parser.parse_args()
+    for folder in (args.scene_folder, args.sequence_folder):
+        if folder is not None and not folder.is_dir():
+            parser.error(f"{folder}: no such folder")
     from stereo_geometry.infill import SHIPPED_MODELS
     from training import load_network
     from training.metrics import psnr
