@@ -12,12 +12,16 @@ from .renderer import Renderer
 from .timing import stage
 
 
+#: Half the side of the square that draws a point sample over the pixel it covers.
+POINT_SQUARE_PX = 0.35
+
+
 class CyclesWarp:
     """A `stereo_geometry.sample.Warp` that renders with Cycles: the view's pixel-grid mesh,
     textured with its image (nearest texel), its stretched faces tagged, placed by the source
     pose and rendered once from the target pose. A rule whose stretched faces never hide real
-    ones adds its point samples (`warp.point_samples`: squares facing the target camera,
-    textured with their own pixel) as real faces and lets camera rays pass through the stretched
+    ones adds its point samples (`warp.point_samples`: a square facing the target camera over
+    each pixel one covers, textured with its source pixel) as real faces and lets camera rays pass through the stretched
     faces to any real face behind them: a hole is where a ray meets no real face."""
 
     def __init__(self, renderer: Renderer) -> None:
@@ -34,8 +38,8 @@ class CyclesWarp:
             tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
             uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
             if rule.real_faces_first:
-                index, _, landing, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
-                corners = point_squares(landing, lagged, rule.point_radius_px, K)
+                index, pixel, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+                corners = point_squares(pixel, lagged, K)
                 first = len(vertices) + 4 * np.arange(len(index))
                 squares = np.concatenate([np.stack([first, first + 1, first + 2], 1),
                                           np.stack([first, first + 2, first + 3], 1)])
@@ -59,13 +63,13 @@ class CyclesWarp:
                                 stretched=nearest_tagged & ~real, covered=covered)
 
 
-def point_squares(landing: np.ndarray, depth: np.ndarray, radius: float, K: Intrinsics) -> np.ndarray:
+def point_squares(pixel: np.ndarray, depth: np.ndarray, K: Intrinsics) -> np.ndarray:
     """Camera-space corners (4N, 3) of squares facing the camera K, each at planar `depth`
-    (N,) and reaching `radius` pixels from where a point lands (`landing` (N, 2) pixel
-    coordinates) in both axes: a ray through a pixel centre hits one exactly where that
-    centre lies within the radius."""
-    offsets = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * radius
-    uv = (landing[:, None, :] + offsets[None]).reshape(-1, 2)
+    (N,) about the centre of its flat `pixel` (N,) and `POINT_SQUARE_PX` pixels from it in
+    both axes: a ray through that pixel's centre hits it, one through any other misses."""
+    offsets = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * POINT_SQUARE_PX
+    centres = np.stack([pixel % K.width, pixel // K.width], 1).astype(np.float64)
+    uv = (centres[:, None, :] + offsets[None]).reshape(-1, 2)
     return unproject_pixels(uv[:, 0], uv[:, 1], np.repeat(depth, 4), K)
 
 

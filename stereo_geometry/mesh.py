@@ -23,7 +23,11 @@ class HoleRule:
     edge, the whole of a one-pixel wire) and the frame's outermost pixels are point samples
     too (`warp.point_samples`): each covers the target pixel
     whose centre lies within that many pixels of where it lands in both axes, unless a real
-    face there is nearer than `POINT_LAG` behind it. With `bridge_px` > 0, the surface behind
+    face there is nearer than `POINT_LAG` behind it. With `far_reach_px` > 0, a far corner
+    of a stretched face (deeper than `FAR_CORNER_MARGIN` behind the face's nearest corner:
+    the far side of a depth edge) reaches that many pixels along its row instead: the far
+    surface continues up to the near one, so the pixel where a step of a pixel or two of
+    parallax leaves it one pixel short is no hole. With `bridge_px` > 0, the surface behind
     structures at most that many pixels wide (a wire, a rope: `bridged_background`) is warped
     as a second layer behind the view, and a hole that it covers is not one (warp
     `with_bridged_layer`). A model records the rule it was trained on (its `hole_rule`);
@@ -34,19 +38,26 @@ class HoleRule:
     min_growth_px: float = 0.5
     real_faces_first: bool = False
     point_radius_px: float = 0.0
+    far_reach_px: float = 0.0
     bridge_px: int = 0
 
 
 #: A point sample counts as this much (relative) behind its own depth: against a real face of
 #: its own surface, the face wins.
 POINT_LAG = 0.01
+#: A corner of a stretched face is its far corner when deeper than this (relative) behind the
+#: face's nearest corner (`HoleRule.far_reach_px`).
+FAR_CORNER_MARGIN = 0.05
 #: `stretched`: every stretched face nearest at a pixel is a hole; `visible`: holes only where
 #: no real surface of the source lands; `bridged` (the shipped models'): `visible`, and no
-#: hole where the surface behind a wire or a rope one or two pixels wide continues.
+#: hole where the surface behind a wire or a rope one or two pixels wide continues;
+#: `far_reach`: `bridged`, and the far side of a depth edge reaches one pixel toward the near one.
 HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
     HoleRule("bridged", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35, bridge_px=2),
+    HoleRule("far_reach", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35, far_reach_px=1.0,
+             bridge_px=2),
 )}
 #: The rule of a model or sample that records none (made before rules were recorded), and
 #: of `warp.reproject` unless it is given one.

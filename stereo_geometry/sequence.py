@@ -281,7 +281,7 @@ def points_in_holes(frame: Frame, eye_K: Intrinsics, frame_to_eye: np.ndarray,
     pixel of the eye its position among the hole pixels, -1 elsewhere), the nearest of several:
     (their positions among the hole pixels, each once; their colours (N, 3); their planar
     depths)."""
-    source, pixel, _, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.edge_pixels,
+    source, pixel, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.edge_pixels,
                                              THIN_POINTS)
     _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel
     at = slot[pixel[first]]

@@ -16,7 +16,7 @@ from .camera import Intrinsics, project, stereo_pose, transform, translation, wo
 from .compiled import grid_grown_faces, grid_moved_projection, scanline_reproject, zbuffer
 from .compiled import interpolated_lookup as compiled_interpolation
 from .compiled import surface_lookup as compiled_lookup
-from .mesh import (BORDER_PAD_PX, DEFAULT_HOLE_RULE, POINT_LAG, HoleRule, bridged_background, cell_triangles, footprint_growth,
+from .mesh import (BORDER_PAD_PX, DEFAULT_HOLE_RULE, FAR_CORNER_MARGIN, POINT_LAG, HoleRule, bridged_background, cell_triangles, footprint_growth,
                    grid_triangles, grid_vertices, seen_edge_on, tag_grown_faces)
 
 _NEAR = 1e-6
@@ -276,30 +276,46 @@ def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics
 
 
 def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,
-                  corners: np.ndarray, rule: HoleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The point samples of `rule` (`HoleRule.point_radius_px`): the source pixels at the
-    corners (M, 3) of stretched faces and the frame's outermost pixels (whose footprints
-    reach half a pixel past the mesh), where their depth is known: (their flat source
-    indices, the flat target pixel each covers, the 2D position (N, 2) where it lands there,
-    its planar depth there `POINT_LAG` behind its own), nearest first; none where the rule
-    has no points."""
+                  corners: np.ndarray, rule: HoleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The point samples of `rule` (`HoleRule.point_radius_px`, `far_reach_px`): the source
+    pixels at the corners (M, 3) of stretched faces (or a flat list of source pixels) and the
+    frame's outermost pixels (whose footprints reach half a pixel past the mesh), where their
+    depth is known: (their flat source indices, the flat target pixel each covers, one row
+    per pixel a point covers; its planar depth there `POINT_LAG` behind its own), nearest
+    first; none where the rule has no points."""
     nothing = np.zeros(0, np.int64)
     if rule.point_radius_px <= 0:
-        return nothing, nothing, np.zeros((0, 2)), np.zeros(0)
+        return nothing, nothing, np.zeros(0)
     h, w = depth.shape
     grid = np.arange(h * w).reshape(h, w)
     index = np.unique(np.concatenate([corners.ravel(), grid[0], grid[-1], grid[:, 0], grid[:, -1]]))
     known = depth.ravel()[index]
     index = index[np.isfinite(known) & (known > 0)]
+    reach = np.full(len(index), rule.point_radius_px)
+    if rule.far_reach_px > 0 and corners.ndim == 2:
+        reach[np.isin(index, far_corners(depth, corners))] = rule.far_reach_px
     u, v, z = project(transform(grid_vertices(depth, K_src, index), src_to_dst), K_dst)
+    found = [], [], []
     with np.errstate(invalid="ignore"):
-        col, row = np.floor(u + 0.5), np.floor(v + 0.5)
-        lands = ((z > _NEAR) & (np.abs(u - col) < rule.point_radius_px) & (np.abs(v - row) < rule.point_radius_px)
-                 & (col >= 0) & (col < K_dst.width) & (row >= 0) & (row < K_dst.height))
-    lagged = z[lands] * (1.0 + POINT_LAG)
-    pixel = (row[lands] * K_dst.width + col[lands]).astype(np.int64)
-    order = np.lexsort((index[lands], lagged))
-    return index[lands][order], pixel[order], np.stack([u, v], 1)[lands][order], lagged[order]
+        nearest_col, row = np.floor(u + 0.5), np.floor(v + 0.5)
+        in_rows = (z > _NEAR) & (np.abs(v - row) <= rule.point_radius_px) & (row >= 0) & (row < K_dst.height)
+        farthest_step = int(np.floor(reach.max(initial=0.0) + 0.5))
+        for step in range(-farthest_step, farthest_step + 1):  # the pixels along the row within reach
+            col = nearest_col + step
+            lands = in_rows & (np.abs(u - col) <= reach) & (col >= 0) & (col < K_dst.width)
+            found[0].append(index[lands])
+            found[1].append((row[lands] * K_dst.width + col[lands]).astype(np.int64))
+            found[2].append(z[lands] * (1.0 + POINT_LAG))
+    source, pixel, lagged = (np.concatenate(part) for part in found)
+    order = np.lexsort((pixel, source, lagged))
+    return source[order], pixel[order], lagged[order]
+
+
+def far_corners(depth: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """Flat indices of the far corners of faces (M, 3): deeper than `FAR_CORNER_MARGIN`
+    behind their face's nearest corner."""
+    at = depth.ravel()[corners]
+    return np.unique(corners[at > at.min(axis=1, keepdims=True) * (1 + FAR_CORNER_MARGIN)])
 
 
 def with_point_samples(warp: Reprojection, image: np.ndarray, depth: np.ndarray, K_src: Intrinsics,
@@ -308,7 +324,7 @@ def with_point_samples(warp: Reprojection, image: np.ndarray, depth: np.ndarray,
     """`warp` with the point samples of `rule` (`point_samples`) drawn in: each takes its
     pixel where that pixel is a hole or shows a real face farther than the point (with its
     lag), the nearest of several first; it shows its own source pixel's colour."""
-    index, pixel, _, lagged = point_samples(depth, K_src, K_dst, src_to_dst, corners, rule)
+    index, pixel, lagged = point_samples(depth, K_src, K_dst, src_to_dst, corners, rule)
     if len(index) == 0:
         return warp
     _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel wins

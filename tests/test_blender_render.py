@@ -176,6 +176,24 @@ def test_cycles_warp_makes_the_holes_of_the_bridged_rule(renderer, K_small):
     assert (blender.image == ref.image).all(-1).mean() >= 0.99
 
 
+def test_cycles_warp_makes_the_holes_of_the_far_reach_rule(renderer, K_small):
+    """The `far_reach` rule rendered by Cycles (a square over each pixel a point sample
+    covers) as the numpy reference makes it: beside the box the wall's first pixel covers the
+    hole pixel next to it, on every row of the box."""
+    from datagen_bpy.pipeline import CyclesWarp
+
+    image, depth = box_and_wire(renderer, K_small)
+    pose = stereo_pose(B)
+    blender = CyclesWarp(renderer)(image, depth, K_small, np.eye(4), pose, HOLE_RULES["far_reach"])
+    ref = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["far_reach"])
+    bridged = reproject(image, depth, K_small, K_small, world_to_camera(pose), HOLE_RULES["bridged"])
+    reached = bridged.hole_mask.astype(bool) & ~ref.hole_mask.astype(bool)
+    assert reached.sum() >= 40  # the box's 40 rows
+    assert (blender.hole_mask == ref.hole_mask).mean() >= 0.995
+    assert (blender.hole_mask[reached] == 0).mean() >= 0.99
+    assert (blender.image == ref.image).all(-1).mean() >= 0.99
+
+
 def test_holes_among_clutter_show_the_nearest_stretched_face(renderer, K_small):
     """Boxes of random sizes at random depths before a wall: where a hole's camera ray passes
     through several stretched faces and meets no real one, Cycles shows the nearest face's

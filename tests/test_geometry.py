@@ -139,6 +139,31 @@ def test_the_bridged_rule_shows_the_wall_a_wire_hid_as_its_two_sides_show_it():
     assert (warp.image[:, 25] == (255, 0, 0)).all()
 
 
+@pytest.mark.parametrize("step", [2, 2.5, 3])
+def test_the_far_reach_rule_lets_the_far_side_of_an_edge_reach_one_pixel_toward_the_near_one(step):
+    """A box before a wall, the wall's parallax 3 px (its pixels land on pixel centres), the
+    box's 3 + `step`: beside the box the `bridged` rule leaves the pixel centres between the
+    box's last pixel and the wall's first, `ceil(step)` columns; under `far_reach` the wall's
+    first pixel covers the one next to it too (at its own colour and lagged depth), so one
+    column fewer is a hole. Elsewhere the two rules agree."""
+    from stereo_geometry.mesh import POINT_LAG
+    K = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
+    z_wall = K.fx * B / 3
+    depth = np.full((48, 64), z_wall)
+    depth[10:40, 20:40] = K.fx * B / (3 + step)
+    image = textured(48, 64)
+    to_eye = world_to_camera(stereo_pose(B))
+    bridged = reproject(image, depth, K, K, to_eye, HOLE_RULES["bridged"]).hole_mask.astype(bool)
+    reached = reproject(image, depth, K, K, to_eye, HOLE_RULES["far_reach"])
+    far_reach = reached.hole_mask.astype(bool)
+    beside_box = list(range(36 - math.ceil(step) + 1, 37))  # the wall's first pixel (column 40) lands on 37
+    assert [np.nonzero(bridged[row, :60])[0].tolist() for row in (10, 25, 39)] == [beside_box] * 3
+    assert [np.nonzero(far_reach[row, :60])[0].tolist() for row in (10, 25, 39)] == [beside_box[:-1]] * 3
+    assert (bridged[:, 36] != far_reach[:, 36]).sum() == 30 and (bridged[:, :36] == far_reach[:, :36]).all()
+    assert (reached.image[10:40, 36] == image[10:40, 40]).all()
+    np.testing.assert_allclose(reached.depth[10:40, 36], z_wall * (1 + POINT_LAG), rtol=1e-6)
+
+
 def test_bridged_background_spans_structures_one_or_two_pixels_wide_only():
     from stereo_geometry.mesh import bridged_background
 

@@ -124,7 +124,7 @@ def test_the_parallel_rig_takes_the_scanline_kernel(monkeypatch, baseline):
 
 
 @pytest.mark.parametrize("baseline", [B, -B])
-@pytest.mark.parametrize("rule", ["visible", "bridged"])
+@pytest.mark.parametrize("rule", ["visible", "bridged", "far_reach"])
 def test_an_off_axis_eye_of_an_overscan_render_takes_the_scanline_kernel(monkeypatch, baseline, rule):
     """Blender's Off-Axis eye: the camera shifted along its rows with its principal point moved,
     seen from a render with overscan columns on one side (a wider frame, another cx). Its
