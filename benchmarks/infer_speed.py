@@ -3,7 +3,7 @@ the CLI run it: numpy `prepare`, the exported core, numpy `assemble` at the hole
 its first guess alone in PyTorch) next to OpenCV Telea on the same frame and hole mask.
 
     python benchmarks/infer_speed.py [--width 8 --levels 4 --detail-channels 4] [--repeats 10] [--profile]
-        [--hole-rule stretched|visible|bridged] [--wires N] [--eye parallel|off-axis]
+        [--hole-rule stretched|visible|bridged|far_reach] [--wires N] [--eye parallel|off-axis]
 
 The frame is a synthetic scene (a wall with boxes, and with `--wires` that many cables one or
 two pixels thick before it, which `bridged` warps a second layer for) warped to the other eye with the project's

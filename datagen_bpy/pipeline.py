@@ -38,7 +38,7 @@ class CyclesWarp:
             tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
             uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
             if rule.real_faces_first:
-                index, pixel, lagged = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+                index, pixel, lagged, _ = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
                 corners = point_squares(pixel, lagged, K)
                 first = len(vertices) + 4 * np.arange(len(index))
                 squares = np.concatenate([np.stack([first, first + 1, first + 2], 1),

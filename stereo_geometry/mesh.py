@@ -27,7 +27,8 @@ class HoleRule:
     of a stretched face (deeper than `FAR_CORNER_MARGIN` behind the face's nearest corner:
     the far side of a depth edge) reaches that many pixels along its row instead: the far
     surface continues up to the near one, so the pixel where a step of a pixel or two of
-    parallax leaves it one pixel short is no hole. With `bridge_px` > 0, the surface behind
+    parallax leaves it one pixel short is no hole (it shows the far surface's next pixel
+    inward, `warp.point_samples`). With `bridge_px` > 0, the surface behind
     structures at most that many pixels wide (a wire, a rope: `bridged_background`) is warped
     as a second layer behind the view, and a hole that it covers is not one (warp
     `with_bridged_layer`). A model records the rule it was trained on (its `hole_rule`);
@@ -49,9 +50,9 @@ POINT_LAG = 0.01
 #: face's nearest corner (`HoleRule.far_reach_px`).
 FAR_CORNER_MARGIN = 0.05
 #: `stretched`: every stretched face nearest at a pixel is a hole; `visible`: holes only where
-#: no real surface of the source lands; `bridged` (the shipped models'): `visible`, and no
-#: hole where the surface behind a wire or a rope one or two pixels wide continues;
-#: `far_reach`: `bridged`, and the far side of a depth edge reaches one pixel toward the near one.
+#: no real surface of the source lands; `bridged`: `visible`, and no hole where the surface
+#: behind a wire or a rope one or two pixels wide continues; `far_reach` (the shipped
+#: models'): `bridged`, and the far side of a depth edge reaches one pixel toward the near one.
 HOLE_RULES = {rule.name: rule for rule in (
     HoleRule("stretched"),
     HoleRule("visible", min_growth_px=1.0, real_faces_first=True, point_radius_px=0.35),
@@ -63,7 +64,7 @@ HOLE_RULES = {rule.name: rule for rule in (
 #: of `warp.reproject` unless it is given one.
 DEFAULT_HOLE_RULE = HOLE_RULES["stretched"]
 #: The rule the shipped models learned: what new training data is made with unless told.
-SHIPPED_HOLE_RULE = HOLE_RULES["bridged"]
+SHIPPED_HOLE_RULE = HOLE_RULES["far_reach"]
 
 
 def hole_rule(name: str) -> HoleRule:

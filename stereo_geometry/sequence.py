@@ -16,7 +16,7 @@ For frame t and an eye (`SequenceInfill.step`):
    colours interpolated over their faces; a hole pixel that some of them show as a surface
    (covered, none of their stretched faces in front: `NEIGHBOUR_RULE`; on a face whose
    corners lie on one surface: `SURFACE_SPREAD`) takes the mean of their colours and depths
-   (so does a pixel of the surface that a `bridged` rule interpolated behind a thin structure)
+   (so does a pixel the rule guessed: `Reprojection.guessed`, behind a thin structure or beside an edge)
    (of those near the eye, `NEAR_FIRST`, where one of them shows it),
    their pixels beside a nearer surface (mixed colours in an antialiased render) counting
    less the more the neighbour sees that surface displaced against the eye (`mixed_weight`);
@@ -281,7 +281,7 @@ def points_in_holes(frame: Frame, eye_K: Intrinsics, frame_to_eye: np.ndarray,
     pixel of the eye its position among the hole pixels, -1 elsewhere), the nearest of several:
     (their positions among the hole pixels, each once; their colours (N, 3); their planar
     depths)."""
-    source, pixel, lagged = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.edge_pixels,
+    source, pixel, lagged, _ = point_samples(frame.depth, frame.K, eye_K, frame_to_eye, frame.edge_pixels,
                                              THIN_POINTS)
     _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel
     at = slot[pixel[first]]
@@ -464,8 +464,8 @@ class SequenceInfill:
         own = reproject(frame.image, frame.depth, frame.K, eye.K, world_to_camera(eye.pose), self.rule,
                         interpolate=True)
         hole = own.hole_mask.astype(bool)
-        # what the frames saw may also replace the surface bridged behind thin structures (a guess)
-        offered = hole if own.bridged is None else hole | own.bridged
+        # what the frames saw may also replace what the rule guessed (behind thin structures, beside edges)
+        offered = hole if own.guessed is None else hole | own.guessed
         image, depth = own.image.copy(), own.depth.copy()
         frame_to_eye = float(np.linalg.norm(eye.pose[:3, 3]))  # the frame's own camera is this far from the eye
         seen_from_frames = self._seen_by_neighbours(eye.K, neighbours, to_eye, offered,

@@ -140,15 +140,17 @@ class Reprojection:
     `image` holds the nearest source texel of whatever face is visible (stretched faces give
     the smeared colours a real re-render shows; uncovered pixels are 0), `depth` the planar
     depth in the target camera (0: uncovered), `stretched` the pixels showing a stretched face;
-    `bridged` (a rule with `bridge_px`) the holes of the first layer that the surface bridged
-    behind thin structures covers (`with_bridged_layer`), None where nothing was bridged.
+    `guessed` the pixels the rule fills by a guess rather than from a sample of their own
+    surface: the holes of the first layer that the surface bridged behind thin structures
+    covers (`with_bridged_layer`) and the pixels a far corner reaches (`point_samples`); None
+    where there are none.
     """
 
     image: np.ndarray
     depth: np.ndarray
     stretched: np.ndarray
     covered: np.ndarray
-    bridged: np.ndarray | None = None
+    guessed: np.ndarray | None = None
 
     @property
     def hole_mask(self) -> np.ndarray:
@@ -210,7 +212,8 @@ def with_bridged_layer(warp_layer: Callable[[np.ndarray, np.ndarray, HoleRule], 
     take = front.hole_mask.astype(bool) & ~behind.hole_mask.astype(bool)
     return Reprojection(image=np.where(take.reshape(take.shape + (1,) * (front.image.ndim - 2)), behind.image, front.image),
                         depth=np.where(take, behind.depth, front.depth).astype(np.float32),
-                        stretched=front.stretched & ~take, covered=front.covered | take, bridged=take)
+                        stretched=front.stretched & ~take, covered=front.covered | take,
+                        guessed=take if front.guessed is None else take | front.guessed)
 
 
 def _pure_shift(src_to_dst: np.ndarray) -> tuple[float, float, float] | None:
@@ -276,16 +279,22 @@ def _general_grid_raster(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics
 
 
 def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_to_dst: np.ndarray,
-                  corners: np.ndarray, rule: HoleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  corners: np.ndarray, rule: HoleRule) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The point samples of `rule` (`HoleRule.point_radius_px`, `far_reach_px`): the source
     pixels at the corners (M, 3) of stretched faces (or a flat list of source pixels) and the
     frame's outermost pixels (whose footprints reach half a pixel past the mesh), where their
-    depth is known: (their flat source indices, the flat target pixel each covers, one row
-    per pixel a point covers; its planar depth there `POINT_LAG` behind its own), nearest
-    first; none where the rule has no points."""
+    depth is known. One row per target pixel a point covers: (the flat source pixel whose
+    colour it shows there, the flat target pixel, its planar depth there `POINT_LAG` behind
+    its own, whether a far corner reaches it), nearest first; none where the rule has no points. A point shows its own colour
+    within `point_radius_px`. A far corner (`far_corners`) reaches on to `far_reach_px` toward
+    a side only where its surface continues on the other (the next pixel of its row that way
+    within `FAR_CORNER_MARGIN` of its depth: the first pixel of a surface, not a sample of a
+    depth ramp across an edge), and shows that next pixel's colour there: the edge pixel's own
+    mixes in the nearer surface's (antialiasing, optics).
+    """
     nothing = np.zeros(0, np.int64)
     if rule.point_radius_px <= 0:
-        return nothing, nothing, np.zeros(0)
+        return nothing, nothing, np.zeros(0), np.zeros(0, bool)
     h, w = depth.shape
     grid = np.arange(h * w).reshape(h, w)
     index = np.unique(np.concatenate([corners.ravel(), grid[0], grid[-1], grid[:, 0], grid[:, -1]]))
@@ -295,20 +304,30 @@ def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_t
     if rule.far_reach_px > 0 and corners.ndim == 2:
         reach[np.isin(index, far_corners(depth, corners))] = rule.far_reach_px
     u, v, z = project(transform(grid_vertices(depth, K_src, index), src_to_dst), K_dst)
-    found = [], [], []
+    flat_depth = depth.ravel()
+    found = [], [], [], []
     with np.errstate(invalid="ignore"):
         nearest_col, row = np.floor(u + 0.5), np.floor(v + 0.5)
         in_rows = (z > _NEAR) & (np.abs(v - row) <= rule.point_radius_px) & (row >= 0) & (row < K_dst.height)
         farthest_step = int(np.floor(reach.max(initial=0.0) + 0.5))
         for step in range(-farthest_step, farthest_step + 1):  # the pixels along the row within reach
             col = nearest_col + step
-            lands = in_rows & (np.abs(u - col) <= reach) & (col >= 0) & (col < K_dst.width)
-            found[0].append(index[lands])
+            offset = col - u
+            lands = in_rows & (np.abs(offset) <= reach) & (col >= 0) & (col < K_dst.width)
+            beyond = lands & (np.abs(offset) > rule.point_radius_px)  # reached: far corners only
+            inward = index - np.sign(offset).astype(np.int64)  # the next pixel of its row, the other way
+            inward_col = index % w - np.sign(offset).astype(np.int64)
+            behind = flat_depth[np.clip(inward, 0, h * w - 1)]
+            continues = ((inward_col >= 0) & (inward_col < w) & np.isfinite(behind)
+                         & (np.abs(behind - flat_depth[index]) <= FAR_CORNER_MARGIN * flat_depth[index]))
+            lands &= ~beyond | continues
+            found[0].append(np.where(beyond, inward, index)[lands])
             found[1].append((row[lands] * K_dst.width + col[lands]).astype(np.int64))
             found[2].append(z[lands] * (1.0 + POINT_LAG))
-    source, pixel, lagged = (np.concatenate(part) for part in found)
+            found[3].append(beyond[lands])
+    source, pixel, lagged, reached = (np.concatenate(part) for part in found)
     order = np.lexsort((pixel, source, lagged))
-    return source[order], pixel[order], lagged[order]
+    return source[order], pixel[order], lagged[order], reached[order]
 
 
 def far_corners(depth: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -323,12 +342,13 @@ def with_point_samples(warp: Reprojection, image: np.ndarray, depth: np.ndarray,
                        rule: HoleRule) -> Reprojection:
     """`warp` with the point samples of `rule` (`point_samples`) drawn in: each takes its
     pixel where that pixel is a hole or shows a real face farther than the point (with its
-    lag), the nearest of several first; it shows its own source pixel's colour."""
-    index, pixel, lagged = point_samples(depth, K_src, K_dst, src_to_dst, corners, rule)
+    lag), the nearest of several first, and shows the colour `point_samples` gives it; the
+    pixels far corners reach are `guessed`."""
+    index, pixel, lagged, reached = point_samples(depth, K_src, K_dst, src_to_dst, corners, rule)
     if len(index) == 0:
         return warp
     _, first = np.unique(pixel, return_index=True)  # nearest first: the first of each pixel wins
-    index, pixel, lagged = index[first], pixel[first], lagged[first]
+    index, pixel, lagged, reached = index[first], pixel[first], lagged[first], reached[first]
     flat_depth = warp.depth.reshape(-1)
     hole = warp.hole_mask.reshape(-1).astype(bool)
     takes = hole[pixel] | (lagged < flat_depth[pixel])
@@ -340,7 +360,11 @@ def with_point_samples(warp: Reprojection, image: np.ndarray, depth: np.ndarray,
     out_depth.reshape(-1)[pixel] = lagged[takes].astype(np.float32)
     stretched.reshape(-1)[pixel] = False
     covered.reshape(-1)[pixel] = True
-    return Reprojection(image=out_image, depth=out_depth, stretched=stretched, covered=covered)
+    guessed = warp.guessed
+    if reached[takes].any():
+        guessed = np.zeros(warp.depth.shape, bool) if guessed is None else guessed.copy()
+        guessed.reshape(-1)[pixel[reached[takes]]] = True
+    return Reprojection(image=out_image, depth=out_depth, stretched=stretched, covered=covered, guessed=guessed)
 
 
 def surface_lookup(raster: Raster, tris: np.ndarray, stretched_face: np.ndarray,

@@ -51,7 +51,7 @@ def test_procedural_run_writes_complete_samples_and_a_manifest(procedural_run):
             assert json.loads(sample["meta"].item())["seed"] == record["seed"]
         assert abs(record["baseline"]) in (0.063,) or 0.0315 <= abs(record["baseline"]) <= 0.035
         assert record["swap"] == (record["baseline"] < 0)
-        assert record["hole_rule"] == "bridged"  # by default the shipped models' rule
+        assert record["hole_rule"] == "far_reach"  # by default the shipped models' rule
     assert (procedural_run / "failures.jsonl").read_text() == ""
 
 

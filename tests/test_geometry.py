@@ -144,8 +144,9 @@ def test_the_far_reach_rule_lets_the_far_side_of_an_edge_reach_one_pixel_toward_
     """A box before a wall, the wall's parallax 3 px (its pixels land on pixel centres), the
     box's 3 + `step`: beside the box the `bridged` rule leaves the pixel centres between the
     box's last pixel and the wall's first, `ceil(step)` columns; under `far_reach` the wall's
-    first pixel covers the one next to it too (at its own colour and lagged depth), so one
-    column fewer is a hole. Elsewhere the two rules agree."""
+    first pixel covers the one next to it too, so one column fewer is a hole. It shows the wall's next pixel inward (column 41: the edge pixel's
+    own colour mixes in the box's in a render or a photograph), at the first pixel's lagged
+    depth. Elsewhere the two rules agree."""
     from stereo_geometry.mesh import POINT_LAG
     K = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
     z_wall = K.fx * B / 3
@@ -160,8 +161,28 @@ def test_the_far_reach_rule_lets_the_far_side_of_an_edge_reach_one_pixel_toward_
     assert [np.nonzero(bridged[row, :60])[0].tolist() for row in (10, 25, 39)] == [beside_box] * 3
     assert [np.nonzero(far_reach[row, :60])[0].tolist() for row in (10, 25, 39)] == [beside_box[:-1]] * 3
     assert (bridged[:, 36] != far_reach[:, 36]).sum() == 30 and (bridged[:, :36] == far_reach[:, :36]).all()
-    assert (reached.image[10:40, 36] == image[10:40, 40]).all()
+    assert (reached.image[10:40, 36] == image[10:40, 41]).all()
+    assert reached.guessed is not None and reached.guessed[:, 36].sum() == reached.guessed.sum() == 30  # a guess
     np.testing.assert_allclose(reached.depth[10:40, 36], z_wall * (1 + POINT_LAG), rtol=1e-6)
+
+
+def test_the_far_reach_rule_reaches_from_the_first_pixel_of_a_surface_only():
+    """A depth ramp across the box's edge (two pixels between the box's depth and the wall's,
+    as a filtered or estimated depth map has them): they are far corners too, but no surface
+    continues behind them, so they reach nothing; only the wall's first pixel does, one
+    column, as without the ramp."""
+    K = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
+    z_wall, z_box = K.fx * B / 3, K.fx * B / 7
+    depth = np.full((48, 64), z_wall)
+    depth[10:40, 20:40] = z_box
+    depth[10:40, 40], depth[10:40, 41] = K.fx * B / 6, K.fx * B / 4.5  # the ramp
+    image = textured(48, 64)
+    to_eye = world_to_camera(stereo_pose(B))
+    bridged = reproject(image, depth, K, K, to_eye, HOLE_RULES["bridged"]).hole_mask.astype(bool)
+    far_reach = reproject(image, depth, K, K, to_eye, HOLE_RULES["far_reach"]).hole_mask.astype(bool)
+    for row in (10, 25, 39):  # landings: box 32, ramp 34 and 36.5, wall 39
+        assert np.nonzero(bridged[row, :60])[0].tolist() == [35, 36, 37, 38]
+        assert np.nonzero(far_reach[row, :60])[0].tolist() == [35, 36, 37]  # 38: beside the wall's first pixel
 
 
 def test_bridged_background_spans_structures_one_or_two_pixels_wide_only():

@@ -70,7 +70,7 @@ def test_a_hole_that_a_frame_saw_from_the_other_eye_is_copied_exactly():
     assert hole.sum() > 100 and seen.sum() > 0.9 * hole.sum()
     inside = np.zeros_like(seen)
     inside[1:-1, 1:-1] = True  # the frame's outermost vertices are pushed 0.01 px out (mesh.BORDER_PAD_PX)
-    assert (seen & inside).sum() > 0.5 * seen.sum()
+    assert (hole & inside).sum() > 30 and (seen & inside).sum() > 0.9 * (hole & inside).sum()  # the box's hole
     np.testing.assert_array_equal(result.image[seen & inside], from_the_eye.image[seen & inside])
 
 
@@ -92,14 +92,15 @@ def test_holes_that_other_frames_saw_take_what_they_saw(sequence):
     error = np.abs(result.image[inner].astype(float) - truth[inner])
     assert error.mean() < 1.5 and np.percentile(error, 99) <= 6, (error.mean(), error.max())
     assert np.abs(alone.image[inner].astype(float) - truth[inner]).mean() > 3 * error.mean()
-    np.testing.assert_array_equal(result.image[~hole], reproject(
-        frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), hole_rule_of(network),
-        interpolate=True).image[~hole])
+    own = reproject(frames[t].image, frames[t].depth, K, K, world_to_camera(translation(B)), hole_rule_of(network),
+                    interpolate=True)
+    kept = ~hole if own.guessed is None else ~hole & ~own.guessed  # the rule's guesses are offered to the frames too
+    np.testing.assert_array_equal(result.image[kept], own.image[kept])
 
 
 def test_a_single_view_is_a_sequence_of_one_frame_and_gives_what_it_always_gave():
     """`other_eye` and the sequence driver with one frame (no window, nothing carried) give the
-    same, and what the single-view fill gave when the shipped models learned the `bridged`
+    same, and what the single-view fill gave when the shipped models learned the `far_reach`
     hole rule (stored outputs of four views: both eyes, with and without overscan; image,
     warped view, holes and depth)."""
     from stereo_geometry.infill import SHIPPED_DEPTH_MODEL
@@ -107,7 +108,7 @@ def test_a_single_view_is_a_sequence_of_one_frame_and_gives_what_it_always_gave(
 
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
     depth_network = load_onnx_network(str(SHIPPED_DEPTH_MODEL), channels=1)
-    reference = np.load(REPO / "tests" / "data" / "other_eye_bridged_rule.npz")
+    reference = np.load(REPO / "tests" / "data" / "other_eye_far_reach_rule.npz")
     for i in range(4):
         fx, fy, cx, cy, w, h, baseline, overscan = reference[f"{i}_camera"]
         K_source, overscan = Intrinsics(fx, fy, cx, cy, int(w), int(h)), int(overscan)
@@ -207,28 +208,28 @@ def test_a_neighbours_face_across_a_depth_edge_gives_no_sample(monkeypatch):
         return taken.sum(), np.abs(result.image[taken].astype(float) - truth[taken]).max(axis=-1)
 
     taken, off = taken_and_off()
-    assert taken >= 100 and off.max() <= 3, (taken, off.max())
+    assert taken >= K.height and off.max() <= 3, (taken, off.max())  # a column of the hole at least
     monkeypatch.setattr(sequence_module, "SURFACE_SPREAD", np.inf)  # every face a surface
     taken_all, off_all = taken_and_off()
     assert taken_all >= taken + K.height and (off_all > 20).sum() >= K.height // 2, (taken_all, (off_all > 20).sum())
 
 
-def test_frames_that_saw_the_wall_behind_a_thin_rod_replace_the_bridged_guess():
-    """A rod about one pixel wide: the `bridged` rule (the shipped models') warps the wall
-    behind it as a second layer, interpolated from the rod's two sides, so the eye's pixels
-    where the rod stood are no holes. A frame at the eye's place saw that wall: its colours
-    replace the interpolation there (exact), which on this fine texture is far off."""
+def test_frames_that_saw_the_wall_behind_a_thin_rod_replace_the_rules_guess():
+    """A rod about one pixel wide: the shipped models' rule guesses the wall the rod hid in the
+    eye's pixels where it stood (the far reach of the wall's first pixels beside it, the
+    surface bridged behind it: `Reprojection.guessed`), so they are no holes. A frame at the
+    eye's place saw that wall: its colours replace the guess there (exact), which on this fine
+    texture is far off."""
     network = load_onnx_network(str(SHIPPED_MODELS["fast"]))
-    assert hole_rule_of(network).bridge_px > 0
     source, at_eye = _rod_before_far_wall_view(0.0, 0.012), _rod_before_far_wall_view(B, 0.012)
-    bridged = reproject(source.image, source.depth, K, K, world_to_camera(translation(B)), hole_rule_of(network),
-                        interpolate=True).bridged
-    assert bridged is not None and bridged.sum() >= K.height // 2
+    guessed = reproject(source.image, source.depth, K, K, world_to_camera(translation(B)), hole_rule_of(network),
+                        interpolate=True).guessed
+    assert guessed is not None and guessed.sum() >= K.height
     with_frame = SequenceInfill(network).step(source, [at_eye], RIGHT_EYE)
     alone = SequenceInfill(network).step(source, [], RIGHT_EYE)
-    assert not with_frame.hole_mask.astype(bool)[bridged].any()
-    off = np.abs(with_frame.image[bridged].astype(float) - at_eye.image[bridged]).max(axis=-1)
-    off_alone = np.abs(alone.image[bridged].astype(float) - at_eye.image[bridged]).max(axis=-1)
+    assert not with_frame.hole_mask.astype(bool)[guessed].any()
+    off = np.abs(with_frame.image[guessed].astype(float) - at_eye.image[guessed]).max(axis=-1)
+    off_alone = np.abs(alone.image[guessed].astype(float) - at_eye.image[guessed]).max(axis=-1)
     assert off.max() <= 2 and off_alone.mean() > 5, (off.max(), off_alone.mean())
 
 
