@@ -158,12 +158,12 @@ def test_cycles_warp_makes_the_holes_of_the_visible_rule(renderer, K_small, base
     assert wire.sum(axis=1).min() >= 1  # every row shows the wire, as a point sample
 
 
-@pytest.mark.parametrize("rule, simpler, least", [("bridged", "visible", 64), ("far_reach", "bridged", 40)])
+@pytest.mark.parametrize("rule, simpler, least", [("bridged", "visible", 144), ("far_reach", "bridged", 40)])
 def test_cycles_warp_makes_the_holes_of_a_rule_as_the_reference_does(renderer, K_small, rule, simpler, least):
     """`bridged` (the view and the surface behind its thin structures, two renders) and
     `far_reach` (a square over each pixel a point sample covers) rendered by Cycles as the
     numpy reference makes them, where they differ from the rule they extend most: the wall
-    behind the wire is no hole under `bridged` (a pixel on each of the frame's 64 rows); beside
+    behind the wire is no hole under `bridged` (a pixel on each of the frame's 144 rows); beside
     the box the wall's first pixel covers the hole pixel next to it under `far_reach` (the
     box's 40 rows)."""
     from datagen_bpy.pipeline import CyclesWarp
