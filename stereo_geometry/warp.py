@@ -285,8 +285,8 @@ def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_t
     frame's outermost pixels (whose footprints reach half a pixel past the mesh), where their
     depth is known. One row per target pixel a point covers: (the flat source pixel whose
     colour it shows there, the flat target pixel, its planar depth there `POINT_LAG` behind
-    its own, whether a far corner reaches it), nearest first; none where the rule has no points. A point shows its own colour
-    within `point_radius_px`. A far corner (`far_corners`) reaches on to `far_reach_px` toward
+    its own, whether a far corner reaches it), nearest first; none where the rule has no
+    points. A point shows its own colour within `point_radius_px`. A far corner (`far_corners`) reaches on to `far_reach_px` toward
     a side only where its surface continues on the other (the next pixel of its row that way
     within `FAR_CORNER_MARGIN` of its depth: the first pixel of a surface, not a sample of a
     depth ramp across an edge), and shows that next pixel's colour there: the edge pixel's own
