@@ -14,6 +14,8 @@ from .timing import stage
 
 #: Half the side of the square that draws a point sample over the pixel it covers.
 POINT_SQUARE_PX = 0.35
+#: Relative depth within which a rendered pixel shows a given point square (the render's float32 depth).
+SAME_DEPTH = 1e-5
 
 
 class CyclesWarp:
@@ -22,7 +24,8 @@ class CyclesWarp:
     pose and rendered once from the target pose. A rule whose stretched faces never hide real
     ones adds its point samples (`warp.point_samples`: a square facing the target camera over
     each pixel one covers, textured with its source pixel) as real faces and lets camera rays pass through the stretched
-    faces to any real face behind them: a hole is where a ray meets no real face."""
+    faces to any real face behind them: a hole is where a ray meets no real face; the pixels
+    that show a square a far corner reaches are `guessed`."""
 
     def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
@@ -37,8 +40,10 @@ class CyclesWarp:
             vertices, tris = grid_mesh(depth, K)
             tag = tag_stretched_faces(vertices, tris, K, src_to_dst, rule)
             uv, world = grid_uv(K.height, K.width), transform(vertices, source_pose)
+            reached = np.zeros(0, np.int64), np.zeros(0)
             if rule.real_faces_first:
-                index, pixel, lagged, _ = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+                index, pixel, lagged, reach = point_samples(depth, K, K, src_to_dst, tris[tag], rule)
+                reached = pixel[reach], lagged[reach]
                 corners = point_squares(pixel, lagged, K)
                 first = len(vertices) + 4 * np.arange(len(index))
                 squares = np.concatenate([np.stack([first, first + 1, first + 2], 1),
@@ -57,10 +62,15 @@ class CyclesWarp:
             real = view.covered if rule.real_faces_first else view.covered & ~nearest_tagged
             rgb = np.where(real[..., None], view.rgb, view.tagged_rgb)
             covered = real | nearest_tagged
+            at = view.depth.reshape(-1)[reached[0]]  # a reached square shows where it is the nearest real face
+            shows = real.reshape(-1)[reached[0]] & (np.abs(at - reached[1]) <= SAME_DEPTH * reached[1])
+            guessed = np.zeros(real.shape, bool)
+            guessed.reshape(-1)[reached[0][shows]] = True
             return Reprojection(image=np.where(covered[..., None], to_uint8(rgb), 0).astype(np.uint8),
                                 depth=np.where(real, view.depth, np.where(nearest_tagged, view.tagged_depth, 0.0)
                                                ).astype(np.float32),
-                                stretched=nearest_tagged & ~real, covered=covered)
+                                stretched=nearest_tagged & ~real, covered=covered,
+                                guessed=guessed if guessed.any() else None)
 
 
 def point_squares(pixel: np.ndarray, depth: np.ndarray, K: Intrinsics) -> np.ndarray:

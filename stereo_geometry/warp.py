@@ -300,31 +300,41 @@ def point_samples(depth: np.ndarray, K_src: Intrinsics, K_dst: Intrinsics, src_t
     index = np.unique(np.concatenate([corners.ravel(), grid[0], grid[-1], grid[:, 0], grid[:, -1]]))
     known = depth.ravel()[index]
     index = index[np.isfinite(known) & (known > 0)]
-    reach = np.full(len(index), rule.point_radius_px)
-    if rule.far_reach_px > 0 and corners.ndim == 2:
-        reach[np.isin(index, far_corners(depth, corners))] = rule.far_reach_px
     u, v, z = project(transform(grid_vertices(depth, K_src, index), src_to_dst), K_dst)
     flat_depth = depth.ravel()
     found = [], [], [], []
     with np.errstate(invalid="ignore"):
         nearest_col, row = np.floor(u + 0.5), np.floor(v + 0.5)
         in_rows = (z > _NEAR) & (np.abs(v - row) <= rule.point_radius_px) & (row >= 0) & (row < K_dst.height)
-        farthest_step = int(np.floor(reach.max(initial=0.0) + 0.5))
-        for step in range(-farthest_step, farthest_step + 1):  # the pixels along the row within reach
-            col = nearest_col + step
-            offset = col - u
-            lands = in_rows & (np.abs(offset) <= reach) & (col >= 0) & (col < K_dst.width)
-            beyond = lands & (np.abs(offset) > rule.point_radius_px)  # reached: far corners only
-            inward = index - np.sign(offset).astype(np.int64)  # the next pixel of its row, the other way
-            inward_col = index % w - np.sign(offset).astype(np.int64)
-            behind = flat_depth[np.clip(inward, 0, h * w - 1)]
-            continues = ((inward_col >= 0) & (inward_col < w) & np.isfinite(behind)
-                         & (np.abs(behind - flat_depth[index]) <= FAR_CORNER_MARGIN * flat_depth[index]))
-            lands &= ~beyond | continues
-            found[0].append(np.where(beyond, inward, index)[lands])
-            found[1].append((row[lands] * K_dst.width + col[lands]).astype(np.int64))
-            found[2].append(z[lands] * (1.0 + POINT_LAG))
-            found[3].append(beyond[lands])
+
+        def row_pixels(points: np.ndarray, inner: float, outer: float):
+            """(point, target column, side) for the pixels of `points`' rows whose centres lie
+            farther than `inner` and at most `outer` from them."""
+            for step in range(-int(np.floor(outer + 0.5)), int(np.floor(outer + 0.5)) + 1):
+                col = nearest_col[points] + step
+                offset = col - u[points]
+                lands = (in_rows[points] & (np.abs(offset) > inner) & (np.abs(offset) <= outer)
+                         & (col >= 0) & (col < K_dst.width))
+                yield points[lands], col[lands], np.sign(offset[lands]).astype(np.int64)
+
+        def add(points: np.ndarray, col: np.ndarray, source: np.ndarray, reached: bool) -> None:
+            found[0].append(source)
+            found[1].append((row[points] * K_dst.width + col).astype(np.int64))
+            found[2].append(z[points] * (1.0 + POINT_LAG))
+            found[3].append(np.full(len(points), reached))
+
+        for points, col, _ in row_pixels(np.arange(len(index)), -1.0, rule.point_radius_px):
+            add(points, col, index[points], False)
+        if rule.far_reach_px > rule.point_radius_px and corners.ndim == 2:
+            far = np.flatnonzero(np.isin(index, far_corners(depth, corners)))
+            for points, col, side in row_pixels(far, rule.point_radius_px, rule.far_reach_px):
+                inward = index[points] - side  # the next pixel of its row, the other way
+                inward_col = index[points] % w - side
+                behind = flat_depth[np.clip(inward, 0, h * w - 1)]
+                own = flat_depth[index[points]]
+                continues = ((inward_col >= 0) & (inward_col < w) & np.isfinite(behind)
+                             & (np.abs(behind - own) <= FAR_CORNER_MARGIN * own))
+                add(points[continues], col[continues], inward[continues], True)
     source, pixel, lagged, reached = (np.concatenate(part) for part in found)
     order = np.lexsort((pixel, source, lagged))
     return source[order], pixel[order], lagged[order], reached[order]

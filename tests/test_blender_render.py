@@ -178,6 +178,10 @@ def test_cycles_warp_makes_the_holes_of_a_rule_as_the_reference_does(renderer, K
     assert (blender.hole_mask == ref.hole_mask).mean() >= 0.995
     assert (blender.hole_mask[no_longer_holes] == 0).mean() >= 0.99
     assert (blender.image == ref.image).all(-1).mean() >= 0.99
+    guessed_by_blender, guessed_by_ref = (np.zeros(depth.shape, bool) if w.guessed is None else w.guessed
+                                          for w in (blender, ref))
+    assert guessed_by_blender[no_longer_holes].mean() >= 0.99  # what the rule adds is a guess
+    assert (guessed_by_blender == guessed_by_ref).mean() >= 0.995
 
 
 def test_holes_among_clutter_show_the_nearest_stretched_face(renderer, K_small):
