@@ -14,7 +14,12 @@ covers), both pooled over the pixels of every view (and per scene for the views 
 folders, `datagen_bpy --scenes`), the mask's share of the frame and the PSNR of the pixels it keeps (the warp outside
 the mask) against the true other eye. Per model (default: the shipped ones), with the holes
 of the rule it was trained on: PSNR of the whole frame, of its own holes and of the true
-disocclusions (the same pixels for every model).
+disocclusions (the same pixels for every model), and its gain over the best classical fill
+of the view (per view the best of OpenCV Telea, Navier-Stokes and the background fill,
+`training.baselines`, on the same holes) in all its holes and in the disocclusions proper
+(the holes that do not run in from the frame's edge: `training.metrics.past_the_edges`): the
+mean over views and the worst view. The network fills as every runtime does: the strips past
+the frame's edges by `infill.fill_past_the_edges`.
 """
 from __future__ import annotations
 
@@ -30,10 +35,14 @@ sys.path.insert(0, str(REPO))
 
 from stereo_geometry import HOLE_RULES, Intrinsics, network_input, reproject, stereo_pose, warped_inputs, world_to_camera  # noqa: E402,E501
 from stereo_geometry.camera import project, unproject  # noqa: E402
-from stereo_geometry.infill import SHIPPED_MODELS, load_onnx_network  # noqa: E402
+from stereo_geometry.infill import SHIPPED_MODELS, fill_past_the_edges, load_onnx_network  # noqa: E402
 from stereo_geometry.sample import to_uint8  # noqa: E402
 from stereo_geometry.writer import read_manifests, read_sample  # noqa: E402
-from training.metrics import region_psnr  # noqa: E402
+from training.baselines import background_fill, opencv_fill  # noqa: E402
+from training.metrics import past_the_edges, region_psnr  # noqa: E402
+
+CLASSICAL = {"telea": opencv_fill(cv2.INPAINT_TELEA), "navier_stokes": opencv_fill(cv2.INPAINT_NS),
+             "background": background_fill}
 
 MARGIN = 0.02
 
@@ -99,10 +108,15 @@ def main() -> None:
         for name, network in networks.items():
             warp = warps[network.hole_rule.name]
             mask = warp.hole_mask.astype(bool)
-            fill = to_uint8(network(network_input(**warped_inputs(warp, K))[None])[0].transpose(1, 2, 0))
-            out = np.where(mask[..., None], fill, warp.image)
+            inputs = warped_inputs(warp, K)
+            fill = np.clip(network(network_input(**inputs)[None])[0].transpose(1, 2, 0), 0, 1)
+            out = np.where(mask[..., None], to_uint8(fill_past_the_edges(fill, warp.hole_mask)), warp.image)
+            proper = mask & ~past_the_edges(mask)
+            classical = [to_uint8(method(inputs)) for method in CLASSICAL.values()]
+            gains = [psnr(out, truth_image, where) - max(psnr(c, truth_image, where) for c in classical)
+                     for where in (mask, proper)]
             models[name].append((psnr(out, truth_image, np.ones_like(mask)), psnr(out, truth_image, mask),
-                                 psnr(out, truth_image, truth)))
+                                 psnr(out, truth_image, truth), *gains))
         shares.append(truth.mean())
         if len(shares) >= args.limit:
             break
@@ -120,11 +134,14 @@ def main() -> None:
         for source in scenes:
             cells = [precision_recall(sum(by_scene[name, source])) for name in HOLE_RULES]
             print(f"| {source} | " + " | ".join(f"{p:.3f} / {r:.3f}" for p, r in cells) + " |")
-    print("\n| model (its rule) | whole frame PSNR | its holes PSNR | true disocclusions PSNR |")
-    print("|---|---|---|---|")
+    print("\n| model (its rule) | whole frame PSNR | its holes PSNR | true disocclusions PSNR "
+          "| gain over the best classical fill, its holes / the disocclusions proper: mean (worst view) |")
+    print("|---|---|---|---|---|")
     for name, values in models.items():
-        whole, holes, disoccluded = np.nanmean(values, axis=0)
-        print(f"| {name} ({networks[name].hole_rule.name}) | {whole:.2f} dB | {holes:.2f} dB | {disoccluded:.2f} dB |")
+        whole, holes, disoccluded, gain, gain_proper = np.nanmean(values, axis=0)
+        worst, worst_proper = np.nanmin(np.array(values)[:, 3:], axis=0)
+        print(f"| {name} ({networks[name].hole_rule.name}) | {whole:.2f} dB | {holes:.2f} dB | {disoccluded:.2f} dB "
+              f"| {gain:+.2f} ({worst:+.2f}) / {gain_proper:+.2f} ({worst_proper:+.2f}) dB |")
 
 
 if __name__ == "__main__":
