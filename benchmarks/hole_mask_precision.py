@@ -38,11 +38,10 @@ from stereo_geometry.camera import project, unproject  # noqa: E402
 from stereo_geometry.infill import SHIPPED_MODELS, fill_past_the_edges, load_onnx_network  # noqa: E402
 from stereo_geometry.sample import to_uint8  # noqa: E402
 from stereo_geometry.writer import read_manifests, read_sample  # noqa: E402
-from training.baselines import background_fill, opencv_fill  # noqa: E402
+from training.baselines import classical_methods  # noqa: E402
 from training.metrics import past_the_edges, region_psnr  # noqa: E402
 
-CLASSICAL = {"telea": opencv_fill(cv2.INPAINT_TELEA), "navier_stokes": opencv_fill(cv2.INPAINT_NS),
-             "background": background_fill}
+CLASSICAL = {name: classical_methods()[name] for name in ("telea", "navier_stokes", "background")}
 
 MARGIN = 0.02
 
